@@ -1,0 +1,107 @@
+"""The adapter contract every channel module follows.
+
+A channel module exposes ``NAME``, ``LABEL`` (Chinese, what editors see) and a pure function
+``render(release, ctx) -> Rendition``: no side effects, no network, deterministic (the same release and
+context give byte-identical files). A limit the outlet imposes is checked here and breaks the render with a
+``RenditionError`` naming the limit; advice that does not block (punctuation, read time) goes in ``warnings``.
+Delivery is somebody else's job (``pressroom.transports``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Mapping
+
+import jinja2
+
+from pressroom.model import Release
+from pressroom.settings import TEMPLATES_DIR, Settings
+
+
+@dataclass(frozen=True)
+class ReleaseRef:
+    """What one release needs to know of another to link to it."""
+
+    id: str
+    title: str
+    kind: str
+    url: str
+    publish_at: str = ""  # ISO 8601, for ordering follow-ups
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    settings: Settings
+    # Releases this one links to or is linked from: its policy document or interpretation, the first
+    # release of its event and the follow-ups. Filled by the caller, so rendering stays pure.
+    related: Mapping[str, ReleaseRef] = field(default_factory=dict)
+
+    def url_for(self, release_id: str) -> str:
+        """Public portal URL of a release page."""
+        return f"{self.portal_base}{release_id}.html"
+
+    @property
+    def portal_base(self) -> str:
+        base = str(self.settings.outlet("portal").get("base_url", "https://example.gov.cn/xwfb/"))
+        return base if base.endswith("/") else base + "/"
+
+    def counterpart(self, release: Release) -> ReleaseRef | None:
+        """The other half of a policy bundle: the document for an interpretation and vice versa."""
+        if release.interprets:
+            return self.related.get(release.interprets)
+        if release.kind == "policy-document":
+            return next((r for r in self.related.values() if r.kind == "policy"), None)
+        return None
+
+
+@dataclass(frozen=True)
+class Rendition:
+    channel: str
+    release_id: str
+    version: str  # the release's content version
+    title: str
+    files: Mapping[str, bytes]  # relative path -> bytes: exactly what is delivered
+    payload: Mapping[str, Any] | None = None  # the API request body, for API channels
+    warnings: tuple[str, ...] = ()
+    url: str = ""  # public URL when the channel knows it before delivery
+
+    @property
+    def content_hash(self) -> str:
+        h = hashlib.sha256()
+        for name in sorted(self.files):
+            h.update(name.encode() + b"\0")
+            h.update(hashlib.sha256(self.files[name]).digest())
+        return h.hexdigest()
+
+
+def dump_json(data: Any) -> bytes:
+    """Stable JSON with real UTF-8 (WeChat answers 40033 to \\uXXXX escapes)."""
+    return (json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+@lru_cache(maxsize=1)
+def template_env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(["html", "xml"]),
+        undefined=jinja2.StrictUndefined,  # a missing variable is a bug, not an empty string
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_template(name: str, **values: Any) -> str:
+    return template_env().get_template(name).render(**values)
+
+
+def display_time(dt) -> str:
+    """2026年11月20日 10:00, in the city's zone (GB/T 15835 style dates)."""
+    return f"{dt.year}年{dt.month}月{dt.day}日 {dt:%H:%M}"
+
+
+def display_date(dt) -> str:
+    return f"{dt.year}年{dt.month}月{dt.day}日"

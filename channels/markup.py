@@ -1,0 +1,95 @@
+"""Markdown to sanitized HTML, and to plain text. Content is untrusted input: every HTML rendition
+(portal, H5, WeChat, press hall) goes through ``to_html``, so the allow-list lives here and only here."""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+from typing import Callable
+
+import markdown
+import nh3
+
+# What a department's Markdown may become. No script, style, iframe, form, event handler or inline style.
+ALLOWED_TAGS = {
+    "p", "br", "hr", "h2", "h3", "h4", "strong", "em", "b", "i", "u", "sup", "sub", "blockquote",
+    "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "a", "img", "figure", "figcaption",
+    "code", "pre",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "th": {"colspan", "rowspan"},
+    "td": {"colspan", "rowspan"},
+}
+ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}  # not javascript:, not data:
+IMG_WITHOUT_SRC = re.compile(r"<img(?![^>]*\ssrc=)[^>]*>")
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # Word pastes \x0b; XML refuses them
+
+
+def clean_text(text: str) -> str:
+    return CONTROL_CHARS.sub("", text)
+
+
+def to_html(md: str, image_src: Callable[[str], str | None] | None = None) -> str:
+    """Render Markdown and sanitize it. ``image_src`` maps a release-relative image path to the URL the
+    outlet serves it from (``None`` drops the image)."""
+    raw = markdown.markdown(clean_text(md), extensions=["tables", "sane_lists"], output_format="html")
+
+    def attribute_filter(tag: str, attr: str, value: str) -> str | None:
+        if tag == "img" and attr == "src":
+            if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:|^//", value):
+                return None  # outside images are never shown: only the release's own files
+            return image_src(value) if image_src else value
+        return value
+
+    cleaned = nh3.clean(
+        raw,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=ALLOWED_URL_SCHEMES,
+        link_rel="noopener noreferrer",
+        attribute_filter=attribute_filter,
+        strip_comments=True,
+    )
+    return IMG_WITHOUT_SRC.sub("", cleaned)  # a dropped outside image leaves no empty frame
+
+
+class _TextExtractor(HTMLParser):
+    BLOCKS = {"p", "h2", "h3", "h4", "li", "blockquote", "tr", "pre", "figcaption", "br", "hr"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.BLOCKS:
+            self.parts.append("\n")
+        if tag == "img":
+            return
+
+    def handle_endtag(self, tag):
+        if tag in self.BLOCKS:
+            self.parts.append("\n")
+        elif tag in ("td", "th"):
+            self.parts.append("\t")
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def to_text(md: str) -> str:
+    """Plain paragraphs (one per line) for copy desks, scripts and posts: no markup, no images."""
+    p = _TextExtractor()
+    p.feed(to_html(md, image_src=lambda _src: None))
+    lines = [re.sub(r"[ \t]+", " ", ln).strip() for ln in "".join(p.parts).split("\n")]
+    return "\n".join(ln for ln in lines if ln)
+
+
+def paragraphs(md: str) -> list[str]:
+    return to_text(md).split("\n") if md.strip() else []
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=True)

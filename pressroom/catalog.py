@@ -1,0 +1,132 @@
+"""The content catalog: every release loaded, checked across releases, through the copy gate and through
+every channel's limits. ``validate`` is what "fit to publish" means; the publish flow calls it first, so a
+release that fails here reaches no channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import Problem, RenditionError, ValidationFailed
+from .loader import RELEASE_FILE, load_all, load_registry
+from .model import Registry, Release
+from .settings import Settings
+
+
+@dataclass
+class Catalog:
+    settings: Settings
+    registry: Registry
+    releases: dict[str, Release]  # the valid ones, by id
+    problems: dict[str, list[Problem]]  # by release folder name
+    warnings: dict[str, list[str]] = field(default_factory=dict)  # by release id
+
+    def find(self, name: str) -> Release:
+        """A release by id, folder name or path."""
+        if name in self.releases:
+            return self.releases[name]
+        folder = Path(name)
+        if folder.name == RELEASE_FILE:
+            folder = folder.parent
+        for r in self.releases.values():
+            if Path(r.source).name == folder.name:
+                return r
+        for key, problems in self.problems.items():
+            if key == folder.name:
+                raise ValidationFailed(problems)
+        raise KeyError(name)
+
+    def context(self, release: Release):
+        from channels import context_for
+
+        return context_for(release, self.releases, self.settings)
+
+    def bundle_of(self, release: Release) -> list[Release]:
+        """A policy document with its interpretation(s), document first; other releases alone."""
+        doc_id = release.interprets or (release.id if release.kind == "policy-document" else "")
+        if not doc_id or doc_id not in self.releases:
+            return [release]
+        parts = [r for r in self.releases.values() if r.interprets == doc_id]
+        return [self.releases[doc_id], *sorted(parts, key=lambda r: r.id)]
+
+
+def _rel(settings: Settings, r: Release) -> str:
+    try:
+        return Path(r.source, RELEASE_FILE).resolve().relative_to(settings.content_dir.resolve()).as_posix()
+    except ValueError:
+        return str(Path(r.source, RELEASE_FILE))
+
+
+def copy_gate(release: Release, settings: Settings) -> tuple[list[Problem], list[str]]:
+    """错敏 patterns block; GB/T 15834 punctuation warns. Line numbers are those of release.md."""
+    from . import copycheck
+
+    text = Path(release.source, RELEASE_FILE).read_text(encoding="utf-8")
+    patterns_file = settings.content_dir / "sensitive.yaml"
+    patterns = copycheck.load_sensitive_patterns(patterns_file) if patterns_file.exists() else []
+    blocking, warnings = [], []
+    for issue in copycheck.check_copy(text, patterns, allow=set(release.copy_allow)):
+        if issue.blocking:
+            blocking.append(Problem(_rel(settings, release), f"第{issue.line}行", issue.message,
+                                    "请改为正确表述；确属历史原文的，在前置信息 copy_allow 中列出该规则 id"))
+        else:
+            warnings.append(f"第{issue.line}行：{issue.message}")
+    return blocking, warnings
+
+
+def render_check(release: Release, catalog: Catalog) -> tuple[list[Problem], list[str]]:
+    """Render every channel of the release: an outlet limit broken is a validation problem."""
+    import channels
+
+    ctx = catalog.context(release)
+    problems, warnings = [], []
+    for ch in release.channels:
+        try:
+            rendition = channels.render(ch, release, ctx)
+        except RenditionError as e:
+            problems.append(Problem(_rel(catalog.settings, release), e.field, f"{channels.adapter(ch).LABEL}：{e.message}", e.fix))
+            continue
+        warnings.extend(f"{channels.adapter(ch).LABEL}：{w}" for w in rendition.warnings)
+    return problems, warnings
+
+
+def validate(settings: Settings, render: bool = True, only: str | None = None) -> Catalog:
+    """Load every release (cheap) and check them. The copy gate and the render check (the expensive part)
+    run for every release, or with ``only`` (an id, folder or path) for that release and its bundle.
+    Releases with problems are moved out of ``releases``."""
+    registry = load_registry(settings.content_dir)
+    releases, problems = load_all(settings, registry)
+    catalog = Catalog(settings, registry, dict(releases), problems)
+    scope = list(releases.values())
+    if only is not None:
+        try:
+            scope = catalog.bundle_of(catalog.find(only))
+        except (KeyError, ValidationFailed):
+            scope = []
+    for r in scope:
+        folder = Path(r.source).name
+        blocking, warnings = copy_gate(r, settings)
+        if render:
+            more, more_warnings = render_check(r, catalog)
+            blocking += more
+            warnings += more_warnings
+        if folder in problems:
+            blocking = problems[folder] + blocking
+        if blocking:
+            problems[folder] = blocking
+            catalog.releases.pop(r.id, None)
+        catalog.warnings[r.id] = warnings
+    # A bundle is valid only as a whole: one invalid half holds back the other (三同步).
+    for r in list(catalog.releases.values()):
+        doc = r.interprets or (r.id if r.kind == "policy-document" else "")
+        if not doc:
+            continue
+        halves = [x for x in releases.values() if x.id == doc or x.interprets == doc]
+        broken = [x for x in halves if x.id not in catalog.releases]
+        if broken:
+            catalog.releases.pop(r.id, None)
+            problems.setdefault(Path(r.source).name, []).append(Problem(
+                _rel(settings, r), "interprets" if r.interprets else "id",
+                f"同一政策文件的另一篇稿件（{'、'.join(x.id for x in broken)}）未通过校验",
+                "政策文件与解读须同步发布：请先修正另一篇稿件"))
+    return catalog

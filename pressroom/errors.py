@@ -1,0 +1,33 @@
+"""Errors editors read: each names the file, the field, what is wrong and what to do, in Chinese."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    field: str
+    message: str  # what is wrong (Chinese)
+    fix: str  # what to do (Chinese)
+
+    def __str__(self) -> str:
+        where = f"{self.file}" + (f"，字段“{self.field}”" if self.field else "")
+        return f"{where}：{self.message}。{self.fix}"
+
+
+class ValidationFailed(Exception):
+    """A release (or the registry) is not fit to publish; every problem is listed at once."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class RenditionError(Exception):
+    """A channel cannot render the release within its outlet's limits (raised at render time)."""
+
+    def __init__(self, channel: str, field: str, message: str, fix: str):
+        self.channel, self.field, self.message, self.fix = channel, field, message, fix
+        super().__init__(f"[{channel}] 字段“{field}”：{message}。{fix}")

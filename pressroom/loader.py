@@ -1,0 +1,507 @@
+"""Loading content: the only place that reads release folders and registries.
+
+A release folder is ``content/releases/<slug>/release.md`` (YAML front matter + Markdown) plus its
+images. ``load_release`` returns a frozen ``Release`` or raises ``ValidationFailed`` with every problem
+of that release at once, each naming the file, the field and the fix in Chinese.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from PIL import Image as PILImage
+
+from .errors import Problem, ValidationFailed
+from .model import (
+    KIND_LABELS, NOT_APPLICABLE, PLACEHOLDER, REQUIRED_SECTIONS, Department, Expert, Image, KeyFigure,
+    Liaison, Registry, Release, Section, Speaker,
+)
+from .settings import Settings
+
+RELEASE_FILE = "release.md"
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
+IMAGE_REF = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+HEADING = re.compile(r"^##\s+(.+?)\s*#*\s*$")
+FENCE = re.compile(r"^\s*(```|~~~)")
+MAX_IMAGE_BYTES = 10 * 1024 * 1024  # WeChat permanent material limit; the strictest outlet that takes big files
+MAX_IMAGE_PIXELS = 40_000_000  # refuse decompression bombs before decoding
+IMAGE_FORMATS = {"PNG", "JPEG", "GIF"}
+# Zero-width and bidirectional control characters: invisible, and they can disguise a title.
+INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+KNOWN_FIELDS = {
+    "id", "title", "kicker", "subtitle", "wechat_title", "kind", "department", "speakers", "experts",
+    "publish_at", "channels", "digest", "keywords", "key_figures", "venue", "cover", "important",
+    "interprets", "document_number", "issuer", "event_at", "follow_up_of", "copy_allow",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry (departments.yaml, spokespeople.yaml)
+
+
+def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(Problem(rel, "", "文件不存在", f"请创建 {rel}"))
+    except UnicodeDecodeError:
+        problems.append(Problem(rel, "", "文件不是 UTF-8 编码", "请用 UTF-8 编码另存该文件"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"第{mark.line + 1}行" if mark else ""
+        problems.append(Problem(rel, "", f"YAML 格式错误（{where}）", "请检查缩进、冒号和引号"))
+    return None
+
+
+def load_registry(content_dir: Path) -> Registry:
+    problems: list[Problem] = []
+    deps_raw = _read_yaml(content_dir / "departments.yaml", "departments.yaml", problems) or {}
+    people_raw = _read_yaml(content_dir / "spokespeople.yaml", "spokespeople.yaml", problems) or {}
+    departments: dict[str, Department] = {}
+    for key, d in (deps_raw.items() if isinstance(deps_raw, dict) else []):
+        if not isinstance(d, dict) or not d.get("name"):
+            problems.append(Problem("departments.yaml", str(key), "缺少部门全称 name", "请为该部门填写 name"))
+            continue
+        departments[str(key)] = Department(str(key), str(d["name"]), str(d.get("short") or key),
+                                           bool(d.get("listed", False)))
+    speakers: dict[str, Speaker] = {}
+    liaisons: dict[str, Liaison] = {}
+    rel = "spokespeople.yaml"
+    for key, entry in (people_raw.items() if isinstance(people_raw, dict) else []):
+        key = str(key)
+        if key not in departments:
+            problems.append(Problem(rel, key, "部门不在 departments.yaml 中", "请先在 departments.yaml 中登记该部门"))
+            continue
+        entry = entry if isinstance(entry, dict) else {}
+        persons = entry.get("spokespersons") or []
+        if not 1 <= len(persons) <= 2:
+            problems.append(Problem(rel, f"{key}.spokespersons", f"登记了 {len(persons)} 名新闻发言人",
+                                    "每个部门应确定1—2名新闻发言人（淮宣〔2017〕78号）"))
+        for p in persons:
+            if not isinstance(p, dict) or not p.get("name") or not p.get("title"):
+                problems.append(Problem(rel, f"{key}.spokespersons", "发言人缺少 name 或 title", "请补全姓名和职务"))
+                continue
+            name = str(p["name"])
+            if name in speakers:
+                problems.append(Problem(rel, f"{key}.spokespersons", f"发言人“{name}”与其他部门重名",
+                                        "请在姓名后加以区分，保证全表姓名唯一"))
+            speakers[name] = Speaker(name, str(p["title"]), key, bool(p.get("head", False)))
+        li = entry.get("liaison")
+        if isinstance(li, dict) and li.get("name"):
+            liaisons[key] = Liaison(str(li["name"]), str(li.get("title", "")), key, str(li.get("phone", "")))
+        else:
+            problems.append(Problem(rel, f"{key}.liaison", "未确定新闻发布工作联络员", "请填写联络员 name、title、phone"))
+    for key in departments:
+        if key not in people_raw:
+            problems.append(Problem(rel, key, "该部门未登记新闻发言人", "请为该部门登记1—2名新闻发言人和1名联络员"))
+    if problems:
+        raise ValidationFailed(problems)
+    return Registry(departments, speakers, liaisons)
+
+
+# ---------------------------------------------------------------------------------------------
+# One release
+
+
+def split_front_matter(text: str) -> tuple[str, str] | None:
+    if not text.startswith("---"):
+        return None
+    m = re.match(r"^---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|$)", text, re.S)
+    if not m:
+        return None
+    return m.group(1), text[m.end():]
+
+
+def split_sections(body: str) -> tuple[str, list[tuple[str, str]]]:
+    """Split Markdown at top-level "## " headings (not inside code fences)."""
+    lead: list[str] = []
+    sections: list[tuple[str, list[str]]] = []
+    in_fence = False
+    for line in body.splitlines():
+        if FENCE.match(line):
+            in_fence = not in_fence
+        m = None if in_fence else HEADING.match(line)
+        if m:
+            sections.append((m.group(1).strip(), []))
+        elif sections:
+            sections[-1][1].append(line)
+        else:
+            lead.append(line)
+    return "\n".join(lead).strip(), [(h, "\n".join(ls).strip()) for h, ls in sections]
+
+
+def _parse_time(value: Any, tz) -> datetime | str:
+    """A datetime in the configured zone, or a Chinese reason why not."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        return "只有日期，缺少具体时刻"
+    elif isinstance(value, str) and value.strip():
+        try:
+            dt = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return f"“{value}”不是有效的日期时间"
+        if len(value.strip()) <= 10:
+            return "只有日期，缺少具体时刻"
+    else:
+        return "未填写"
+    # Without an offset the time is read as the city's wall clock (Asia/Shanghai), never as UTC.
+    return dt.replace(tzinfo=tz) if dt.tzinfo is None else dt
+
+
+def _str_list(value: Any) -> list[str] | None:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return [str(v) for v in value]
+    return None
+
+
+class _Collector:
+    """Collects problems for one release file."""
+
+    def __init__(self, rel: str):
+        self.rel = rel
+        self.problems: list[Problem] = []
+
+    def add(self, field: str, message: str, fix: str) -> None:
+        self.problems.append(Problem(self.rel, field, message, fix))
+
+
+def _text_field(fm: dict, key: str, c: _Collector, required: bool = False) -> str:
+    value = fm.get(key)
+    if value is None or value == "":
+        if required:
+            c.add(key, "未填写", f"请在前置信息中填写 {key}")
+        return ""
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        c.add(key, "应为一段文字", f"请把 {key} 写成一行文字")
+        return ""
+    text = str(value).strip()
+    if INVISIBLE.search(text) or CONTROL.search(text):
+        c.add(key, "含有不可见字符（零宽字符、双向控制符或控制字符）", "请删除后重新输入，避免标题被伪装")
+        text = CONTROL.sub("", INVISIBLE.sub("", text))
+    if required and not text:
+        c.add(key, "为空", f"请填写 {key}")
+    return text
+
+
+def _load_image(folder: Path, ref: str, field: str, c: _Collector, caption: str = "") -> Image | None:
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", ref) or ref.startswith("//"):
+        c.add(field, f"图片“{ref}”是外部链接", "请把图片文件放进稿件文件夹（如 images/），用相对路径引用")
+        return None
+    if ref.startswith("/") or ref.startswith("\\") or re.match(r"^[A-Za-z]:", ref):
+        c.add(field, f"图片路径“{ref}”是绝对路径", "请使用相对于稿件文件夹的路径，如 images/photo.jpg")
+        return None
+    root = folder.resolve()
+    target = (folder / ref).resolve()
+    if not target.is_relative_to(root):
+        c.add(field, f"图片路径“{ref}”指向稿件文件夹之外", "请把图片复制到稿件文件夹内再引用（不允许 .. 或指向外部的链接）")
+        return None
+    if not target.is_file():
+        c.add(field, f"图片文件“{ref}”不存在", "请检查文件名和大小写，或把图片放入稿件文件夹")
+        return None
+    size = target.stat().st_size
+    if size == 0:
+        c.add(field, f"图片文件“{ref}”是空文件（0 字节）", "请重新导出该图片")
+        return None
+    if size > MAX_IMAGE_BYTES:
+        c.add(field, f"图片“{ref}”大小 {size // 1024 // 1024} MB，超过 10 MB 上限", "请压缩后再用")
+        return None
+    data = target.read_bytes()
+    try:
+        with PILImage.open(io.BytesIO(data)) as im:
+            fmt, (w, h) = im.format, im.size
+            if w * h > MAX_IMAGE_PIXELS:
+                c.add(field, f"图片“{ref}”像素过大（{w}×{h}）", "请缩小到 4000 万像素以内")
+                return None
+            im.verify()
+    except Exception:
+        c.add(field, f"“{ref}”不是可识别的图片", "请使用 JPG、PNG 或 GIF 格式（不接受 SVG 等格式）")
+        return None
+    if fmt not in IMAGE_FORMATS:
+        c.add(field, f"图片“{ref}”格式为 {fmt}", "请转换为 JPG、PNG 或 GIF 格式")
+        return None
+    rel = target.relative_to(root).as_posix()
+    return Image(rel, data, fmt, w, h, caption)
+
+
+def load_release(folder: Path, registry: Registry, settings: Settings) -> Release:
+    folder = Path(folder)
+    path = folder / RELEASE_FILE
+    try:
+        rel_name = path.resolve().relative_to(settings.content_dir.resolve()).as_posix()
+    except ValueError:
+        rel_name = str(path)
+    c = _Collector(rel_name)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        c.add("", "稿件文件不存在", f"每个稿件文件夹都需要一个 {RELEASE_FILE}（可用 pressroom new 生成）")
+        raise ValidationFailed(c.problems)
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as e:
+        hint = "（看起来是 GBK 编码）" if _looks_gbk(raw) else ""
+        line = raw[:e.start].count(b"\n") + 1
+        c.add("", f"文件不是 UTF-8 编码{hint}，第 {line} 行无法解码",
+              "请在编辑器中选择“UTF-8”编码另存")
+        raise ValidationFailed(c.problems)
+    if "\x00" in text:
+        c.add("", "文件含有二进制内容", "请确认这是文本文件，不要把 Word 或图片文件改名为 release.md")
+        raise ValidationFailed(c.problems)
+    parts = split_front_matter(text)
+    if parts is None:
+        c.add("", "缺少前置信息（文件应以 --- 开头，再以 --- 结束前置信息）", "请参照 pressroom new 生成的模板填写")
+        raise ValidationFailed(c.problems)
+    fm_text, body = parts
+    try:
+        fm = yaml.safe_load(fm_text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f"第 {mark.line + 2} 行" if mark else ""
+        c.add("", f"前置信息 YAML 格式错误（{line}）", "请检查缩进、冒号后的空格和引号是否成对")
+        raise ValidationFailed(c.problems)
+    if not isinstance(fm, dict):
+        c.add("", "前置信息应为“字段: 值”的列表", "请参照 pressroom new 生成的模板填写")
+        raise ValidationFailed(c.problems)
+
+    for key in fm:
+        if key not in KNOWN_FIELDS:
+            c.add(str(key), "不是可识别的字段", f"可用字段：{'、'.join(sorted(KNOWN_FIELDS))}；请检查拼写")
+
+    rid = _text_field(fm, "id", c, required=True)
+    if rid and not ID_PATTERN.match(rid):
+        c.add("id", f"“{rid}”格式不对", "id 只能用小写英文字母、数字和连字符（2—64 位），如 water-price-2026")
+    title = _text_field(fm, "title", c, required=True)
+    kicker = _text_field(fm, "kicker", c)
+    subtitle = _text_field(fm, "subtitle", c)
+    wechat_title = _text_field(fm, "wechat_title", c)
+    digest = _text_field(fm, "digest", c)
+    venue = _text_field(fm, "venue", c) or str(settings.city.get("default_venue", ""))
+
+    kind = fm.get("kind")
+    if kind not in KIND_LABELS:
+        kinds = "、".join(f"{k}（{v}）" for k, v in KIND_LABELS.items())
+        c.add("kind", f"“{kind}”不是有效的发布类型" if kind else "未填写发布类型", f"请填写其中之一：{kinds}")
+        kind = None
+
+    department = None
+    dep_key = fm.get("department")
+    if not dep_key:
+        c.add("department", "未填写发布部门", "请填写 content/departments.yaml 中的部门简称，如 发改委")
+    elif str(dep_key) not in registry.departments:
+        c.add("department", f"部门“{dep_key}”不在部门名录中",
+              "请使用 content/departments.yaml 中登记的部门简称，或先登记该部门")
+    else:
+        department = registry.departments[str(dep_key)]
+
+    speakers: list[Speaker] = []
+    names = _str_list(fm.get("speakers"))
+    if names is None:
+        c.add("speakers", "应为发言人姓名列表", "请写成 [姓名1, 姓名2]")
+    elif not names:
+        c.add("speakers", "未指定发言人", "请从 content/spokespeople.yaml 中选择本部门的发言人（部门主要负责人是第一发言人）")
+    for name in names or []:
+        sp = registry.speakers.get(name)
+        if sp is None:
+            c.add("speakers", f"“{name}”不在新闻发言人名录中", "请使用 content/spokespeople.yaml 中登记的发言人，或先登记")
+        elif department and sp.department != department.key:
+            c.add("speakers", f"“{name}”是{registry.departments[sp.department].short}的发言人，不属于{department.short}",
+                  "政策由制定部门解读（谁制定谁解读），请选择本部门的发言人；外部专家请写在 experts 中")
+        else:
+            speakers.append(sp)
+
+    experts: list[Expert] = []
+    raw_experts = fm.get("experts") or []
+    if not isinstance(raw_experts, list) or not all(isinstance(e, dict) and e.get("name") for e in raw_experts):
+        c.add("experts", "格式不对", "请写成列表，每项包含 name 和 title")
+    else:
+        experts = [Expert(str(e["name"]), str(e.get("title", ""))) for e in raw_experts]
+
+    publish_at = _parse_time(fm.get("publish_at"), settings.tz)
+    if isinstance(publish_at, str):
+        c.add("publish_at", f"发布时间{publish_at}", "请写成“2026-11-20 10:00”（按北京时间）或带时区“2026-11-20T10:00+08:00”")
+        publish_at = None
+    event_at = None
+    if "event_at" in fm or kind in ("emergency", "opinion"):
+        event_at = _parse_time(fm.get("event_at"), settings.tz)
+        if isinstance(event_at, str):
+            c.add("event_at", f"事件发生时间{event_at}", "突发事件和政务舆情须填写事件发生时间，用于5小时/24小时/48小时时限")
+            event_at = None
+
+    channels = _str_list(fm.get("channels"))
+    if channels is None:
+        c.add("channels", "应为渠道列表", f"请写成 [{', '.join(settings.channels)}] 中的若干项")
+        channels = []
+    for ch in channels:
+        if ch not in settings.channels:
+            c.add("channels", f"“{ch}”不是已配置的发布渠道", f"可用渠道：{'、'.join(settings.channels)}")
+    channels = [ch for ch in channels if ch in settings.channels] or list(settings.channels)
+
+    keywords = _str_list(fm.get("keywords"))
+    if keywords is None:
+        c.add("keywords", "应为关键词列表", "请写成 [关键词1, 关键词2]")
+        keywords = []
+
+    figures: list[KeyFigure] = []
+    raw_figures = fm.get("key_figures") or []
+    if not isinstance(raw_figures, list):
+        c.add("key_figures", "应为列表", "每项写成 {label: 说明, value: 数值, unit: 单位}")
+    else:
+        for i, f in enumerate(raw_figures, 1):
+            if not isinstance(f, dict) or f.get("label") in (None, "") or f.get("value") in (None, ""):
+                c.add("key_figures", f"第 {i} 项缺少 label 或 value", "每项写成 {label: 说明, value: 数值, unit: 单位}")
+                continue
+            figures.append(KeyFigure(str(f["label"]), str(f["value"]), str(f.get("unit") or "")))
+
+    important = fm.get("important", False)
+    if not isinstance(important, bool):
+        c.add("important", "应为 true 或 false", "涉及全市的重要发布填 true")
+        important = False
+
+    interprets = _text_field(fm, "interprets", c)
+    document_number = _text_field(fm, "document_number", c)
+    follow_up_of = _text_field(fm, "follow_up_of", c)
+    issuer = _str_list(fm.get("issuer"))
+    if issuer is None:
+        c.add("issuer", "应为发文机关列表", "请写成 [机关1, 机关2]")
+        issuer = []
+    if kind == "policy-document" and not document_number:
+        c.add("document_number", "政策文件缺少发文字号", "请填写如“淮宣〔2017〕78号”")
+    if interprets and kind != "policy":
+        c.add("interprets", "只有政策解读（kind: policy）才能关联政策文件", "请删除该字段或把 kind 改为 policy")
+    if follow_up_of and kind not in ("emergency", "opinion"):
+        c.add("follow_up_of", "只有突发事件和政务舆情的后续发布才能关联首发稿件", "请删除该字段或检查 kind")
+
+    # Body: lead and "##" sections, the kind's required elements (R1).
+    lead, raw_sections = split_sections(body)
+    sections: list[Section] = []
+    seen: set[str] = set()
+    for heading, text_ in raw_sections:
+        if heading in seen:
+            c.add(f"## {heading}", "小节标题重复", "请合并这两个小节")
+        seen.add(heading)
+        sections.append(Section(heading, text_, text_.startswith(NOT_APPLICABLE)))
+    if kind:
+        for required in REQUIRED_SECTIONS[kind]:
+            sec = next((s for s in sections if s.heading == required), None)
+            if sec is None:
+                c.add(f"## {required}", f"{KIND_LABELS[kind]}缺少必备要素“{required}”",
+                      f"请增加小节“## {required}”；确实不涉及的，正文写“{NOT_APPLICABLE}”并说明理由")
+            elif not sec.body:
+                c.add(f"## {required}", f"小节“{required}”没有内容", f"请补写内容，或写明“{NOT_APPLICABLE}”")
+    if not body.strip():
+        c.add("正文", "正文为空", "请在前置信息后撰写导语和正文")
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if PLACEHOLDER in line:
+            c.add(f"第{lineno}行", f"仍有未填写的占位符“{PLACEHOLDER}”", "请写入实际内容，或删除该行")
+    copy_allow = _str_list(fm.get("copy_allow"))
+    if copy_allow is None:
+        c.add("copy_allow", "应为规则 id 列表", "请写成 [规则id1, 规则id2]（见 content/sensitive.yaml）")
+        copy_allow = []
+
+    images: list[Image] = []
+    for m in IMAGE_REF.finditer(body):
+        img = _load_image(folder, m.group(2), f"正文图片 {m.group(2)}", c, caption=m.group(1).strip())
+        if img:
+            images.append(img)
+    cover = None
+    if fm.get("cover"):
+        cover = _load_image(folder, str(fm["cover"]), "cover", c)
+
+    if c.problems:
+        raise ValidationFailed(c.problems)
+
+    digest_h = hashlib.sha256(raw)
+    for img in sorted(set(images) | ({cover} if cover else set()), key=lambda i: i.path):
+        digest_h.update(img.path.encode())
+        digest_h.update(hashlib.sha256(img.data).digest())
+    return Release(
+        id=rid, title=title, kind=kind, department=department, speakers=tuple(speakers),
+        publish_at=publish_at, channels=tuple(channels), lead=lead, sections=tuple(sections),
+        content_hash=digest_h.hexdigest(), source=str(folder), kicker=kicker, subtitle=subtitle,
+        wechat_title=wechat_title, digest=digest, keywords=tuple(keywords), key_figures=tuple(figures),
+        experts=tuple(experts), venue=venue, images=tuple(images), cover=cover, important=important,
+        interprets=interprets, document_number=document_number, issuer=tuple(issuer), event_at=event_at,
+        follow_up_of=follow_up_of, copy_allow=tuple(copy_allow),
+    )
+
+
+def _looks_gbk(raw: bytes) -> bool:
+    try:
+        raw.decode("gbk")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole content tree
+
+
+def release_folders(content_dir: Path) -> list[Path]:
+    root = content_dir / "releases"
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def check_links(releases: dict[str, Release], settings: Settings) -> dict[str, list[Problem]]:
+    """Rules across releases: unique ids, document <-> interpretation (三同步), follow-ups."""
+    problems: dict[str, list[Problem]] = {}
+
+    def add(r: Release, field: str, message: str, fix: str) -> None:
+        rel = Path(r.source, RELEASE_FILE)
+        try:
+            name = rel.resolve().relative_to(settings.content_dir.resolve()).as_posix()
+        except ValueError:
+            name = str(rel)
+        problems.setdefault(r.id, []).append(Problem(name, field, message, fix))
+
+    interpreted = {r.interprets for r in releases.values() if r.interprets}
+    for r in releases.values():
+        if r.interprets:
+            doc = releases.get(r.interprets)
+            if doc is None or doc.kind != "policy-document":
+                add(r, "interprets", f"找不到被解读的政策文件“{r.interprets}”",
+                    "请填写同一内容库中 kind 为 policy-document 的稿件 id")
+        if r.kind == "policy-document" and r.id not in interpreted:
+            add(r, "id", "该政策文件没有对应的政策解读",
+                "文件公布时解读材料须同步发布：请新建 kind: policy 的解读稿，并写 interprets: " + r.id)
+        if r.follow_up_of:
+            first = releases.get(r.follow_up_of)
+            if first is None or first.kind != r.kind:
+                add(r, "follow_up_of", f"找不到首发稿件“{r.follow_up_of}”",
+                    "请填写同一事件首次发布稿件的 id（类型须相同）")
+    return problems
+
+
+def load_all(settings: Settings, registry: Registry | None = None):
+    """Load every release; returns (releases by id, problems by folder name)."""
+    registry = registry or load_registry(settings.content_dir)
+    releases: dict[str, Release] = {}
+    problems: dict[str, list[Problem]] = {}
+    for folder in release_folders(settings.content_dir):
+        try:
+            r = load_release(folder, registry, settings)
+        except ValidationFailed as e:
+            problems[folder.name] = e.problems
+            continue
+        if r.id in releases:
+            problems.setdefault(folder.name, []).append(Problem(
+                f"releases/{folder.name}/{RELEASE_FILE}", "id",
+                f"id“{r.id}”与 {Path(releases[r.id].source).name} 重复", "每篇稿件的 id 必须唯一，请改用新的 id"))
+            continue
+        releases[r.id] = r
+    for rid, ps in check_links(releases, settings).items():
+        problems.setdefault(Path(releases[rid].source).name, []).extend(ps)
+    return releases, problems

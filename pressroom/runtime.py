@@ -1,0 +1,24 @@
+"""Prefect settings pressroom needs, set in one place before Prefect is imported.
+
+Ephemeral mode (no PREFECT_API_URL) starts a temporary local server; without these its telemetry heartbeat
+and shutdown logs spill tracebacks into an editor's terminal (shared/docs/prefect-notes.md). The console
+handler is quiet for the CLI (which draws its own progress); the UI still receives every log line.
+"""
+
+from __future__ import annotations
+
+import os
+
+DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+    "PREFECT_INTERNAL_LOGGING_LEVEL": "CRITICAL",  # shutdown noise of the temporary server
+    "PREFECT_UI_ENABLED": os.environ.get("PREFECT_UI_ENABLED", "false"),  # the temporary server needs no UI
+}
+
+
+def configure(quiet_console: bool = False) -> None:
+    for key, value in DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    if quiet_console:
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")

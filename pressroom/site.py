@@ -1,0 +1,40 @@
+"""The portal column as a whole (index page and feeds), rebuilt in the outbox after a page is published.
+Issue 7 grows this into the press-hall site."""
+
+from __future__ import annotations
+
+import fcntl
+from contextlib import contextmanager
+from pathlib import Path
+
+from .catalog import Catalog
+from .ledger import PUBLISHED, Ledger
+from .settings import Settings
+from .transports.outbox import write_atomic
+
+
+@contextmanager
+def locked(path: Path):
+    """One writer at a time for shared pages (two flow runs may finish together)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def refresh_portal_column(settings: Settings, catalog: Catalog, ledger: Ledger) -> list[str]:
+    """Write index.html, feed.xml and atom.xml listing every release published on the portal."""
+    from channels import portal
+
+    if settings.transports.get("portal") != "outbox":
+        return []
+    root = settings.outbox_dir / "portal"
+    with locked(root / ".lock"):
+        ids = ledger.published_ids("portal")
+        releases = sorted((catalog.releases[i] for i in ids if i in catalog.releases),
+                          key=lambda r: (r.publish_at, r.id), reverse=True)
+        files = {"index.html": portal.index_page(releases, settings), **portal.feeds(releases, settings)}
+        return [name for name, data in sorted(files.items()) if write_atomic(root / name, data)]

@@ -1,0 +1,96 @@
+"""The embedded default transport: a local folder laid out per outlet.
+
+``outbox/portal/`` is a browsable static site (pages, assets, index, feeds); ``newspaper/`` and ``tv/`` hold
+what the desks receive; ``wechat/`` and ``weibo/`` the exact API payloads; ``assets/`` the infographic and H5.
+Every file is written atomically (temp file + rename), so a crash never leaves half a file, and a receipt
+written last records what was delivered, so a re-run can see it is already there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from pressroom.settings import Settings
+
+from . import Receipt, register
+
+RECEIPT = ".receipt.json"
+
+
+def write_atomic(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` via a temp file and rename. Returns False when the file already holds
+    exactly these bytes (nothing written: a re-delivery leaves one copy)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+class OutboxTransport:
+    name = "outbox"
+
+    def __init__(self, settings: Settings, channel: str):
+        self.root = settings.outbox_dir
+        self.channel = channel
+
+    def folder(self, release_id: str) -> Path:
+        """Where a release's files for this channel go."""
+        if self.channel == "portal":
+            return self.root / "portal"  # pages sit side by side so the site's relative links work
+        if self.channel in ("infographic", "h5"):
+            return self.root / "assets" / release_id
+        return self.root / self.channel / release_id
+
+    def _receipt_path(self, rendition) -> Path:
+        if self.channel == "portal":
+            return self.root / "portal" / "receipts" / f"{rendition.release_id}.json"
+        return self.folder(rendition.release_id) / (RECEIPT if self.channel not in ("infographic", "h5")
+                                                    else f".{self.channel}{RECEIPT}")
+
+    def deliver(self, rendition, delivery, ledger) -> Receipt:
+        folder = self.folder(rendition.release_id)
+        for name, data in sorted(rendition.files.items()):
+            write_atomic(folder / name, data)
+        main = self._main_file(rendition)
+        receipt = {"release_id": rendition.release_id, "channel": self.channel, "version": rendition.version,
+                   "content_hash": rendition.content_hash, "files": sorted(rendition.files),
+                   "sha256": {n: hashlib.sha256(d).hexdigest() for n, d in sorted(rendition.files.items())}}
+        write_atomic(self._receipt_path(rendition), json.dumps(receipt, ensure_ascii=False, indent=2).encode())
+        return Receipt(external_id=str(main.relative_to(self.root)), url=rendition.url or main.as_uri())
+
+    def lookup(self, rendition, delivery) -> Receipt | None:
+        try:
+            receipt = json.loads(self._receipt_path(rendition).read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        if receipt.get("content_hash") != rendition.content_hash:
+            return None
+        main = self._main_file(rendition)
+        return Receipt(external_id=str(main.relative_to(self.root)), url=rendition.url or main.as_uri())
+
+    def _main_file(self, rendition) -> Path:
+        # The file a person opens first: a page, else the payload, else the copy, else the picture.
+        top = [n for n in sorted(rendition.files) if "/" not in n] or sorted(rendition.files)
+        rank = {".html": 0, ".json": 1, ".txt": 2, ".png": 3}
+        best = min(top, key=lambda n: rank.get(Path(n).suffix, 9))
+        return self.folder(rendition.release_id) / best
+
+
+register("outbox", OutboxTransport)

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Debian packages pressroom needs beyond Python: a CJK font (infographic, screenshots) and Chromium (page tests).
+# Installs only what is missing, so a prepared machine pays nothing.
+set -euo pipefail
+need=()
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)
+if [ "${1:-}" = "--test" ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "pressroom needs these Debian packages: ${need[*]} (install them with your package manager)" >&2
+  exit 1
+fi
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing ${need[*]} ..." >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,42 @@
+"""Shared fixtures: the project's own settings and sample content, loaded for real."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@pytest.fixture(scope="session")
+def settings():
+    from pressroom.settings import load_settings
+
+    return load_settings(ROOT / "pressroom.toml")
+
+
+@pytest.fixture(scope="session")
+def registry(settings):
+    from pressroom.loader import load_registry
+
+    return load_registry(settings.content_dir)
+
+
+@pytest.fixture(scope="session")
+def samples(settings, registry):
+    """Every sample release under content/releases, by id (they must all validate)."""
+    from pressroom.loader import load_all
+
+    releases, problems = load_all(settings, registry)
+    assert not problems, problems
+    return releases
+
+
+@pytest.fixture(scope="session")
+def contexts(samples, settings):
+    from channels import context_for
+
+    return {rid: context_for(r, samples, settings) for rid, r in samples.items()}

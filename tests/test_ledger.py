@@ -1,0 +1,97 @@
+"""The ledger's promises: one row per key, one claimer at a time, crashed claimers taken over."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from pressroom.ledger import DELIVERING, FAILED, PENDING, PUBLISHED, Ledger, worker_token
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    return Ledger(f"sqlite:///{tmp_path}/ledger.db")
+
+
+def test_ensure_is_idempotent_and_versions_are_separate_rows(ledger):
+    a = ledger.ensure("r1", "wechat", "v1")
+    b = ledger.ensure("r1", "wechat", "v1")
+    c = ledger.ensure("r1", "wechat", "v2")
+    assert a.id == b.id and c.id != a.id
+    assert a.state == PENDING
+    assert len(ledger.rows("r1")) == 2
+
+
+def test_only_one_claimer_wins_and_counts_attempts(ledger):
+    row = ledger.ensure("r1", "weibo", "v1")
+    first = ledger.claim(row, worker_token())
+    assert first is not None and first.state == DELIVERING and first.attempts == 1
+    assert ledger.claim(row, worker_token()) is None  # a live claimer holds it
+
+
+def test_failed_row_is_claimed_again_and_published_is_final(ledger):
+    row = ledger.ensure("r1", "tv", "v1")
+    me = worker_token()
+    ledger.mark_failed(ledger.claim(row, me), me, "503")
+    again = ledger.claim(row, me)
+    assert again.attempts == 2
+    ledger.mark_published(again, me, "id-1", "https://x/1")
+    assert ledger.get("r1", "tv", "v1").state == PUBLISHED
+    assert ledger.claim(row, me) is None
+
+
+def test_only_the_claimer_may_record_the_result(ledger):
+    row = ledger.ensure("r1", "portal", "v1")
+    me = worker_token()
+    ledger.claim(row, me)
+    ledger.mark_published(row, "someone-else", "x", "y")
+    assert ledger.get("r1", "portal", "v1").state == DELIVERING
+
+
+def test_claim_of_a_dead_process_is_taken_over(ledger, tmp_path):
+    row = ledger.ensure("r1", "wechat", "v1")
+    # A real process claims and dies without recording anything.
+    code = (f"from pressroom.ledger import Ledger, worker_token; l = Ledger('sqlite:///{tmp_path}/ledger.db');"
+            "r = l.get('r1','wechat','v1'); assert l.claim(r, worker_token())")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    stuck = ledger.get("r1", "wechat", "v1")
+    assert stuck.state == DELIVERING
+    taken = ledger.claim(stuck, worker_token())
+    assert taken is not None and taken.attempts == 2
+    assert any(e["action"] == "takeover" for e in ledger.history("r1"))
+
+
+def test_claim_with_expired_lease_is_taken_over(tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path}/l.db", lease=timedelta(seconds=0))
+    row = ledger.ensure("r1", "wechat", "v1")
+    other_host = "elsewhere:1:abc"  # not this host: only the lease can free it
+    ledger._update(row, state=DELIVERING, claimed_by=other_host, claimed_at=ledger.get("r1", "wechat", "v1").created_at)
+    assert ledger.claim(row, worker_token()) is not None
+
+
+def _race(url, n, q):
+    led = Ledger(url)
+    wins = 0
+    for i in range(n):
+        row = led.ensure(f"r{i}", "weibo", "v1")
+        if led.claim(row, worker_token()):
+            wins += 1
+    q.put(wins)
+
+
+def test_two_processes_racing_claim_each_row_once(tmp_path):
+    url = f"sqlite:///{tmp_path}/race.db"
+    Ledger(url)  # create the schema before the race
+    q = mp.get_context("spawn").Queue()
+    procs = [mp.get_context("spawn").Process(target=_race, args=(url, 40, q)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    wins = [q.get(timeout=5) for _ in procs]
+    assert sum(wins) == 40  # every row claimed exactly once across both processes
