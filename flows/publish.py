@@ -74,7 +74,12 @@ def render_channel(channel: str, release: Release, ctx) -> channels.Rendition:
 @task(cache_policy=NO_CACHE, task_run_name="发布 {channel}")
 def deliver_channel(channel: str, rendition, release: Release, settings: Settings, token: str,
                     override_embargo: bool = False) -> Outcome:
-    logger = get_run_logger()
+    return deliver_one(channel, rendition, release, settings, token, override_embargo, get_run_logger())
+
+
+def deliver_one(channel: str, rendition, release: Release, settings: Settings, token: str,
+                override_embargo: bool, logger) -> Outcome:
+    """Deliver one rendition at most once. Raises TransientError (after recording it) for a retry."""
     ledger = Ledger(settings.ledger_url)
     row = ledger.ensure(release.id, channel, release.version)
     if row.state == PUBLISHED:

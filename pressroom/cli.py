@@ -129,6 +129,27 @@ def list_releases():
     console.print(table)
 
 
+@app.command()
+def preview(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
+            out: Optional[Path] = typer.Option(None, "--out", help="输出文件夹（默认 outbox/preview/<id>）")):
+    """Write one HTML page showing every channel's rendition side by side, with its warnings."""
+    from .catalog import validate as run
+    from .preview import build_preview
+
+    settings = load_settings()
+    catalog = run(settings, only=release)
+    try:
+        r = catalog.find(release)
+    except ValidationFailed as e:
+        _print_problems(release, e.problems)
+        raise typer.Exit(1)
+    except KeyError:
+        err.print(f"[red]找不到稿件“{release}”[/]")
+        raise typer.Exit(1)
+    page = build_preview(r, catalog, out or settings.outbox_dir / "preview" / r.id)
+    console.print(f"预览：{page.as_uri()}")
+
+
 def _status_table(ledger, release_id: str, title: str = "") -> Table:
     from channels import adapter
     from .ledger import STATE_LABELS

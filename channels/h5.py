@@ -1,0 +1,79 @@
+"""H5 page: one self-contained mobile HTML file (``<id>-h5.html``) for sharing in WeChat and the news app.
+
+Everything is inside the file: CSS inline, the infographic and body images as ``data:`` URIs, no script
+(sections fold with ``<details>``), no web font, no outside resource; the only outward links are to the
+portal page and the policy bundle's other half. Drawn for a 375 CSS px phone (750 px design width).
+"""
+
+from __future__ import annotations
+
+import base64
+
+from pressroom.errors import RenditionError
+from pressroom.model import Release
+
+from . import infographic
+from .base import RenderContext, Rendition, display_time, render_template
+from .portal import (
+    body_html, counterpart_link, counterpart_warning, image_resolver, people, text,
+)
+
+NAME = "h5"
+LABEL = "H5 页面"
+
+MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif"}
+# Our own advice, not a platform limit: a page this heavy loads slowly on a phone's mobile data.
+HEAVY_BYTES = 3 * 1024 * 1024
+
+
+def data_uri(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def file_name(release_id: str) -> str:
+    return f"{release_id}-h5.html"
+
+
+def _poster(release: Release, ctx: RenderContext) -> bytes:
+    try:
+        return infographic.poster_png(release, ctx)
+    except RenditionError as e:  # the H5 shows the same infographic, so it fails for the same reason
+        raise RenditionError(NAME, e.field, f"图解无法生成：{e.message}", e.fix) from e
+
+
+def page_html(release: Release, ctx: RenderContext) -> str:
+    s = ctx.settings
+    outlet = s.outlet("portal")
+    sites = list(outlet.get("sites", [])) or [str(s.city.get("name", ""))]
+    image_src = image_resolver(release, lambda img: data_uri(img.data, MIME.get(img.format, "image/png")))
+    link = counterpart_link(release, ctx)
+    sections = [{"heading": sec.heading, "html": body_html(sec.body, image_src),
+                 "not_applicable": sec.not_applicable} for sec in release.sections]
+    return render_template(
+        "h5/page.html",
+        r=release,
+        title=text(release.title),
+        kicker=text(release.kicker),
+        subtitle=text(release.subtitle),
+        digest=text(release.digest),
+        sites=sites,
+        press_office=str(s.city.get("press_office", "")),
+        published=display_time(release.publish_at.astimezone(s.tz)),
+        people=people(release),
+        poster=data_uri(_poster(release, ctx), "image/png"),
+        lead=body_html(release.lead, image_src),
+        sections=sections,
+        portal_url=ctx.url_for(release.id),
+        counterpart=({"label": link[0], "title": link[1].title, "href": link[1].url} if link else None),
+    )
+
+
+def render(release: Release, ctx: RenderContext) -> Rendition:
+    page = page_html(release, ctx).encode("utf-8")
+    warnings = counterpart_warning(release, ctx)
+    if len(page) > HEAVY_BYTES:
+        warnings.append(f"H5 页面 {len(page) / 1024 / 1024:.1f} MB，超过 3 MB，手机流量下打开较慢；"
+                        "建议压缩正文图片（长边 1500 像素以内的 JPG）")
+    return Rendition(channel=NAME, release_id=release.id, version=release.version, title=release.title,
+                     files={file_name(release.id): page}, warnings=tuple(warnings))
+

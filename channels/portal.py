@@ -1,0 +1,252 @@
+"""Portal "新闻发布" column: one static HTML5 page per release, plus the column's index and feeds.
+
+A page is ``<id>.html`` with its body images under ``assets/<id>/<image path>``; pages of one column sit
+side by side, so links between them (document <-> interpretation, an event's updates, the index) are
+relative and work both on the public site and in the local outbox. ``index_page`` and ``feeds`` rebuild
+the whole column from loaded releases (``pressroom.site``), and are as pure as ``render``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from datetime import datetime, timezone
+from typing import Callable, Iterable
+from urllib.parse import quote, unquote
+
+from feedgen.feed import FeedGenerator
+
+from pressroom.model import Image, Release
+from pressroom.settings import Settings
+
+from . import markup
+from .base import ReleaseRef, RenderContext, Rendition, display_date, display_time, render_template
+
+NAME = "portal"
+LABEL = "门户网站“新闻发布”栏目"
+
+# A column with nothing published still needs a fixed feed date (never the clock: output is deterministic).
+EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+# What sanitized Markdown gives for a paragraph holding only an image: shown as a figure with its caption.
+_LONE_IMAGE = re.compile(r'<p>(<img\b[^>]*>)</p>')
+_ALT = re.compile(r'\balt="([^"]*)"')
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared with the H5 page
+
+
+def image_resolver(release: Release, src_of: Callable[[Image], str]) -> Callable[[str], str | None]:
+    """Map a body image reference (as written in the Markdown) to the URL the outlet serves it from.
+    Only the release's own, loaded images resolve; anything else is dropped by ``markup.to_html``."""
+    by_path = {img.path: img for img in release.images}
+
+    def resolve(ref: str) -> str | None:
+        img = by_path.get(posixpath.normpath(unquote(ref)))
+        return src_of(img) if img else None
+
+    return resolve
+
+
+def body_html(md: str, image_src: Callable[[str], str | None]) -> str:
+    """Sanitized HTML of a Markdown fragment, with lone images as captioned figures and tables in a
+    wrapper that scrolls by itself (a wide table must not widen a 375 px page). Only markup that
+    ``markup.to_html`` produced is rearranged here; no attribute or text is added from the input."""
+    html = markup.to_html(md, image_src=image_src)
+
+    def figure(m: re.Match) -> str:
+        alt = _ALT.search(m.group(1))
+        caption = f"<figcaption>{alt.group(1)}</figcaption>" if alt and alt.group(1) else ""
+        return f"<figure>{m.group(1)}{caption}</figure>"
+
+    html = _LONE_IMAGE.sub(figure, html)
+    return html.replace("<table>", '<div class="table-wrap"><table>').replace("</table>", "</table></div>")
+
+
+def text(value: str) -> str:
+    """Plain text fields (titles, digest): without the control characters Word pastes."""
+    return markup.clean_text(value).strip()
+
+
+def people(release: Release) -> dict[str, list[str]]:
+    return {
+        "speakers": [f"{s.name}（{s.title}）" if s.title else s.name for s in release.speakers],
+        "experts": [f"{e.name}（{e.title}）" if e.title else e.name for e in release.experts],
+    }
+
+
+def counterpart_link(release: Release, ctx: RenderContext) -> tuple[str, ReleaseRef] | None:
+    """The label and target of the policy bundle's two-way link (checked by government inspections)."""
+    ref = ctx.counterpart(release)
+    if ref is None:
+        return None
+    return ("政策原文" if release.kind == "policy" else "政策解读"), ref
+
+
+def counterpart_warning(release: Release, ctx: RenderContext) -> list[str]:
+    if release.kind == "policy-document" and ctx.counterpart(release) is None:
+        return ["未找到配套的政策解读，页面缺少“政策解读”链接（文件与解读须同步发布、相互链接）"]
+    if release.kind == "policy" and release.interprets and ctx.counterpart(release) is None:
+        return [f"未找到被解读的政策文件“{release.interprets}”，页面缺少“政策原文”链接"]
+    return []
+
+
+# ---------------------------------------------------------------------------------------------
+# One release page
+
+
+def asset_name(release_id: str, image: Image) -> str:
+    return f"assets/{release_id}/{image.path}"
+
+
+def _local(settings: Settings, dt: datetime) -> datetime:
+    return dt.astimezone(settings.tz)
+
+
+def _event_timeline(release: Release, ctx: RenderContext) -> list[dict]:
+    """An event's releases in publishing order, this one included (marked, not linked)."""
+    if release.kind not in ("emergency", "opinion"):
+        return []
+    refs = [r for r in ctx.related.values() if r.kind == release.kind]
+    if not refs:
+        return []
+    tz = ctx.settings.tz
+    items = [{"id": r.id, "title": r.title, "href": f"{r.id}.html", "current": False,
+              "at": datetime.fromisoformat(r.publish_at).astimezone(tz) if r.publish_at else None}
+             for r in refs]
+    items.append({"id": release.id, "title": release.title, "href": "", "current": True,
+                  "at": release.publish_at.astimezone(tz)})
+    items.sort(key=lambda i: (i["at"] is None, i["at"] or EMPTY_FEED_DATE, i["id"]))
+    for i in items:
+        i["time"] = display_time(i["at"]) if i["at"] else ""
+    return items
+
+
+def _sections(release: Release, image_src) -> list[dict]:
+    # A 不涉及 element is shown (muted), not omitted: readers and inspectors see every element the notice
+    # requires was considered, and the reason given.
+    return [{"heading": s.heading, "html": body_html(s.body, image_src), "not_applicable": s.not_applicable}
+            for s in release.sections]
+
+
+def page_html(release: Release, ctx: RenderContext) -> str:
+    s = ctx.settings
+    outlet = s.outlet(NAME)
+    sites = list(outlet.get("sites", [])) or [str(s.city.get("name", ""))]
+    image_src = image_resolver(release, lambda img: quote(asset_name(release.id, img)))
+    link = counterpart_link(release, ctx)
+    local = _local(s, release.publish_at)
+    return render_template(
+        "portal/page.html",
+        r=release,
+        title=text(release.title),
+        kicker=text(release.kicker),
+        subtitle=text(release.subtitle),
+        digest=text(release.digest),
+        site=sites[0],
+        sites=sites,
+        column=str(outlet.get("column", "新闻发布")),
+        press_office=str(s.city.get("press_office", "")),
+        url=ctx.url_for(release.id),
+        published=display_time(local),
+        published_iso=local.isoformat(),
+        event_time=display_time(release.event_at.astimezone(s.tz)) if release.event_at else "",
+        people=people(release),
+        counterpart=({"label": link[0], "title": link[1].title, "href": f"{link[1].id}.html"} if link else None),
+        timeline=_event_timeline(release, ctx),
+        lead=body_html(release.lead, image_src),
+        sections=_sections(release, image_src),
+    )
+
+
+def render(release: Release, ctx: RenderContext) -> Rendition:
+    files = {f"{release.id}.html": page_html(release, ctx).encode("utf-8")}
+    for img in release.images:
+        files[asset_name(release.id, img)] = img.data
+    warnings = counterpart_warning(release, ctx)
+    if release.follow_up_of and release.follow_up_of not in ctx.related:
+        warnings.append(f"未找到首发稿件“{release.follow_up_of}”，页面的事件进展列表不完整")
+    return Rendition(channel=NAME, release_id=release.id, version=release.version, title=release.title,
+                     files=files, warnings=tuple(warnings), url=ctx.url_for(release.id))
+
+
+# ---------------------------------------------------------------------------------------------
+# The column: index page and feeds
+
+
+def _newest_first(releases: Iterable[Release]) -> list[Release]:
+    return sorted(releases, key=lambda r: (r.publish_at, r.id), reverse=True)
+
+
+def index_page(releases: Iterable[Release], settings: Settings) -> bytes:
+    """The column's index (``index.html``): every published release, newest first."""
+    ctx = RenderContext(settings)
+    outlet = settings.outlet(NAME)
+    sites = list(outlet.get("sites", [])) or [str(settings.city.get("name", ""))]
+    items = [{"href": f"{r.id}.html", "title": text(r.title), "kind": r.kind_label,
+              "date": display_date(_local(settings, r.publish_at)),
+              "iso": _local(settings, r.publish_at).isoformat(), "department": r.department.name,
+              "digest": text(r.digest)}
+             for r in _newest_first(releases)]
+    html = render_template("portal/index.html", items=items, site=sites[0], sites=sites,
+                           column=str(outlet.get("column", "新闻发布")), url=ctx.portal_base,
+                           press_office=str(settings.city.get("press_office", "")))
+    return html.encode("utf-8")
+
+
+def _feed(releases: list[Release], settings: Settings, self_name: str) -> FeedGenerator:
+    ctx = RenderContext(settings)
+    outlet = settings.outlet(NAME)
+    sites = list(outlet.get("sites", [])) or [str(settings.city.get("name", ""))]
+    column = str(outlet.get("column", "新闻发布"))
+    base = ctx.portal_base
+    newest = releases[0].publish_at if releases else EMPTY_FEED_DATE
+
+    fg = FeedGenerator()
+    fg.id(base)
+    fg.title(f"{sites[0]}·{column}")
+    fg.subtitle(f"{settings.city.get('press_office') or sites[0]}权威发布")
+    fg.author({"name": str(settings.city.get("press_office") or sites[0])})
+    fg.language("zh-CN")
+    # feedgen makes the LAST link the RSS <channel><link>: self first, the human page last.
+    fg.link(href=base + self_name, rel="self")
+    fg.link(href=base + "index.html", rel="alternate")
+    fg.updated(newest)  # also lastBuildDate; from the content, never the clock
+    for r in releases:
+        url = ctx.url_for(r.id)
+        content = page_content_for_feed(r, base)
+        fe = fg.add_entry(order="append")
+        fe.id(url)
+        fe.guid(url, permalink=True)  # stable: a corrected release updates its entry
+        fe.title(text(r.title))
+        fe.link(href=url, rel="alternate")
+        fe.author({"name": r.department.name})
+        fe.published(r.publish_at)
+        fe.updated(r.publish_at)
+        fe.category(term=r.kind, label=r.kind_label)
+        summary = text(r.digest) or markup.to_text(r.lead).split("\n")[0]
+        if summary:
+            fe.summary(summary)
+        fe.content(content, type="html")
+    return fg
+
+
+def page_content_for_feed(release: Release, base: str) -> str:
+    """The article body for feed readers: the same sanitized HTML, with image URLs made absolute."""
+    image_src = image_resolver(release, lambda img: base + quote(asset_name(release.id, img)))
+    parts = [body_html(release.lead, image_src)]
+    for s in release.sections:
+        parts.append(f"<h2>{markup.escape(s.heading)}</h2>")
+        parts.append(body_html(s.body, image_src))
+    return "\n".join(p for p in parts if p)
+
+
+def feeds(releases: Iterable[Release], settings: Settings) -> dict[str, bytes]:
+    """``feed.xml`` (RSS 2.0) and ``atom.xml`` (Atom 1.0) of the column, newest first; serve them as
+    application/rss+xml and application/atom+xml."""
+    ordered = _newest_first(releases)
+    return {
+        "feed.xml": _feed(ordered, settings, "feed.xml").rss_str(pretty=True),
+        "atom.xml": _feed(ordered, settings, "atom.xml").atom_str(pretty=True),
+    }
