@@ -12,9 +12,15 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+# The main job on its embedded default: ephemeral Prefect, local outbox, SQLite ledger, no credentials.
 demo: $(BIN)/.installed
 	bash scripts/system-deps.sh
 	$(BIN)/pressroom validate
+	$(BIN)/pressroom approve notice-2017-78 --reviewer 演示编辑 --role 责任编辑
+	$(BIN)/pressroom approve notice-2017-78 --reviewer 演示主任 --role 部门负责人
+	$(BIN)/pressroom approve notice-2017-78 --reviewer 演示领导 --role 分管领导
+	$(BIN)/pressroom publish notice-2017-78-interpretation
+	@echo "open outbox/portal/index.html"
 
 test: $(BIN)/.installed
 	bash scripts/system-deps.sh --test

@@ -20,11 +20,14 @@ from prefect.artifacts import (  # noqa: E402
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect.flow_runs import FlowPauseTimeout, pause_flow_run  # noqa: E402
 from prefect.futures import as_completed  # noqa: E402
+from prefect.input import RunInput  # noqa: E402
 from prefect.runtime import flow_run  # noqa: E402
 from prefect.states import Failed  # noqa: E402
 
 import channels  # noqa: E402
+from pressroom import approval  # noqa: E402
 from pressroom.catalog import Catalog, validate  # noqa: E402
 from pressroom.errors import RenditionError, ValidationFailed  # noqa: E402
 from pressroom.ledger import (  # noqa: E402
@@ -34,7 +37,17 @@ from pressroom.model import Release  # noqa: E402
 from pressroom.settings import Settings, load_settings  # noqa: E402
 from pressroom.transports import PermanentError, TransientError, UnknownOutcome, transport_for  # noqa: E402
 
-WAIT_FOR_OTHER_RUN = timedelta(minutes=5)  # how long a second run waits for the first one's delivery
+WAIT_FOR_OTHER_RUN = timedelta(minutes=5)
+FAST_CHANNELS = ("weibo", "wechat", "portal")  # where an emergency's first information must appear first  # how long a second run waits for the first one's delivery
+
+
+class Decision(RunInput):
+    """The form a reviewer fills in the Prefect UI (or `pressroom approve`)."""
+
+    approve: bool = True
+    reviewer: str
+    role: str = ""
+    comment: str = ""
 
 
 @dataclass
@@ -69,12 +82,6 @@ def _run_name() -> str:
 @task(cache_policy=NO_CACHE, task_run_name="渲染 {channel}")
 def render_channel(channel: str, release: Release, ctx) -> channels.Rendition:
     return channels.render(channel, release, ctx)
-
-
-@task(cache_policy=NO_CACHE, task_run_name="发布 {channel}")
-def deliver_channel(channel: str, rendition, release: Release, settings: Settings, token: str,
-                    override_embargo: bool = False) -> Outcome:
-    return deliver_one(channel, rendition, release, settings, token, override_embargo, get_run_logger())
 
 
 def deliver_one(channel: str, rendition, release: Release, settings: Settings, token: str,
@@ -185,9 +192,11 @@ def _infographic_artifact(rendition) -> None:
 
 @flow(name="publish-release", flow_run_name=_run_name, log_prints=False)
 def publish_release(release: str, channels_only: list[str] | None = None, now: bool = False,
-                    actor: str = "") -> dict:
+                    actor: str = "", expected_version: str = "") -> dict:
     """Publish one release to its channels (``channels_only`` narrows them; ``now`` overrides the embargo,
-    recorded in the ledger with ``actor``)."""
+    recorded in the ledger with ``actor``). A policy document or its interpretation publishes the whole
+    bundle: both halves, every shared channel, as one unit (三同步). ``expected_version`` is the version
+    that was scheduled: the release is loaded now, so an edit since then is what goes out, and is said."""
     logger = get_run_logger()
     settings = load_settings()
     ledger = Ledger(settings.ledger_url)
@@ -200,78 +209,191 @@ def publish_release(release: str, channels_only: list[str] | None = None, now: b
         return Failed(message=f"稿件“{release}”未通过校验，未发布到任何渠道：\n" + "\n".join(map(str, e.problems)))
     except KeyError:
         return Failed(message=f"找不到稿件“{release}”")
-    _tag_run(r)
-    return publish_one(r, catalog, ledger, channels_only, now, actor, logger)
+    parts = catalog.bundle_of(r)
+    _tag_run(parts)
+    if expected_version and expected_version != parts[0].version:
+        msg = f"稿件在排期后已修改：排期时版本 {expected_version}，现发布修改后的版本 {parts[0].version}"
+        logger.warning(msg)
+        ledger.log(parts[0].id, "", parts[0].version, "edited-after-scheduling", actor, msg)
+    return publish_parts(parts, catalog, ledger, channels_only, now, actor, logger)
 
 
 def publish_one(r: Release, catalog: Catalog, ledger: Ledger, channels_only, now: bool, actor: str, logger):
-    settings = catalog.settings
-    unknown = [c for c in channels_only or [] if c not in r.channels]
-    if unknown:
-        return Failed(message=f"稿件 {r.id} 不发往这些渠道：{'、'.join(unknown)}")
-    chosen = list(channels_only or r.channels)
-    notes: dict[str, str] = {}
+    return publish_parts([r], catalog, ledger, channels_only, now, actor, logger)
+
+
+def _chosen_channels(r: Release, ledger: Ledger, channels_only, notes: dict) -> list[str]:
+    chosen = [c for c in (channels_only or r.channels) if c in r.channels]
     for ch in list(chosen):
         older = ledger.published_elsewhere(r.id, ch, r.version)
         if older and not ledger.get(r.id, ch, r.version):
             # An edit after publishing is a correction, never a silent second publication.
-            notes[ch] = f"已发布过旧版本 {older.version}，稿件已修改：请用 pressroom correct 发布更正"
+            notes[(r.id, ch)] = f"已发布过旧版本 {older.version}，稿件已修改：请用 pressroom correct 发布更正"
             chosen.remove(ch)
-    for ch in chosen:
-        ledger.ensure(r.id, ch, r.version)
-    if now:
-        ledger.log(r.id, "", r.version, "embargo-override", actor, f"立即发布（原定 {r.publish_at.isoformat()}）")
+    return chosen
 
-    ctx = catalog.context(r)
-    futures = {ch: render_channel.submit(ch, r, ctx) for ch in chosen}
-    renditions = {}
-    outcomes: dict[str, Outcome] = {}
-    for ch, fut in futures.items():
+
+@task(cache_policy=NO_CACHE, task_run_name="发布 {channel}（{len_parts} 篇）")
+def deliver_unit(channel: str, items: list, settings: Settings, token: str, override_embargo: bool,
+                 len_parts: int = 1) -> list[Outcome]:
+    """Deliver one channel of a bundle as a unit, document first. A transient failure of either half
+    retries the unit; a half already published is skipped by the ledger, so nothing goes out twice."""
+    logger = get_run_logger()
+    return [deliver_one(channel, rendition, release, settings, token, override_embargo, logger)
+            for release, rendition in items]
+
+
+def publish_parts(parts: list[Release], catalog: Catalog, ledger: Ledger, channels_only, now: bool,
+                  actor: str, logger):
+    settings = catalog.settings
+    for r in parts:
+        unknown = [c for c in channels_only or [] if c not in r.channels]
+        if unknown and len(parts) == 1:
+            return Failed(message=f"稿件 {r.id} 不发往这些渠道：{'、'.join(unknown)}")
+    notes: dict[tuple[str, str], str] = {}
+    chosen = {r.id: _chosen_channels(r, ledger, channels_only, notes) for r in parts}
+    for r in parts:
+        for ch in chosen[r.id]:
+            ledger.ensure(r.id, ch, r.version)
+        if now:
+            ledger.log(r.id, "", r.version, "embargo-override", actor, f"立即发布（原定 {r.publish_at.isoformat()}）")
+
+    # Render everything first: one half that cannot render holds back the whole bundle.
+    futures = {(r.id, ch): render_channel.submit(ch, r, catalog.context(r)) for r in parts for ch in chosen[r.id]}
+    renditions: dict[tuple[str, str], channels.Rendition] = {}
+    broken: list[str] = []
+    for (rid, ch), fut in futures.items():
         try:
-            renditions[ch] = fut.result()
-        except RenditionError as e:  # validation renders too; this only happens if context changed
-            outcomes[ch] = Outcome(ch, FAILED, error=str(e))
+            renditions[(rid, ch)] = fut.result()
+        except RenditionError as e:  # validation renders too; only happens if the context changed
+            broken.append(f"{rid} / {channels.adapter(ch).LABEL}：{e}")
             continue
-        ledger.mark_rendered(ledger.get(r.id, ch, r.version), renditions[ch].content_hash)
-    _table_artifact(ledger, r, chosen, "已生成各渠道稿件")
-    if "infographic" in renditions:
-        _infographic_artifact(renditions["infographic"])
+        ledger.mark_rendered(ledger.get(rid, ch, catalog.releases[rid].version), renditions[(rid, ch)].content_hash)
+    for r in parts:
+        _table_artifact(ledger, r, chosen[r.id], "已生成各渠道稿件")
+        if (r.id, "infographic") in renditions:
+            _infographic_artifact(renditions[(r.id, "infographic")])
+    if broken:
+        return Failed(message="渲染失败，未发布到任何渠道：\n" + "\n".join(broken))
 
+    emergency = any(r.kind == "emergency" for r in parts)
+    refused = approval_gate(parts, catalog, ledger, emergency, actor, logger)
+    if refused:
+        return Failed(message=refused)
+    if emergency and not now:
+        # R4: authoritative information goes out at once; the embargo does not hold an emergency back.
+        now = True
+        for r in parts:
+            ledger.log(r.id, "", r.version, "emergency-fast-path", actor, "突发事件：不等待发布时间，快速渠道优先")
     if not now:
-        wait_for_embargo(r, logger)
+        # A bundle goes out when its last half may: never before any half's embargo.
+        wait_for_embargo(max(parts, key=lambda p: p.publish_at), logger)
     token = worker_token()
     delays = retry_delays(settings)
-    deliver = deliver_channel.with_options(retries=len(delays), retry_delay_seconds=delays or 0)
-    progress = create_progress_artifact(progress=0.0, key=f"progress-{r.id}", description=f"{r.title}：发布进度")
-    running = {deliver.submit(ch, rend, r, settings, token, now): ch for ch, rend in renditions.items()}
-    for i, fut in enumerate(as_completed(list(running)), 1):
-        ch = running[fut]
-        state = fut.state
-        if state.is_completed():
-            outcomes[ch] = fut.result()
-        else:  # retries exhausted on a transient error
-            outcomes[ch] = _outcome(ledger, r, ch)
-        update_progress_artifact(progress, progress=100.0 * i / max(1, len(running)))
-        _table_artifact(ledger, r, chosen, f"{i}/{len(running)} 个渠道已完成")
+    deliver = deliver_unit.with_options(retries=len(delays), retry_delay_seconds=delays or 0)
+    units: dict[str, list] = {}
+    for r in parts:  # document first (bundle_of orders it so)
+        for ch in chosen[r.id]:
+            units.setdefault(ch, []).append((r, renditions[(r.id, ch)]))
+    head = parts[0]
+    progress = create_progress_artifact(progress=0.0, key=f"progress-{head.id}", description=f"{head.title}：发布进度")
+    # An emergency reaches the fast channels (where the public looks first) before the rest.
+    waves = ([[ch for ch in units if ch in FAST_CHANNELS], [ch for ch in units if ch not in FAST_CHANNELS]]
+             if emergency else [list(units)])
+    done = 0
+    for wave in waves:
+        running = {deliver.submit(ch, units[ch], settings, token, now, len(units[ch])): ch for ch in wave}
+        for fut in as_completed(list(running)):
+            ch = running[fut]
+            done += 1
+            update_progress_artifact(progress, progress=100.0 * done / max(1, len(units)))
+            for r in parts:
+                if ch in chosen[r.id]:
+                    _table_artifact(ledger, r, chosen[r.id], f"{done}/{len(units)} 个渠道已完成")
 
-    if "portal" in chosen and ledger.get(r.id, "portal", r.version).state == PUBLISHED:
+    if any(ch == "portal" and ledger.get(r.id, ch, r.version).state == PUBLISHED
+           for r in parts for ch in chosen[r.id]):
         refresh_portal(settings, catalog)
-    for ch, o in outcomes.items():
+    outcomes = {(r.id, ch): _outcome(ledger, r, ch) for r in parts for ch in chosen[r.id]}
+    for (rid, ch), o in outcomes.items():
         if o.state == PUBLISHED and o.url.startswith("http"):
-            create_link_artifact(key=f"link-{r.id}-{ch}", link=o.url, link_text=f"{channels.adapter(ch).LABEL}：{r.title}")
+            create_link_artifact(key=f"link-{rid}-{ch}", link=o.url,
+                                 link_text=f"{channels.adapter(ch).LABEL}：{catalog.releases[rid].title}")
 
-    failed = {ch: o for ch, o in outcomes.items() if o.state != PUBLISHED}
-    summary = {"release": r.id, "version": r.version, "title": r.title,
-               "channels": {ch: o.state for ch, o in outcomes.items()}, "notes": notes}
+    summary: dict = {"release": head.id, "version": head.version, "title": head.title,
+                     "channels": {ch: o.state for (rid, ch), o in outcomes.items() if rid == head.id},
+                     "notes": {f"{rid}/{ch}": n for (rid, ch), n in notes.items()}}
+    if len(parts) > 1:
+        summary["bundle"] = {r.id: {ch: o.state for (rid, ch), o in outcomes.items() if rid == r.id} for r in parts}
+        summary["skew_seconds"] = bundle_skew(list(outcomes.values()))
+        logger.info("bundle %s: delivery skew %.3f s", head.id, summary["skew_seconds"])
+    failed = {k: o for k, o in outcomes.items() if o.state != PUBLISHED}
     if failed or notes:
-        lines = [f"{channels.adapter(ch).LABEL}：{STATE_LABELS.get(o.state, o.state)}（{o.error}）" for ch, o in failed.items()]
-        lines += [f"{channels.adapter(ch).LABEL}：{n}" for ch, n in notes.items()]
-        return Failed(message=f"{r.title}：{len(failed) + len(notes)} 个渠道未发布\n" + "\n".join(lines), data=summary)
-    logger.info("published %s on %d channels", r.id, len(outcomes))
+        many = len(parts) > 1
+        def who(rid, ch):
+            return f"{rid} / {channels.adapter(ch).LABEL}" if many else channels.adapter(ch).LABEL
+        lines = [f"{who(rid, ch)}：{STATE_LABELS.get(o.state, o.state)}（{o.error}）" for (rid, ch), o in failed.items()]
+        lines += [f"{who(rid, ch)}：{n}" for (rid, ch), n in notes.items()]
+        return Failed(message=f"{head.title}：{len(failed) + len(notes)} 个渠道未发布\n" + "\n".join(lines),
+                      data=summary)
+    logger.info("published %s on %d channel deliveries", " + ".join(p.id for p in parts), len(outcomes))
     return summary
 
 
-def _tag_run(r: Release) -> None:
+def approval_gate(parts: list[Release], catalog: Catalog, ledger: Ledger, emergency: bool, actor: str,
+                  logger) -> str | None:
+    """Wait for every configured sign-off on exactly this content; returns why publishing must stop."""
+    from pressroom.preview import build_preview
+
+    settings = catalog.settings
+    policy = approval.policy(settings)
+    if not approval.needs_approval(parts, policy):
+        return None
+    head = parts[0]
+    if emergency:
+        # R4: an emergency does not wait; the sign-off may follow and is recorded then.
+        ledger.log(head.id, "", approval.signature(parts), "approval-deferred", actor, "突发事件先发布，审核可事后补签")
+        return None
+    sig = approval.signature(parts)
+    while (level := approval.next_level(ledger, parts, policy)) is not None:
+        pages = [build_preview(r, catalog, settings.outbox_dir / "preview" / r.id) for r in parts]
+        create_markdown_artifact(
+            key=f"approval-{head.id}",
+            markdown=(f"## 待审核：{level}\n\n**{head.title}**（{head.kind_label}，内容签名 `{sig}`）\n\n"
+                      + "\n".join(f"- 预览：[{r.title}]({page.as_uri()})" for r, page in zip(parts, pages))
+                      + "\n\n在本页点击 Resume 填写审核意见，或运行 "
+                        f"`pressroom approve {head.id} --reviewer 姓名 --role {level}`（驳回加 `--reject --comment 理由`）"),
+            description=f"{head.title}：等待{level}审核")
+        logger.info("waiting for approval: %s (signature %s)", level, sig)
+        try:
+            decision = pause_flow_run(
+                wait_for_input=Decision.with_initial_data(role=level, description=f"审核“{head.title}”：{level}"),
+                timeout=policy.timeout_seconds,
+                key=f"approval-{sig}-{policy.levels.index(level) + 1}")  # keys: [a-z0-9-] only
+        except FlowPauseTimeout as e:  # nobody decided in time
+            ledger.log(head.id, "", sig, "approval-timeout", "", str(e))
+            return f"{head.title}：{level}审核超时（{policy.timeout_seconds // 3600} 小时），未发布到任何渠道"
+        approval.record(ledger, parts, level, decision.approve, decision.reviewer, decision.role or level,
+                        decision.comment, str(flow_run.get_id() or ""))
+        if not decision.approve:
+            return (f"{head.title}：{decision.role or level} {decision.reviewer} 驳回，未发布到任何渠道。"
+                    f"理由：{decision.comment or '（未填写）'}")
+    # What was signed must be what goes out: an edit during the wait voids the sign-offs.
+    current = validate(settings, render=False, only=head.id)
+    now_parts = [current.releases.get(r.id) for r in parts]
+    if any(x is None for x in now_parts) or approval.signature(now_parts) != sig:
+        ledger.log(head.id, "", sig, "approval-void", "", "审核期间稿件被修改")
+        return f"{head.title}：审核期间稿件被修改，原审核作废；请重新发布并重新审核"
+    return None
+
+
+def bundle_skew(outcomes: list[Outcome]) -> float:
+    """Latest minus earliest delivery time across a bundle (seconds): how simultaneous it was."""
+    times = [o.delivered_at for o in outcomes if o.delivered_at]
+    return (max(times) - min(times)).total_seconds() if len(times) > 1 else 0.0
+
+
+def _tag_run(parts: list[Release]) -> None:
     """Tags carry kind and department so the UI can filter runs by them."""
     from prefect.client.orchestration import get_client
 
@@ -280,5 +402,10 @@ def _tag_run(r: Release) -> None:
         return
     with get_client(sync_client=True) as client:
         current = client.read_flow_run(run_id)
-        tags = sorted(set(current.tags) | {f"kind:{r.kind}", f"department:{r.department.key}", f"release:{r.id}"})
+        tags = set(current.tags)
+        for r in parts:
+            tags |= {f"kind:{r.kind}", f"department:{r.department.key}", f"release:{r.id}"}
+        if len(parts) > 1:
+            tags.add("policy-bundle")
+        tags = sorted(tags)
         client.update_flow_run(run_id, tags=tags)

@@ -195,6 +195,7 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
         err.print(f"[red]找不到稿件“{release}”[/]")
         raise typer.Exit(1)
     ledger = Ledger(settings.ledger_url)
+    _require_signoffs(settings, catalog, ledger, r)
     console.print(f"发布 [bold]{r.title}[/]（{r.kind_label}，{r.department.short}，版本 {r.version}）")
     if not now and r.publish_at > datetime.now(settings.tz):
         console.print(f"等待发布时间 {r.publish_at:%Y-%m-%d %H:%M %Z}（用 --now 立即发布）")
@@ -222,9 +223,30 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
         console.print(f"门户栏目：{portal.as_uri()}")
 
 
+def _require_signoffs(settings, catalog, ledger, r) -> None:
+    """Without a Prefect server nobody could resume a paused run from elsewhere: ask for the sign-offs
+    first instead of waiting forever."""
+    from prefect.settings import PREFECT_API_URL
+
+    from . import approval
+
+    parts = catalog.bundle_of(r)
+    policy = approval.policy(settings)
+    if PREFECT_API_URL.value() or r.kind == "emergency" or not approval.needs_approval(parts, policy):
+        return
+    missing = [lvl for lvl in policy.levels
+               if lvl not in {d.get("level") for d in approval.decisions(ledger, parts) if d["action"] == "signoff"}]
+    if missing:
+        err.print(f"[bold red]{r.title} 需要审核后才能发布，尚缺：{'、'.join(missing)}[/]", highlight=False)
+        err.print(f"请各级审核人运行：pressroom approve {parts[0].id} --reviewer 姓名 --role {missing[0]}"
+                  "（或连接 Prefect 服务器，在界面中审核）", highlight=False)
+        raise typer.Exit(1)
+
+
 @app.command()
 def status(release: Optional[str] = typer.Argument(None, help="稿件 id；不填则列出全部"),
-           as_json: bool = typer.Option(False, "--json", help="输出 JSON，供脚本使用")):
+           as_json: bool = typer.Option(False, "--json", help="输出 JSON，供脚本使用"),
+           deadlines: bool = typer.Option(False, "--deadlines", help="突发事件与舆情的时限（5 小时、24 小时、48 小时）")):
     """Publish status per channel, from the ledger."""
     import json
 
@@ -232,6 +254,9 @@ def status(release: Optional[str] = typer.Argument(None, help="稿件 id；不�
 
     settings = load_settings()
     ledger = Ledger(settings.ledger_url)
+    if deadlines:
+        _print_deadlines(settings, ledger, as_json)
+        return
     ids = [release] if release else sorted({d.release_id for d in ledger.rows()})
     if as_json:
         out = {rid: {ch: {"state": d.state, "version": d.version, "attempts": d.attempts, "url": d.url,
@@ -244,6 +269,180 @@ def status(release: Optional[str] = typer.Argument(None, help="稿件 id；不�
         console.print("台账为空：还没有发布过稿件。")
     for rid in ids:
         console.print(_status_table(ledger, rid))
+
+
+@app.command()
+def schedule(release: Optional[str] = typer.Argument(None, help="稿件 id 或文件夹"),
+             list_: bool = typer.Option(False, "--list", help="列出等待发布的排期"),
+             cancel: bool = typer.Option(False, "--cancel", help="取消该稿件的排期")):
+    """Schedule a release (its policy bundle as one run) on the Prefect server at its publish_at."""
+    from . import schedule as sched
+    from .catalog import validate as run
+
+    try:
+        if list_:
+            table = Table(title="排期（等待发布）")
+            for col in ("稿件", "排期版本", "发布时间", "状态", "流程运行"):
+                table.add_column(col, overflow="fold")
+            settings = load_settings()
+            for s in sched.scheduled():
+                when = f"{s.scheduled_at.astimezone(settings.tz):%Y-%m-%d %H:%M}" if s.scheduled_at else ""
+                table.add_row(s.release, s.version, when, s.state, f"{s.name} ({s.id})")
+            console.print(table)
+            return
+        if not release:
+            err.print("请给出稿件 id，或用 --list 查看排期")
+            raise typer.Exit(2)
+        settings = load_settings()
+        catalog = run(settings, only=release)
+        try:
+            r = catalog.find(release)
+        except ValidationFailed as e:
+            _print_problems(release, e.problems)
+            err.print("[bold red]未通过校验：不能排期。[/]")
+            raise typer.Exit(1)
+        except KeyError:
+            err.print(f"[red]找不到稿件“{release}”[/]")
+            raise typer.Exit(1)
+        if cancel:
+            ids = sched.cancel(r, catalog)
+            console.print(f"已取消 {len(ids)} 个排期" + (f"：{', '.join(ids)}" if ids else ""))
+            return
+        s = sched.schedule(r, catalog)
+        console.print(f"已排期：{s.release}（版本 {s.version}）于 "
+                      f"{s.scheduled_at.astimezone(settings.tz):%Y-%m-%d %H:%M} 发布，流程运行 {s.name} ({s.id})")
+    except sched.ScheduleError as e:
+        err.print(f"[red]{e}[/]", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def approve(target: str = typer.Argument(..., help="稿件 id，或等待审核的流程运行 id"),
+            reviewer: str = typer.Option(..., "--reviewer", help="审核人姓名"),
+            role: str = typer.Option("", "--role", help="审核级别（默认：下一个待签级别）"),
+            reject: bool = typer.Option(False, "--reject", help="驳回"),
+            comment: str = typer.Option("", "--comment", help="审核意见 / 驳回理由")):
+    """Sign off (or reject) a release: resumes its paused publish run, or records the sign-off for the
+    current content ahead of publishing. A sign-off is bound to the content hash; an edit voids it."""
+    import uuid
+
+    from . import approval
+    from .catalog import validate as run
+    from .ledger import Ledger
+
+    if reject and not comment:
+        err.print("驳回须用 --comment 写明理由")
+        raise typer.Exit(2)
+    decision = {"approve": not reject, "reviewer": reviewer, "role": role, "comment": comment}
+    try:
+        run_id = uuid.UUID(target)
+    except ValueError:
+        run_id = None
+    if run_id is not None:
+        _resume(run_id, decision)
+        console.print(f"已提交审核意见到流程运行 {run_id}")
+        return
+    settings = load_settings()
+    catalog = run(settings, only=target)
+    try:
+        r = catalog.find(target)
+    except ValidationFailed as e:
+        _print_problems(target, e.problems)
+        raise typer.Exit(1)
+    except KeyError:
+        err.print(f"[red]找不到稿件“{target}”[/]")
+        raise typer.Exit(1)
+    parts = catalog.bundle_of(r)
+    paused = _paused_runs(parts[0].id)
+    if paused:
+        for rid in paused:
+            _resume(rid, decision)
+        console.print(f"已提交审核意见到 {len(paused)} 个等待审核的流程运行")
+        return
+    ledger = Ledger(settings.ledger_url)
+    policy = approval.policy(settings)
+    level = approval.next_level(ledger, parts, policy)
+    if level is None:
+        console.print("各级审核均已签署（针对当前内容）。")
+        return
+    if role and role != level:
+        err.print(f"审核须逐级进行：当前应由“{level}”审核（级别：{' → '.join(policy.levels)}）")
+        raise typer.Exit(2)
+    approval.record(ledger, parts, level, not reject, reviewer, level, comment)
+    verdict = "驳回" if reject else "签署同意"
+    console.print(f"{level} {reviewer} {verdict}：{'、'.join(p.id for p in parts)}"
+                  f"（内容签名 {approval.signature(parts)}；稿件再修改则需重新审核）")
+
+
+def _paused_runs(release_id: str) -> list:
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        return []  # ephemeral mode: no run can be waiting in another process
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType, FlowRunFilterTags,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])),
+            tags=FlowRunFilterTags(all_=[f"release:{release_id}"])))
+    return [r.id for r in runs]
+
+
+def _resume(run_id, decision: dict) -> None:
+    from prefect.flow_runs import resume_flow_run
+
+    resume_flow_run(run_id, run_input=decision)
+
+
+def _print_deadlines(settings, ledger, as_json: bool) -> None:
+    import json
+
+    from . import deadlines as dl
+    from .catalog import validate as run
+
+    clocks = dl.clocks(run(settings, render=False), ledger, datetime.now(settings.tz))
+    if as_json:
+        typer.echo(json.dumps([{"event": c.event_id, "rule": c.rule, "due": c.due.isoformat(), "status": c.status,
+                                "met_at": c.met_at.isoformat() if c.met_at else None} for c in clocks],
+                              ensure_ascii=False, indent=2))
+        return
+    colours = {dl.MET: "green", dl.LATE: "yellow", dl.OPEN: "white", dl.WARNING: "bold yellow", dl.BREACHED: "bold red"}
+    table = Table(title="事件时限")
+    for col in ("事件", "部门", "要求", "期限", "状态", "完成时间"):
+        table.add_column(col, overflow="fold")
+    now = datetime.now(settings.tz)
+    for c in clocks:
+        left = c.due - now
+        due = f"{c.due.astimezone(settings.tz):%m-%d %H:%M}"
+        if c.status in (dl.OPEN, dl.WARNING):
+            due += f"（剩 {int(left.total_seconds() // 3600)} 小时 {int(left.total_seconds() % 3600 // 60)} 分）"
+        done = f"{c.met_at.astimezone(settings.tz):%m-%d %H:%M}" if c.met_at else ""
+        table.add_row(f"{c.title}（{c.event_id}）", c.department, c.rule, due,
+                      f"[{colours[c.status]}]{c.label}[/]", done)
+    console.print(table)
+
+
+@app.command()
+def history(release: str = typer.Argument(..., help="稿件 id")):
+    """Every version and action of a release, with who and when, from the ledger's audit trail."""
+    from .ledger import Ledger
+
+    settings = load_settings()
+    events = Ledger(settings.ledger_url).history(release)
+    if not events:
+        console.print(f"台账中没有稿件 {release} 的记录")
+        return
+    table = Table(title=f"{release} 操作记录")
+    for col in ("时间", "渠道", "版本", "动作", "操作人", "说明"):
+        table.add_column(col, overflow="fold")
+    for e in events:
+        table.add_row(f"{e['at'].astimezone(settings.tz):%Y-%m-%d %H:%M:%S}", e["channel"], e["version"],
+                      e["action"], e["actor"], e["detail"][:300])
+    console.print(table)
 
 
 def main() -> None:  # pragma: no cover

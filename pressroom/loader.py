@@ -39,7 +39,7 @@ CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 KNOWN_FIELDS = {
     "id", "title", "kicker", "subtitle", "wechat_title", "kind", "department", "speakers", "experts",
     "publish_at", "channels", "digest", "keywords", "key_figures", "venue", "cover", "important",
-    "interprets", "document_number", "issuer", "event_at", "follow_up_of", "copy_allow",
+    "interprets", "document_number", "issuer", "event_at", "follow_up_of", "copy_allow", "press_conference",
 }
 
 
@@ -369,6 +369,10 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
     if not isinstance(important, bool):
         c.add("important", "应为 true 或 false", "涉及全市的重要发布填 true")
         important = False
+    press_conference = fm.get("press_conference", False)
+    if not isinstance(press_conference, bool):
+        c.add("press_conference", "应为 true 或 false", "本稿是新闻发布会（而非书面发布）时填 true")
+        press_conference = False
 
     interprets = _text_field(fm, "interprets", c)
     document_number = _text_field(fm, "document_number", c)
@@ -433,6 +437,7 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
         content_hash=digest_h.hexdigest(), source=str(folder), kicker=kicker, subtitle=subtitle,
         wechat_title=wechat_title, digest=digest, keywords=tuple(keywords), key_figures=tuple(figures),
         experts=tuple(experts), venue=venue, images=tuple(images), cover=cover, important=important,
+        press_conference=press_conference,
         interprets=interprets, document_number=document_number, issuer=tuple(issuer), event_at=event_at,
         follow_up_of=follow_up_of, copy_allow=tuple(copy_allow),
     )

@@ -106,6 +106,7 @@ class Release:
     images: tuple[Image, ...] = ()  # every image the body references, in order
     cover: Image | None = None
     important: bool = False  # 涉及全市的重要发布: needs the full approval chain (R3)
+    press_conference: bool = False  # held as a press conference (the 24 h rule for emergencies; R4, R6)
     interprets: str = ""  # policy interpretation -> id of its policy document
     document_number: str = ""  # policy document: 发文字号
     issuer: tuple[str, ...] = ()

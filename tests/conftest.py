@@ -40,3 +40,12 @@ def contexts(samples, settings):
     from channels import context_for
 
     return {rid: context_for(r, samples, settings) for rid, r in samples.items()}
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One temporary Prefect server for the whole test session (it takes ~12 s to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -21,12 +22,9 @@ from tests.conftest import ROOT
 SAMPLE = "water-price-rumor"  # a single release (not a bundle), all channels
 
 
-@pytest.fixture(scope="module", autouse=True)
-def prefect_server():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+@pytest.fixture(autouse=True)
+def _prefect(prefect_server):
+    yield
 
 
 @pytest.fixture
@@ -43,10 +41,14 @@ def workspace(tmp_path, monkeypatch):
         root = tmp_path
         outbox = tmp_path / "outbox"
 
-        def configure(self, **transports):
+        def configure(self, approval_levels=None, **transports):
+            """Point channels at transports; ``approval_levels`` replaces [approval] levels (default none,
+            so flows that are not about approval run straight through)."""
             text = base
             for ch, name in transports.items():
                 text = re.sub(rf'(?m)^{ch} = ".*"$', f'{ch} = "{name}"', text)
+            levels = ", ".join(f'"{x}"' for x in approval_levels or [])
+            text = re.sub(r'(?m)^levels = .*$', f"levels = [{levels}]", text)
             (tmp_path / "pressroom.toml").write_text(text, encoding="utf-8")
 
         def edit(self, release_id, pattern, repl):
@@ -90,8 +92,8 @@ def test_publishes_every_channel_to_the_outbox(workspace, samples):
     assert samples[SAMPLE].title in (out / "portal" / "index.html").read_text(encoding="utf-8")
     assert (out / "wechat" / SAMPLE / "wechat-draft.json").is_file()
     assert (out / "weibo" / SAMPLE / "weibo-share.json").is_file()
-    assert (out / "newspaper" / SAMPLE / "newspaper.docx").is_file()
-    assert (out / "tv" / SAMPLE / "tv-subtitles.srt").is_file()
+    assert (out / "newspaper" / SAMPLE / f"{SAMPLE}.docx").is_file()
+    assert (out / "tv" / SAMPLE / f"{SAMPLE}.srt").is_file()
     assert (out / "assets" / SAMPLE / "infographic.png").is_file()
     assert not [p for p in outbox_files(workspace) if p.endswith(".tmp")]
 
@@ -147,8 +149,20 @@ def test_crash_between_deliver_and_record_then_rerun_leaves_one_copy(workspace):
     env.pop("PREFECT_API_URL")
     code = ("import tests.doubles; from flows.publish import publish_release; "
             f"publish_release({SAMPLE!r}, channels_only=['wechat'])")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=300)
-    assert proc.returncode == -9, proc.stderr.decode()[-2000:]  # killed mid-delivery
+    log = workspace.root / "crash.log"
+    with open(log, "wb") as out:
+        # Its own session: the ephemeral Prefect server it starts outlives the killed worker (holding any
+        # pipe open), so output goes to a file and the whole group is cleaned up afterwards.
+        proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            returncode = proc.wait(timeout=300)
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert returncode == -9, log.read_text(errors="replace")[-2000:]  # killed mid-delivery
     assert len(doubles.items("wechat")) == 1
     assert workspace.ledger().latest(SAMPLE)["wechat"].state == "delivering"
     workspace.configure(wechat="platform")

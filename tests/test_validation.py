@@ -52,7 +52,7 @@ def test_bad_input_is_refused_with_a_clear_error(case, corpus_settings):
         assert p.fix, p  # and says what to do
 
 
-def test_all_problems_of_a_release_are_reported_together(corpus_settings, tmp_path):
+def test_all_problems_of_a_release_are_reported_together(settings, tmp_path):
     content = content_with(tmp_path, "_valid")
     md = content / "releases" / "_valid" / "release.md"
     text = md.read_text(encoding="utf-8")
@@ -60,7 +60,7 @@ def test_all_problems_of_a_release_are_reported_together(corpus_settings, tmp_pa
                                                                           "publish_at: 2026-11-20")
     text = text.replace("## 社会关切", "## 其他")
     md.write_text(text, encoding="utf-8")
-    catalog = validate(corpus_settings(), render=False)
+    catalog = validate(dataclasses.replace(settings, content_dir=content), render=False)
     fields = {p.field for p in catalog.problems["_valid"]}
     assert {"department", "publish_at", "## 社会关切"} <= fields
 

@@ -89,7 +89,7 @@ class OutboxTransport:
         # The file a person opens first: a page, else the payload, else the copy, else the picture.
         top = [n for n in sorted(rendition.files) if "/" not in n] or sorted(rendition.files)
         rank = {".html": 0, ".json": 1, ".txt": 2, ".png": 3}
-        best = min(top, key=lambda n: rank.get(Path(n).suffix, 9))
+        best = min(top, key=lambda n: (rank.get(Path(n).suffix, 9), Path(n).stem != self.channel, n))
         return self.folder(rendition.release_id) / best
 
 

@@ -1,0 +1,446 @@
+"""WeChat official account (公众号): the exact ``draft/add`` request body, ready for the WeChat transport.
+
+Files of a rendition (the outbox puts them under ``wechat/<id>/``):
+
+- ``wechat-draft.json``: ``{"articles": [article]}``, also ``Rendition.payload``; real UTF-8 (WeChat answers
+  40033 to ``\\uXXXX`` escapes).
+- ``wechat-manifest.json``: what the transport uploads before ``draft/add``: every body image
+  (``media/uploadimg``, the returned URL replaces the ``pressroom-image:<path>`` placeholder in ``content``)
+  and the cover (``material/add_material``, the returned media id replaces ``thumb_media_id``
+  "pressroom-cover").
+- ``images/<path>``: the body images as uploaded (jpg/png under 1 MB; larger ones are re-encoded here).
+- ``cover.<ext>``: the cover, the release's own ``cover`` or else the infographic's cover.
+
+WeChat drops outside links (``<a href>`` to anything but its own articles) and outside images, so the content
+carries no ``<a>`` at all: the portal page is ``content_source_url`` ("阅读原文"), and the policy bundle's
+other half and an event's other releases are named with their portal URL as plain text (readers can copy it;
+"阅读原文" leads to the portal page, where the same links are clickable).
+
+Limits: platform documentation of ``draft/add`` (draftbox ``api_draft_add``), as summarised in the shared
+channel facts: title ≤ 32, author ≤ 16, digest ≤ 128, content < 20,000 characters and < 1 MB, in-article
+images jpg/png < 1 MB, permanent image material ≤ 10 MB, ``content_source_url`` ≤ 1 KB.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import re
+from datetime import datetime
+from html import escape as _escape
+from html.parser import HTMLParser
+from urllib.parse import quote
+
+from PIL import Image as PILImage
+
+from pressroom.errors import RenditionError
+from pressroom.model import Image, Release
+
+from .base import RenderContext, Rendition, display_time, dump_json
+from .portal import body_html, counterpart_link, counterpart_warning, image_resolver, people, text
+
+NAME = "wechat"
+LABEL = "微信公众号"
+
+TITLE_MAX = 32
+AUTHOR_MAX = 16
+DIGEST_MAX = 128
+CONTENT_MAX_CHARS = 20_000  # strictly less than
+CONTENT_MAX_BYTES = 1024 * 1024  # strictly less than
+SOURCE_URL_MAX_BYTES = 1024
+UPLOADIMG_MAX_BYTES = 1_000_000  # "< 1 MB": kept under the decimal megabyte to be safe
+COVER_MAX_BYTES = 10 * 1024 * 1024
+# The transport swaps each placeholder for an uploadimg URL (http://mmbiz.qpic.cn/..., about 100-130
+# characters): the length check reserves this much per image so the final content is still within limits.
+UPLOADIMG_URL_RESERVE = 200
+IMAGE_LONG_SIDE = 1500  # when re-encoding an oversized body image
+
+COVER_PLACEHOLDER = "pressroom-cover"
+IMAGE_SCHEME = "pressroom-image:"
+DRAFT_FILE = "wechat-draft.json"  # sorts before the manifest: the outbox's main file is the payload
+MANIFEST_FILE = "wechat-manifest.json"
+COVER_RATIO = 900 / 383  # 2.35:1, the cover shown in the feed; the 1:1 crop is the square thumbnail
+
+# The only styles in the content: WeChat shows no <style> and no class, and its defaults run paragraphs
+# together. Values are ours, never taken from the input.
+MUTED = "color:#888;"
+STYLE = {
+    "p": "margin:0 0 16px;line-height:1.75;text-align:justify;word-wrap:break-word;",
+    "h2": "margin:28px 0 14px;padding-left:10px;border-left:4px solid #b8232f;font-size:18px;"
+          "font-weight:bold;line-height:1.4;color:#222;",
+    "h3": "margin:20px 0 10px;font-size:16px;font-weight:bold;line-height:1.5;",
+    "h4": "margin:16px 0 8px;font-size:15px;font-weight:bold;line-height:1.5;",
+    "ul": "margin:0 0 16px;padding-left:2em;line-height:1.75;",
+    "ol": "margin:0 0 16px;padding-left:2em;line-height:1.75;",
+    "blockquote": "margin:0 0 16px;padding:8px 12px;border-left:3px solid #ccc;background:#f7f7f7;color:#555;",
+    "table": "width:100%;border-collapse:collapse;font-size:14px;line-height:1.5;",
+    "th": "border:1px solid #ccc;padding:4px 6px;background:#f3f3f3;",
+    "td": "border:1px solid #ccc;padding:4px 6px;",
+    "img": "max-width:100%;height:auto;",
+    "figure": "margin:0 0 16px;text-align:center;",
+    "figcaption": "margin:6px 0 0;font-size:14px;line-height:1.5;color:#888;text-align:center;",
+    "pre": "margin:0 0 16px;white-space:pre-wrap;font-size:14px;",
+    "table-wrap": "margin:0 0 16px;overflow-x:auto;",
+    "kicker": "margin:0 0 8px;font-size:15px;line-height:1.5;color:#666;",
+    "kicker-alone": "margin:0 0 20px;font-size:15px;line-height:1.5;color:#666;",
+    "subtitle": "margin:0 0 20px;font-size:16px;font-weight:bold;line-height:1.5;color:#444;",
+    "meta": "margin:0 0 8px;font-size:15px;line-height:1.6;color:#555;",
+    "box": "margin:20px 0;padding:10px 14px;background:#f7f7f7;border-radius:4px;",
+    "box-p": "margin:0 0 6px;font-size:15px;line-height:1.6;",
+    "small": "margin:0;font-size:13px;line-height:1.6;color:#888;word-break:break-all;",
+    "figure-value": "font-size:20px;font-weight:bold;color:#b8232f;",
+    "footer": "margin:24px 0 0;font-size:14px;line-height:1.6;color:#888;",
+}
+# Sanitized HTML tags WeChat shows as they are; figure/figcaption become section/p, div (portal's table
+# wrapper) and a (WeChat drops outside links) keep only their content.
+KEEP = {"p", "br", "hr", "h2", "h3", "h4", "strong", "em", "b", "i", "u", "sup", "sub", "blockquote",
+        "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "img", "code", "pre"}
+RENAME = {"figure": "section", "figcaption": "p"}
+VOID = {"br", "hr", "img"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Content HTML
+
+
+class _WeChatHTML(HTMLParser):
+    """Re-emit sanitized HTML (``markup.to_html`` output) with WeChat's tags and our inline styles only;
+    image sources become upload placeholders, links lose their href."""
+
+    def __init__(self, placeholders: dict[str, str]):
+        super().__init__(convert_charrefs=True)
+        self.placeholders = placeholders  # release image path -> placeholder
+        self.out: list[str] = []
+        self.links: list[str] = []  # outside links dropped, for the warning
+        self.pre = 0  # inside <pre>, newlines are content
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "a":
+            if (a.get("href") or "").startswith(("http://", "https://")):
+                self.links.append(a["href"])
+            return
+        if tag == "table":
+            self.out.append(f'<section style="{STYLE["table-wrap"]}">')
+        self.pre += tag == "pre"
+        if tag not in KEEP and tag not in RENAME:
+            return
+        extra = ""
+        if tag == "img":
+            src = self.placeholders.get(a.get("src") or "")
+            if src is None:
+                return  # only the release's own images reach here; anything else is dropped
+            extra = f' src="{_escape(src)}"' + (f' alt="{_escape(a["alt"])}"' if a.get("alt") else "")
+        elif tag in ("th", "td"):
+            extra = "".join(f' {k}="{_escape(a[k])}"' for k in ("colspan", "rowspan") if a.get(k))
+        style = STYLE.get(tag)
+        self.out.append(f"<{RENAME.get(tag, tag)}{extra}" + (f' style="{style}"' if style else "") + ">")
+
+    def handle_endtag(self, tag):
+        self.pre -= tag == "pre" and self.pre > 0
+        if tag in VOID or (tag not in KEEP and tag not in RENAME):
+            return
+        self.out.append(f"</{RENAME.get(tag, tag)}>")
+        if tag == "table":
+            self.out.append("</section>")
+
+    def handle_data(self, data):
+        if self.pre:
+            self.out.append(_escape(data, quote=False))
+            return
+        if not data.strip() and "\n" in data:
+            return  # Markdown's newlines between blocks: WeChat may show them as blank lines
+        self.out.append(_escape(_SOFT_BREAK.sub(_join, data), quote=False))
+
+
+_SOFT_BREAK = re.compile(r"(.?)\n(.?)")
+
+
+def _join(m: re.Match) -> str:
+    """A soft line break inside a paragraph: nothing between Chinese characters, a space between words."""
+    a, b = m.group(1), m.group(2)
+    return a + (" " if a.isascii() and b.isascii() and a.strip() and b.strip() else "") + b
+
+
+def _convert(html: str, placeholders: dict[str, str], links: list[str]) -> str:
+    p = _WeChatHTML(placeholders)
+    p.feed(html)
+    p.close()
+    links.extend(p.links)
+    return "".join(p.out).strip()
+
+
+def placeholder(image: Image) -> str:
+    return IMAGE_SCHEME + quote(image.path)
+
+
+def _p(style: str, inner: str) -> str:
+    return f'<p style="{STYLE[style]}">{inner}</p>'
+
+
+def _bundle_note(release: Release, ctx: RenderContext) -> str:
+    link = counterpart_link(release, ctx)
+    if link is None:
+        return ""
+    label, ref = link
+    return (f'<section style="{STYLE["box"]}">'
+            + _p("box-p", f"<strong>{label}：</strong>{_escape(text(ref.title))}")
+            + _p("small", f"网址：{_escape(ref.url)}")
+            + _p("small", "微信内无法直接打开外部链接：可复制上述网址在浏览器中查看，"
+                          "或点击文末“阅读原文”进入本文网页版，再点击相关链接。")
+            + "</section>")
+
+
+def _event_note(release: Release, ctx: RenderContext) -> str:
+    """An event's releases in publishing order, this one marked: the follow-up note both ways."""
+    if release.kind not in ("emergency", "opinion"):
+        return ""
+    refs = [r for r in ctx.related.values() if r.kind == release.kind]
+    if not refs:
+        return ""
+    tz = ctx.settings.tz
+    items = [(datetime.fromisoformat(r.publish_at).astimezone(tz) if r.publish_at else None, r.id, r)
+             for r in refs]
+    items.append((release.publish_at.astimezone(tz), release.id, None))
+    items.sort(key=lambda i: (i[0] is None, i[0].isoformat() if i[0] else "", i[1]))
+    lines = []
+    for at, _, ref in items:
+        when = f"{display_time(at)}　" if at else ""
+        if ref is None:
+            lines.append(_p("box-p", f"{when}{_escape(text(release.title))}（本文）"))
+        else:
+            lines.append(_p("box-p", f"{when}{_escape(text(ref.title))}<br>"
+                                     f'<span style="{STYLE["small"]}">{_escape(ref.url)}</span>'))
+    return (f'<section style="{STYLE["box"]}">' + _p("box-p", "<strong>事件相关发布</strong>")
+            + "".join(lines) + "</section>")
+
+
+def content_html(release: Release, ctx: RenderContext, links: list[str] | None = None) -> str:
+    """The article body WeChat shows under its own title and author line."""
+    links = [] if links is None else links
+    holders = {img.path: placeholder(img) for img in release.images}
+    image_src = image_resolver(release, lambda img: img.path)
+
+    def body(md: str) -> str:
+        return _convert(body_html(md, image_src), holders, links)
+
+    ppl = people(release)
+    parts = []
+    if release.kicker:
+        # Without a subtitle below it, the kicker keeps the header's gap before the lead.
+        style = "kicker" if release.subtitle else "kicker-alone"
+        parts.append(_p(style, _escape(text(release.kicker))))
+    if release.subtitle:
+        parts.append(_p("subtitle", _escape(text(release.subtitle))))
+    parts.append(body(release.lead))
+    meta = [("发布部门", release.department.name)]
+    if release.document_number:
+        meta.append(("发文字号", release.document_number))
+    if release.issuer:
+        meta.append(("发文机关", "、".join(release.issuer)))
+    if ppl["speakers"]:
+        meta.append(("新闻发言人", "；".join(ppl["speakers"])))
+    if ppl["experts"]:
+        meta.append(("解读专家", "；".join(ppl["experts"])))
+    parts.append("".join(_p("meta", f"{k}：{_escape(text(v))}") for k, v in meta))
+    parts.append(_bundle_note(release, ctx))
+    parts.append(_event_note(release, ctx))
+    if release.key_figures:
+        figs = "".join(_p("box-p", f'<span style="{STYLE["figure-value"]}">{_escape(text(f.value))}</span>'
+                                   f"{_escape(text(f.unit))}　{_escape(text(f.label))}")
+                       for f in release.key_figures)
+        parts.append(f'<section style="{STYLE["box"]}">' + _p("box-p", "<strong>关键数据</strong>") + figs
+                     + "</section>")
+    for s in release.sections:
+        heading = f'<h2 style="{STYLE["h2"]}">{_escape(text(s.heading))}</h2>'
+        inner = body(s.body)
+        if s.not_applicable:  # shown muted, not omitted: readers see the element was considered
+            inner = f'<section style="{MUTED}">{inner}</section>'
+        parts.append(heading + inner)
+    parts.append(_p("footer", f"来源：{_escape(release.department.name)}"))
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Images
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def _upload_image(image: Image) -> tuple[str, bytes, str]:
+    """(file path, bytes, warning) of a body image as ``uploadimg`` takes it: jpg/png under 1 MB.
+    Anything else is re-encoded here, deterministically (same Pillow, same bytes)."""
+    if image.format in ("PNG", "JPEG") and len(image.data) < UPLOADIMG_MAX_BYTES:
+        return f"images/{image.path}", image.data, ""
+    with PILImage.open(io.BytesIO(image.data)) as im:
+        im.seek(0)
+        frame = im.convert("RGBA")
+    if image.format == "GIF":
+        buf = io.BytesIO()
+        frame.save(buf, "PNG", optimize=True)
+        if len(buf.getvalue()) < UPLOADIMG_MAX_BYTES:
+            return (_with_suffix(image.path, ".png"), buf.getvalue(),
+                    f"正文图片“{image.path}”为 GIF，微信正文只接受 JPG/PNG，已转为 PNG（动图只保留第一帧）")
+    flat = PILImage.new("RGB", frame.size, (255, 255, 255))
+    flat.paste(frame, mask=frame.getchannel("A"))
+    flat.thumbnail((IMAGE_LONG_SIDE, IMAGE_LONG_SIDE), PILImage.LANCZOS)
+    for quality in (85, 75, 65, 55):
+        buf = io.BytesIO()
+        flat.save(buf, "JPEG", quality=quality)
+        if len(buf.getvalue()) < UPLOADIMG_MAX_BYTES:
+            return (_with_suffix(image.path, ".jpg"), buf.getvalue(),
+                    f"正文图片“{image.path}”{_megabytes(len(image.data))}，微信正文图片须为小于 1 MB 的 JPG/PNG，"
+                    f"已自动压缩为 JPG（{_megabytes(len(buf.getvalue()))}）；如对画质有要求，请自行压缩后替换")
+    raise RenditionError(NAME, "正文", f"正文图片“{image.path}”压缩后仍超过微信正文图片 1 MB 上限",
+                         "请把该图片缩小（如长边 1500 像素以内的 JPG）后替换")
+
+
+def _with_suffix(path: str, suffix: str) -> str:
+    return "images/" + posixpath.splitext(path)[0] + suffix
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6f}".rstrip("0").rstrip(".") or "0"
+
+
+def crops(width: int, height: int) -> dict[str, str]:
+    """``pic_crop_235_1`` and ``pic_crop_1_1``: centred crops in 0..1 cover coordinates (X1_Y1_X2_Y2)."""
+    def centred(ratio: float) -> str:
+        if abs(width / height - ratio) / ratio < 0.005:
+            return "0_0_1_1"
+        if width / height > ratio:  # wider than wanted: trim the sides
+            x = (1 - height * ratio / width) / 2
+            return f"{_fmt(x)}_0_{_fmt(1 - x)}_1"
+        y = (1 - width / ratio / height) / 2
+        return f"0_{_fmt(y)}_1_{_fmt(1 - y)}"
+
+    return {"pic_crop_235_1": centred(COVER_RATIO), "pic_crop_1_1": centred(1.0)}
+
+
+def _cover(release: Release, ctx: RenderContext) -> tuple[str, bytes, int, int, str]:
+    """(file name, bytes, width, height, source) of the cover."""
+    if release.cover is not None:
+        c = release.cover
+        ext = {"JPEG": "jpg", "PNG": "png", "GIF": "gif"}.get(c.format, "png")
+        return f"cover.{ext}", c.data, c.width, c.height, "release"
+    from . import infographic  # imported here: the cover from a release needs no infographic
+
+    try:
+        data = infographic.cover_png(release, ctx)
+    except RenditionError as e:  # the cover is the infographic's, so it fails for the same reason
+        raise RenditionError(NAME, e.field, f"封面图（图解封面）无法生成：{e.message}", e.fix) from e
+    with PILImage.open(io.BytesIO(data)) as im:
+        w, h = im.size
+    return "cover.png", data, w, h, "infographic"
+
+
+# ---------------------------------------------------------------------------------------------
+# The draft
+
+
+def _title(release: Release) -> str:
+    title = text(release.wechat_title or release.title)
+    if len(title) > TITLE_MAX:
+        if release.wechat_title:
+            raise RenditionError(NAME, "wechat_title", f"微信标题 {len(title)} 字，超过 {TITLE_MAX} 字上限",
+                                 f"请把 wechat_title 缩短到 {TITLE_MAX} 字以内")
+        raise RenditionError(NAME, "wechat_title", f"标题 {len(title)} 字，超过微信标题 {TITLE_MAX} 字上限",
+                             f"请在前置信息中填写不超过 {TITLE_MAX} 字的 wechat_title")
+    return title
+
+
+def _author(ctx: RenderContext) -> str:
+    outlet = ctx.settings.outlet(NAME)
+    author = text(str(outlet.get("author") or outlet.get("account") or ""))
+    if len(author) > AUTHOR_MAX:
+        raise RenditionError(NAME, "author", f"作者“{author}”{len(author)} 字，超过微信 {AUTHOR_MAX} 字上限",
+                             f"请在 pressroom.toml 的 [outlets.wechat] 中把 author 改为不超过 {AUTHOR_MAX} 字")
+    return author
+
+
+def _digest(release: Release, warnings: list[str]) -> str:
+    digest = text(release.digest)
+    if len(digest) > DIGEST_MAX:
+        raise RenditionError(NAME, "digest", f"摘要 {len(digest)} 字，超过微信摘要 {DIGEST_MAX} 字上限",
+                             f"请把 digest 缩短到 {DIGEST_MAX} 字以内")
+    if not digest:
+        warnings.append("未填写摘要（digest），微信将自动截取正文前 54 字作为摘要；建议填写")
+    return digest
+
+
+def _check_content(content: str) -> None:
+    n_images = content.count(f'src="{IMAGE_SCHEME}')
+    chars = len(content) + n_images * UPLOADIMG_URL_RESERVE
+    size = len(content.encode("utf-8")) + n_images * UPLOADIMG_URL_RESERVE
+    if chars >= CONTENT_MAX_CHARS:
+        raise RenditionError(NAME, "正文", f"微信正文 HTML 约 {chars} 字符（含排版标签和图片地址），"
+                                          f"须少于 {CONTENT_MAX_CHARS} 字符",
+                             "请精简正文，或拆分为多篇稿件分别发布")
+    if size >= CONTENT_MAX_BYTES:
+        raise RenditionError(NAME, "正文", f"微信正文 HTML 约 {_megabytes(size)}，须小于 1 MB",
+                             "请精简正文，或拆分为多篇稿件分别发布")
+
+
+def render(release: Release, ctx: RenderContext) -> Rendition:
+    warnings: list[str] = []
+    title = _title(release)
+    author = _author(ctx)
+    digest = _digest(release, warnings)
+    source_url = ctx.url_for(release.id)
+    if len(source_url.encode("utf-8")) > SOURCE_URL_MAX_BYTES:
+        raise RenditionError(NAME, "content_source_url", "“阅读原文”网址超过 1 KB",
+                             "请在 pressroom.toml 的 [outlets.portal] 中使用较短的 base_url")
+    links: list[str] = []
+    content = content_html(release, ctx, links)
+    _check_content(content)
+
+    files: dict[str, bytes] = {}
+    uploads = []
+    for img in release.images:
+        path, data, note = _upload_image(img)
+        files[path] = data
+        uploads.append({"path": img.path, "file": path, "placeholder": placeholder(img), "api": "media/uploadimg"})
+        if note:
+            warnings.append(note)
+
+    cover_name, cover_data, w, h, source = _cover(release, ctx)
+    if len(cover_data) > COVER_MAX_BYTES:
+        raise RenditionError(NAME, "cover", f"封面图 {_megabytes(len(cover_data))}，超过微信永久素材 10 MB 上限",
+                             "请压缩封面图后替换")
+    if source == "release" and w < 900:
+        warnings.append(f"封面图宽 {w} 像素，小于微信推荐的 900 像素，显示可能模糊")
+    if abs(w / h - COVER_RATIO) / COVER_RATIO >= 0.005:
+        warnings.append(f"封面图 {w}×{h}，不是微信 2.35:1（900×383）比例，将按居中区域裁切显示")
+    files[cover_name] = cover_data
+
+    article = {
+        "title": title,
+        "author": author,
+        "digest": digest,
+        "content": content,
+        "content_source_url": source_url,
+        "thumb_media_id": COVER_PLACEHOLDER,
+        "need_open_comment": 0,
+        "only_fans_can_comment": 0,
+        **crops(w, h),
+    }
+    payload = {"articles": [article]}
+    manifest = {
+        "draft": DRAFT_FILE,
+        "images": uploads,
+        "cover": {"file": cover_name, "placeholder": COVER_PLACEHOLDER, "field": "thumb_media_id",
+                  "api": "material/add_material", "source": source, "width": w, "height": h},
+    }
+    files[DRAFT_FILE] = dump_json(payload)
+    files[MANIFEST_FILE] = dump_json(manifest)
+
+    if links:
+        warnings.append(f"正文中的 {len(links)} 个外部链接在微信文章中无法点击，已只保留链接文字；"
+                        "如需读者访问，请在正文中写明网址，或引导读者点击“阅读原文”")
+    warnings.extend(counterpart_warning(release, ctx))
+    if release.follow_up_of and release.follow_up_of not in ctx.related:
+        warnings.append(f"未找到首发稿件“{release.follow_up_of}”，文中的事件相关发布不完整")
+    return Rendition(channel=NAME, release_id=release.id, version=release.version, title=title,
+                     files=files, payload=payload, warnings=tuple(warnings))

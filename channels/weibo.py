@@ -1,0 +1,214 @@
+"""Weibo (新浪微博): the ``statuses/share`` request body, the picture, and a copy to post by hand.
+
+Files of a rendition (the outbox puts them under ``weibo/<id>/``):
+
+- ``weibo-share.json``: ``{"status": …, "pic": "weibo-pic.png"}``, also ``Rendition.payload``. The transport
+  sends it as multipart (``pic`` is the file beside it) and adds what is not content: ``access_token`` and
+  ``rip`` (the end user's real IP, required: the office's egress IP from ``[outlets.weibo]`` settings), so
+  neither is in the rendition.
+- ``weibo-pic.png``: the infographic poster (JPEG/GIF/PNG < 5 MB).
+- ``weibo-manual.txt``: the same post with up to two ``#话题#`` from the keywords, for an editor to post by
+  hand (``statuses/share`` refuses hashtags; a hand post may carry them).
+
+The status is 【short title】 + the digest (or the lead) trimmed to fit + "详情：" + the portal URL, which is
+the link under the app's registered safe domain that ``statuses/share`` requires.
+"""
+
+from __future__ import annotations
+
+import re
+from math import ceil
+from typing import Callable
+
+from pressroom.errors import RenditionError
+from pressroom.model import Release
+
+from . import markup
+from .base import RenderContext, Rendition, dump_json
+from .portal import text
+
+NAME = "weibo"
+LABEL = "微博"
+
+STATUS_MAX = 140  # 汉字, counted by ``weibo_length``
+PIC_MAX_BYTES = 5 * 1024 * 1024  # strictly less than
+MAX_HASHTAGS = 2
+SHARE_FILE = "weibo-share.json"
+PIC_FILE = "weibo-pic.png"
+MANUAL_FILE = "weibo-manual.txt"
+LINK_LABEL = "详情："
+ELLIPSIS = "……"  # GB/T 15834: the Chinese ellipsis is two 省略号 characters
+MIN_HEAD = 8  # a trimmed summary shorter than this says nothing: leave it out
+
+# Sina's own counter (the web client's getLength in STK, reimplemented bug-for-bug by the WeCase client):
+# text counts in bytes, ASCII 1 and anything else 2, and the result is ceil(bytes / 2) 汉字. A URL of at most
+# 41 bytes counts as itself; a longer one is replaced by a t.cn short link and counts 20 bytes (10 汉字) up
+# to 140 bytes, beyond that its bytes minus 120. The URL pattern is Sina's, extended to https.
+_URL = re.compile(r"https?://[a-zA-Z0-9]+(?:\.[a-zA-Z0-9]+)+[-A-Za-z0-9_$.+!*()/\\,:;@&=?~#%]*")
+URL_MIN_BYTES, URL_MAX_BYTES, SHORT_URL_BYTES = 41, 140, 20
+
+
+def _bytes(s: str) -> int:
+    return sum(1 if ord(c) < 0x80 else 2 for c in s)
+
+
+def weibo_length(text: str) -> int:
+    """Length of a post in Weibo's 汉字: a Han character (or any full-width character) is 1, two ASCII
+    characters are 1 (rounded up over the whole post), a URL counts as the short link Weibo makes of it."""
+    total, pos = 0, 0
+    for m in _URL.finditer(text):
+        total += _bytes(text[pos:m.start()])
+        n = _bytes(m.group())
+        total += n if n <= URL_MIN_BYTES else SHORT_URL_BYTES if n <= URL_MAX_BYTES else n - URL_MAX_BYTES + SHORT_URL_BYTES
+        pos = m.end()
+    total += _bytes(text[pos:])
+    return ceil(total / 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Trimming
+
+# Never cut inside these: a URL, a number with its digits, decimals and magnitude (11月18日, 5.8%, 1386.5亿,
+# 1—2), a Latin word or code (2·1+N), a —— or …… pair.
+_UNCUTTABLE = (
+    _URL,
+    re.compile(r"(?:[0-9]+(?:[.,:：][0-9]+)*[年月日时分秒万亿%‰℃]*)+"),
+    re.compile(r"[0-9A-Za-z]+(?:[·+\-/_.—～~][0-9A-Za-z]+)*"),
+    re.compile(r"——|……"),
+)
+_SENTENCE_END = re.compile(r"[。！？](?:[”’）」』]*)")
+_PAUSE = "，、；：,;: "
+_OPENING = "（《“‘「『【〔([{"
+_PAIRS = ("（）", "《》", "“”", "‘’", "「」", "『』", "【】", "〔〕", "()")
+
+
+def _inside(text: str) -> set[int]:
+    """Positions where a cut would split an uncuttable run."""
+    blocked: set[int] = set()
+    for pattern in _UNCUTTABLE:
+        for m in pattern.finditer(text):
+            blocked.update(range(m.start() + 1, m.end()))
+    return blocked
+
+
+def _balanced(s: str) -> bool:
+    return all(s.count(a) == s.count(b) for a, b in _PAIRS)
+
+
+def trim(body: str, fits: Callable[[str], bool]) -> tuple[str, bool]:
+    """The longest head of ``body`` that ``fits``: the whole of it, else whole sentences, else clauses or a
+    clean cut followed by "……" (never inside an uncuttable run, never leaving an opening mark or an unclosed
+    pair). Returns (text, cut with an ellipsis)."""
+    if fits(body):
+        return body, False
+    sentence = ""
+    for m in _SENTENCE_END.finditer(body):
+        head = body[:m.end()]
+        if fits(head):
+            sentence = head
+    blocked = _inside(body)
+    clipped, clause = "", ""
+    for i in range(len(body) - 1, 0, -1):
+        if i in blocked:
+            continue
+        head = body[:i].rstrip(_PAUSE)
+        if not head or head[-1] in _OPENING or not _balanced(head) or not fits(head + ELLIPSIS):
+            continue
+        clipped = clipped or head
+        if body[i - 1] in _PAUSE or body[i] in _PAUSE:
+            clause = head
+            break
+    # Whole sentences read best, then whole clauses, unless they keep much less than a plain cut keeps.
+    if sentence and len(sentence) * 2 >= len(clipped):
+        return sentence, False
+    if clause and len(clause) * 3 >= len(clipped) * 2:
+        clipped = clause
+    if len(clipped) < MIN_HEAD:
+        return (sentence, False) if sentence else ("", True)
+    return clipped + ELLIPSIS, True
+
+
+# ---------------------------------------------------------------------------------------------
+# The post
+
+
+def _no_hash(s: str) -> str:
+    """``statuses/share`` refuses #话题#: no '#' may reach the status (full-width ones neither)."""
+    return s.replace("#", "").replace("＃", "")
+
+
+def hashtags(release: Release) -> list[str]:
+    tags = []
+    for k in release.keywords:
+        tag = re.sub(r"\s+", "", _no_hash(text(k)))
+        if tag and tag not in tags:
+            tags.append(tag)
+    return tags[:MAX_HASHTAGS]
+
+
+def _summary(release: Release) -> str:
+    """What the post says: the digest, else the lead's first paragraph."""
+    if text(release.digest):
+        return text(release.digest)
+    for md in [release.lead, *(s.body for s in release.sections)]:
+        paras = markup.paragraphs(md)
+        if paras:
+            return paras[0]
+    return ""
+
+
+def compose(title: str, body: str, url: str, tags: list[str] | tuple[str, ...] = ()) -> str:
+    return "".join(f"#{t}#" for t in tags) + f"【{title}】{body}{LINK_LABEL}{url}"
+
+
+def post(title: str, summary: str, url: str, tags=()) -> tuple[str, bool]:
+    """The longest post within ``STATUS_MAX``: (text, trimmed with an ellipsis)."""
+    body, cut = trim(summary, lambda b: weibo_length(compose(title, b, url, tags)) <= STATUS_MAX)
+    return compose(title, body, url, tags), cut
+
+
+def _picture(release: Release, ctx: RenderContext) -> bytes:
+    from . import infographic  # imported here, as the infographic is rendered by its own module
+
+    try:
+        data = infographic.poster_png(release, ctx)
+    except RenditionError as e:  # the picture is the infographic, so it fails for the same reason
+        raise RenditionError(NAME, e.field, f"微博配图（图解）无法生成：{e.message}", e.fix) from e
+    if len(data) >= PIC_MAX_BYTES:
+        raise RenditionError(NAME, "key_figures",
+                             f"微博配图（图解）{len(data) / 1024 / 1024:.1f} MB，超过微博图片 5 MB 上限",
+                             "请减少图解中的关键数据或文字，使图片变小")
+    return data
+
+
+def render(release: Release, ctx: RenderContext) -> Rendition:
+    warnings: list[str] = []
+    url = ctx.url_for(release.id)
+    raw_title, raw_summary = text(release.wechat_title or release.title), _summary(release)
+    title, summary = _no_hash(raw_title), _no_hash(raw_summary)
+    if (title, summary) != (raw_title, raw_summary):
+        warnings.append("标题或摘要中的“#”已从微博正文中去掉：接口发布的微博不能带 #话题#，话题只用于人工发布的文案")
+
+    status, cut = post(title, summary, url)
+    if weibo_length(status) > STATUS_MAX:
+        raise RenditionError(NAME, "wechat_title",
+                             f"微博正文仅标题和网址就有 {weibo_length(status)} 字，超过 {STATUS_MAX} 字上限",
+                             "请在前置信息中填写较短的 wechat_title（微博与微信共用短标题）")
+    if cut:
+        warnings.append(f"微博正文限 {STATUS_MAX} 字，摘要已截短；如需完整表述，请缩短摘要（digest）")
+
+    tags = hashtags(release)
+    manual, _ = post(title, summary, url, tags)
+    if weibo_length(manual) > STATUS_MAX:
+        warnings.append(f"人工发布文案 {weibo_length(manual)} 字，超过微博 {STATUS_MAX} 字，请发布前删减")
+    if not tags:
+        warnings.append("未填写关键词（keywords），人工发布文案没有 #话题#")
+
+    payload = {"status": status, "pic": PIC_FILE}
+    files = {
+        SHARE_FILE: dump_json(payload),
+        PIC_FILE: _picture(release, ctx),
+        MANUAL_FILE: (manual + "\n").encode("utf-8"),
+    }
+    return Rendition(channel=NAME, release_id=release.id, version=release.version, title=release.title,
+                     files=files, payload=payload, warnings=tuple(warnings))

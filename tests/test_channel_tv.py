@@ -1,0 +1,199 @@
+"""TV script: 口播导语 / 配音 / 同期声, read time from the configured rate, and .srt subtitles."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from channels import tv
+from channels.base import RenderContext
+from pressroom.errors import RenditionError
+from pressroom.model import Section
+from tests.test_channel_portal import DOC_REF, SAMPLE_IDS, make_release
+
+BITE_1 = "今年全市没有启动居民生活用水价格调整程序。"  # 20 spoken characters
+BITE_2 = "任何调价都必须依法履行成本监审和价格听证程序。"  # 22
+
+
+def tv_release(**overrides):
+    """Two speakers, an expert, three read sections and a 不涉及 one."""
+    base = make_release(
+        lead="11月20日，市发展改革委召开新闻发布会，回应居民水价网络传言。",
+        sections=(
+            Section("背景依据", f"近日网络流传居民水价将翻倍。{BITE_1}\n\n市民咨询较多。"),
+            Section("主要内容", f"据悉，水价调整须依法进行。\n\n{BITE_2}"),
+            Section("执行标准", "现行阶梯水价标准不变。"),
+            Section("新旧政策差异", "不涉及。本政策为首次制定。", not_applicable=True),
+        ),
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+def tv_settings(settings, **outlet):
+    return dataclasses.replace(settings, outlets={**settings.outlets, "tv": {**settings.outlet("tv"), **outlet}})
+
+
+@pytest.fixture
+def ctx(settings):
+    return RenderContext(settings, {DOC_REF.id: DOC_REF})
+
+
+def script(rd) -> str:
+    return rd.files[f"{rd.release_id}.txt"].decode("utf-8")
+
+
+def parse_srt(data: bytes) -> list[tuple[int, float, float, str]]:
+    """A strict little SRT reader: index, "HH:MM:SS,mmm --> HH:MM:SS,mmm", text lines, blank line."""
+    def secs(t: str) -> float:
+        m = re.fullmatch(r"(\d{2}):(\d{2}):(\d{2}),(\d{3})", t)
+        assert m, f"bad SRT time {t!r}"
+        h, mi, s, ms = map(int, m.groups())
+        return h * 3600 + mi * 60 + s + ms / 1000
+
+    text = data.decode("utf-8")
+    assert text.endswith("\n\n") or text == ""
+    entries = []
+    for chunk in text.strip("\n").split("\n\n") if text else []:
+        lines = chunk.split("\n")
+        assert len(lines) >= 3, chunk
+        start, arrow, end = lines[1].split(" ")
+        assert arrow == "-->"
+        entries.append((int(lines[0]), secs(start), secs(end), "\n".join(lines[2:])))
+    return entries
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def test_opens_with_ben_tai_xiao_xi_and_never_ben_bao_xun(ctx):
+    rd = tv.render(tv_release(), ctx)
+    text = script(rd)
+    assert "本台消息 11月20日，市发展改革委召开新闻发布会" in text
+    assert "本报讯" not in text
+    # A lead written for the paper is turned into the station's own dateline.
+    text = script(tv.render(tv_release(lead="本报讯 11月20日，市发展改革委召开新闻发布会。"), ctx))
+    assert "本台消息 11月20日，市发展改革委召开新闻发布会。" in text and "本报讯" not in text
+
+
+def test_lead_without_a_date_gets_the_broadcast_date(ctx):
+    text = script(tv.render(tv_release(lead="市发展改革委回应居民水价网络传言。"), ctx))
+    assert "本台消息 11月20日，市发展改革委回应居民水价网络传言。" in text
+
+
+def test_header_names_station_programme_and_column_from_settings(ctx, settings):
+    text = script(tv.render(tv_release(), ctx))
+    assert text.startswith("淮南广播电视台　新闻综合频道《淮南新闻联播》“新闻发布”栏目\n")
+    other = tv_settings(settings, station="示例台", channel="综合频道", programme="示例新闻", column="权威发布")
+    text = script(tv.render(tv_release(), RenderContext(other)))
+    assert text.startswith("示例台　综合频道《示例新闻》“权威发布”栏目\n")
+
+
+def test_sound_bites_per_speaker_with_lower_third_and_not_read_twice(ctx):
+    text = script(tv.render(tv_release(), ctx))
+    blocks = text.split("\n\n")
+    bite1 = next(b for b in blocks if "字幕：张明　市发展改革委主任" in b)
+    bite2 = next(b for b in blocks if "字幕：李华　市发展改革委副主任" in b)
+    assert bite1.startswith("【同期声】") and bite1.endswith(BITE_1)
+    assert bite2.startswith("【同期声】") and bite2.endswith(BITE_2)
+    assert text.count(BITE_1) == 1 and text.count(BITE_2) == 1
+    voice = [b for b in blocks if b.startswith("【配音】")]
+    assert voice[0].endswith("近日网络流传居民水价将翻倍。")
+    assert "据了解，水价调整须依法进行。" in text and "据悉" not in text  # spoken style
+    assert "不涉及" not in text  # a 不涉及 element is not read on air
+
+
+def test_person_without_a_sound_bite_is_warned_about(ctx):
+    rd = tv.render(tv_release(), ctx)  # the expert: no third section with a suitable sentence
+    assert any("未能为王强选出同期声" in w for w in rd.warnings)
+    assert not any("未能为张明" in w or "未能为李华" in w for w in rd.warnings)
+
+
+def test_read_time_is_spoken_characters_over_the_rate(settings):
+    # 本台消息(4) + 11月20日(6) + 125 Han characters = 135 spoken characters; punctuation is not read.
+    lead = "11月20日，" + "测" * 60 + "，" + "试" * 65 + "。"
+    r = tv_release(lead=lead, sections=())
+    text = script(tv.render(r, RenderContext(settings)))
+    assert "预计时长：约30秒（口播、配音、同期声共135字，按每分钟270字计；栏目时段1分30秒）" in text
+    slow = tv_settings(settings, chars_per_minute=135)
+    text = script(tv.render(r, RenderContext(slow)))
+    assert "预计时长：约1分00秒（口播、配音、同期声共135字，按每分钟135字计" in text
+
+
+def test_picture_notes_and_captions_are_not_counted(ctx):
+    text = script(tv.render(tv_release(), ctx))
+    header, _, body = text.partition("\n\n")
+    count = int(re.search(r"共(\d+)字", header).group(1))
+    read = [ln for ln in body.split("\n") if ln and not ln.startswith(("【", "画面：", "字幕："))]
+    assert count == sum(tv.spoken_chars(ln) for ln in read)
+    assert count < tv.spoken_chars(body)  # the notes have characters, they are just not read
+
+
+def test_spoken_chars_counts_han_and_digits_only():
+    assert tv.spoken_chars("本台消息 11月20日，ABC发布。") == 12
+    assert tv.spoken_chars("“2·1+N”机制") == 4
+
+
+def test_slot_overrun_warns(settings):
+    r = tv_release()
+    assert not any("超过栏目时段" in w for w in tv.render(r, RenderContext(settings)).warnings)
+    short = tv_settings(settings, slot_seconds=10)
+    [w] = [w for w in tv.render(r, RenderContext(short)).warnings if "超过栏目时段" in w]
+    assert "超过栏目时段10秒" in w
+
+
+def test_bad_rate_setting_is_an_error(settings):
+    with pytest.raises(RenditionError) as e:
+        tv.render(tv_release(), RenderContext(tv_settings(settings, chars_per_minute=0)))
+    assert e.value.field == "chars_per_minute" and "[outlets.tv]" in e.value.fix
+
+
+def test_srt_is_valid_and_follows_the_read_rate(ctx):
+    rd = tv.render(tv_release(), ctx)
+    entries = parse_srt(rd.files["water-price-2026.srt"])
+    assert [e[0] for e in entries] == list(range(1, len(entries) + 1))
+    prev_end = 0.0
+    for _i, start, end, text in entries:
+        assert prev_end <= start < end and text.strip()
+        assert len(text) <= tv.SUBTITLE_MAX
+        prev_end = end
+    # The subtitles carry the two bites, punctuation dropped, each shown for as long as it takes to say.
+    said = "".join(e[3] for e in entries)
+    assert said == (BITE_1 + BITE_2).replace("。", "")
+    first = [e for e in entries if e[3] in BITE_1]
+    assert first[-1][2] - first[0][1] == pytest.approx(tv.spoken_chars(BITE_1) * 60 / 270, abs=0.002)
+    # The first bite starts where the script's timeline puts it.
+    m = re.search(r"【同期声】(\d\d):(\d\d)—", script(rd))
+    assert int(m.group(1)) * 60 + int(m.group(2)) == round(entries[0][1])
+
+
+def test_html_sheet_has_picture_and_narration_columns(ctx):
+    html = tv.render(tv_release(), ctx).files["water-price-2026.html"].decode("utf-8")
+    assert '<html lang="zh-CN">' in html and "<th class=\"picture\">画面</th>" in html
+    assert "解说词 / 同期声" in html and "字幕：张明　市发展改革委主任" in html
+    assert "本台消息" in html and "本报讯" not in html
+
+
+def test_policy_document_is_a_short_anchor_item(settings):
+    doc = make_release(id="water-notice-2026", kind="policy-document", title="淮南市城市供水价格管理办法",
+                       interprets="", document_number="淮政〔2026〕12号", issuer=("淮南市人民政府",),
+                       digest="市政府印发《淮南市城市供水价格管理办法》。", lead="各县区人民政府：\n\n现将《办法》印发给你们。")
+    rd = tv.render(doc, RenderContext(settings))
+    text = script(rd)
+    assert "本台消息 近日，市政府印发《淮南市城市供水价格管理办法》。" in text
+    assert "【配音】" not in text and "【同期声】" not in text and "各县区人民政府" not in text
+    assert rd.files["water-notice-2026.srt"] == b""
+
+
+def test_render_is_deterministic(ctx):
+    a, b = tv.render(tv_release(), ctx), tv.render(tv_release(), ctx)
+    assert a.files == b.files and a.warnings == b.warnings
+
+
+@pytest.mark.parametrize("rid", SAMPLE_IDS)
+def test_samples_render(samples, contexts, rid):
+    rd = tv.render(samples[rid], contexts[rid])
+    text = script(rd)
+    assert "\n本台消息 " in text and "本报讯" not in text
+    parse_srt(rd.files[f"{rid}.srt"])
