@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
+from rich.text import Text
 
 from .errors import ValidationFailed
 from .model import KIND_LABELS, PLACEHOLDER, REQUIRED_SECTIONS
@@ -102,7 +103,7 @@ def validate(paths: Optional[List[Path]] = typer.Argument(None, help="稿件文�
             continue
         console.print(f"[green]✓[/] {r.id}（{r.kind_label}，{r.department.short}）")
         for w in catalog.warnings.get(r.id, []):
-            console.print(f"    [yellow]提示[/] {w}", highlight=False, markup=False)
+            console.print(Text.assemble(("    提示 ", "yellow"), w), highlight=False, soft_wrap=True)
     missing = wanted - set(catalog.problems) - {Path(r.source).name for r in catalog.releases.values()}
     for name in sorted(missing):
         err.print(f"[red]✗ 找不到稿件文件夹 {name}[/]")
@@ -150,21 +151,43 @@ def preview(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
     console.print(f"预览：{page.as_uri()}")
 
 
+SHORT_LABELS = {"portal": "门户网站", "wechat": "微信", "weibo": "微博", "newspaper": "报纸", "tv": "电视",
+                "infographic": "图解", "h5": "H5"}
+
+
 def _status_table(ledger, release_id: str, title: str = "") -> Table:
-    from channels import adapter
     from .ledger import STATE_LABELS
 
     colours = {"published": "green", "failed": "red", "unconfirmed": "magenta", "delivering": "cyan",
                "retracted": "yellow", "skipped": "yellow"}
-    table = Table(title=title or release_id)
-    for col in ("渠道", "版本", "状态", "尝试", "发布时间", "链接 / 错误"):
+    from .settings import ALL_CHANNELS
+
+    order = {ch: i for i, ch in enumerate(ALL_CHANNELS)}
+    rows = sorted(ledger.latest(release_id).items(), key=lambda kv: order.get(kv[0], 99))
+    versions = sorted({d.version for _, d in rows})
+    table = Table(title=f"{title or release_id}（版本 {'、'.join(versions)}）" if versions else (title or release_id))
+    for col in ("渠道", "状态", "尝试", "发布时间", "链接 / 错误"):
         table.add_column(col, overflow="fold")
-    for ch, d in sorted(ledger.latest(release_id).items()):
+    tz = load_settings().tz
+    for ch, d in rows:
         colour = colours.get(d.state, "white")
-        when = f"{d.published_at.astimezone(load_settings().tz):%m-%d %H:%M:%S}" if d.published_at else ""
-        table.add_row(adapter(ch).LABEL, d.version, f"[{colour}]{STATE_LABELS.get(d.state, d.state)}[/]",
-                      str(d.attempts), when, d.last_error or d.url)
+        when = f"{d.published_at.astimezone(tz):%m-%d %H:%M:%S}" if d.published_at else ""
+        table.add_row(SHORT_LABELS.get(ch, ch), f"[{colour}]{STATE_LABELS.get(d.state, d.state)}[/]",
+                      str(d.attempts), when, d.last_error or _short_link(d.url))
     return table
+
+
+def _short_link(url: str) -> str:
+    """Outbox files as paths relative to the working directory: shorter, and clickable in a terminal."""
+    if not url.startswith("file://"):
+        return url
+    from urllib.parse import unquote, urlparse
+
+    path = Path(unquote(urlparse(url).path))
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 @app.command()
@@ -208,12 +231,17 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
                                           actor=actor or "cli", return_state=True)
 
     thread = threading.Thread(target=work, daemon=True)
-    with Live(_status_table(ledger, r.id, r.title), console=console, refresh_per_second=4, transient=True) as live:
+    parts = catalog.bundle_of(r)  # a policy bundle publishes both halves
+
+    def tables():
+        return Group(*(_status_table(ledger, p.id, p.title) for p in parts))
+
+    with Live(tables(), console=console, refresh_per_second=4, transient=True) as live:
         thread.start()
         while thread.is_alive():
             thread.join(0.25)
-            live.update(_status_table(ledger, r.id, r.title))
-    console.print(_status_table(ledger, r.id, r.title))
+            live.update(tables())
+    console.print(tables())
     state = result.get("state")
     if state is None or not state.is_completed():
         err.print(f"[bold red]{state.message if state else '发布流程异常结束'}[/]", highlight=False)
