@@ -29,11 +29,13 @@ from prefect.states import Failed  # noqa: E402
 import channels  # noqa: E402
 from pressroom import approval  # noqa: E402
 from pressroom.catalog import Catalog, validate  # noqa: E402
+from pressroom.doctor import channel_disabled  # noqa: E402
 from pressroom.errors import RenditionError, ValidationFailed  # noqa: E402
 from pressroom.ledger import (  # noqa: E402
-    DELIVERING, FAILED, PUBLISHED, STATE_LABELS, UNCONFIRMED, Ledger, worker_token,
+    DELIVERING, FAILED, PUBLISHED, SKIPPED, STATE_LABELS, UNCONFIRMED, Ledger, worker_token,
 )
 from pressroom.model import Release  # noqa: E402
+from pressroom.notify import notify  # noqa: E402
 from pressroom.settings import Settings, load_settings  # noqa: E402
 from pressroom.transports import PermanentError, TransientError, UnknownOutcome, transport_for  # noqa: E402
 
@@ -95,6 +97,12 @@ def deliver_one(channel: str, rendition, release: Release, settings: Settings, t
     if not override_embargo and datetime.now(timezone.utc) < release.publish_at:
         # Defence in depth: the flow waits for the embargo, and delivery refuses to run before it.
         return Outcome(channel, FAILED, row.attempts, error=f"未到发布时间 {release.publish_at.isoformat()}")
+    disabled = channel_disabled(settings, ledger, channel)
+    if disabled:
+        # Circuit breaker: the outlet refused our credentials earlier; say so instead of failing again.
+        if row.state != SKIPPED:
+            ledger.set_state(row, SKIPPED, f"渠道已停用：{disabled}（运行 pressroom doctor 检查通过后自动恢复）")
+        return _outcome(ledger, release, channel)
     claimed = ledger.claim(row, token)
     if claimed is None:
         return _wait_for_other_run(ledger, release, channel)
@@ -328,12 +336,19 @@ def publish_parts(parts: list[Release], catalog: Catalog, ledger: Ledger, channe
         summary["skew_seconds"] = bundle_skew(list(outcomes.values()))
         logger.info("bundle %s: delivery skew %.3f s", head.id, summary["skew_seconds"])
     failed = {k: o for k, o in outcomes.items() if o.state != PUBLISHED}
+    many = len(parts) > 1
+
+    def who(rid, ch):
+        return f"{rid} / {channels.adapter(ch).LABEL}" if many else channels.adapter(ch).LABEL
+
+    lines = [f"{who(rid, ch)}：{STATE_LABELS.get(o.state, o.state)}（{o.error}）" for (rid, ch), o in failed.items()]
+    lines += [f"{who(rid, ch)}：{n}" for (rid, ch), n in notes.items()]
+    if many or emergency:  # R9: the offices concerned hear about bundles and emergencies
+        if "skew_seconds" in summary:
+            lines.append(f"同步误差（最后一个与第一个渠道送达的时间差）：{summary['skew_seconds']:.1f} 秒")
+        notify(settings, ledger, parts, "failed" if failed or notes else "published",
+               lines or [f"{who(rid, ch)}：已发布 {o.url}" for (rid, ch), o in outcomes.items()])
     if failed or notes:
-        many = len(parts) > 1
-        def who(rid, ch):
-            return f"{rid} / {channels.adapter(ch).LABEL}" if many else channels.adapter(ch).LABEL
-        lines = [f"{who(rid, ch)}：{STATE_LABELS.get(o.state, o.state)}（{o.error}）" for (rid, ch), o in failed.items()]
-        lines += [f"{who(rid, ch)}：{n}" for (rid, ch), n in notes.items()]
         return Failed(message=f"{head.title}：{len(failed) + len(notes)} 个渠道未发布\n" + "\n".join(lines),
                       data=summary)
     logger.info("published %s on %d channel deliveries", " + ".join(p.id for p in parts), len(outcomes))

@@ -23,7 +23,7 @@ from sqlalchemy import event as sa_event
 
 PENDING, RENDERED, DELIVERING, PUBLISHED, FAILED, RETRACTED, UNCONFIRMED, SKIPPED = (
     "pending", "rendered", "delivering", "published", "failed", "retracted", "unconfirmed", "skipped")
-CLAIMABLE = (PENDING, RENDERED, FAILED)
+CLAIMABLE = (PENDING, RENDERED, FAILED, SKIPPED)  # skipped: its outlet was disabled, now back
 STATE_LABELS = {
     PENDING: "待发布", RENDERED: "已生成", DELIVERING: "发布中", PUBLISHED: "已发布", FAILED: "失败",
     RETRACTED: "已撤稿", UNCONFIRMED: "待核实", SKIPPED: "已跳过",
@@ -251,6 +251,16 @@ class Ledger:
     def set_state(self, d: Delivery, state: str, detail: str = "", actor: str = "") -> None:
         self._update(d, state=state, last_error=detail if state != PUBLISHED else "")
         self.log(d.release_id, d.channel, d.version, state, actor, detail)
+
+    def resolve(self, d: Delivery, url: str | None, actor: str) -> None:
+        """An editor checked an unconfirmed delivery on the platform: published there (with its URL), or
+        not (the row becomes claimable, so the next run sends it)."""
+        if url:
+            self._update(d, state=PUBLISHED, url=url, published_at=utcnow(), last_error="", claimed_by="")
+            self.log(d.release_id, d.channel, d.version, "resolved-published", actor, url)
+        else:
+            self._update(d, state=FAILED, last_error="经核实未发布，可重新发送", claimed_by="")
+            self.log(d.release_id, d.channel, d.version, "resolved-not-published", actor, "")
 
     # -- audit trail ------------------------------------------------------------------------------
 

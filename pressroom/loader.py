@@ -30,6 +30,7 @@ IMAGE_REF = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)
 HEADING = re.compile(r"^##\s+(.+?)\s*#*\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # WeChat permanent material limit; the strictest outlet that takes big files
+MAX_TITLE = 60  # a headline longer than this is a paragraph; no outlet can set it
 MAX_IMAGE_PIXELS = 40_000_000  # refuse decompression bombs before decoding
 IMAGE_FORMATS = {"PNG", "JPEG", "GIF"}
 # Zero-width and bidirectional control characters: invisible, and they can disguise a title.
@@ -284,6 +285,9 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
     if rid and not ID_PATTERN.match(rid):
         c.add("id", f"“{rid}”格式不对", "id 只能用小写英文字母、数字和连字符（2—64 位），如 water-price-2026")
     title = _text_field(fm, "title", c, required=True)
+    if title and len(title) > MAX_TITLE:
+        c.add("title", f"标题 {len(title)} 字，超过 {MAX_TITLE} 字上限",
+              "请精简主题：背景放入引题（kicker），补充说明放入副题（subtitle）")
     kicker = _text_field(fm, "kicker", c)
     subtitle = _text_field(fm, "subtitle", c)
     wechat_title = _text_field(fm, "wechat_title", c)
@@ -291,7 +295,7 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
     venue = _text_field(fm, "venue", c) or str(settings.city.get("default_venue", ""))
 
     kind = fm.get("kind")
-    if kind not in KIND_LABELS:
+    if not isinstance(kind, str) or kind not in KIND_LABELS:
         kinds = "、".join(f"{k}（{v}）" for k, v in KIND_LABELS.items())
         c.add("kind", f"“{kind}”不是有效的发布类型" if kind else "未填写发布类型", f"请填写其中之一：{kinds}")
         kind = None

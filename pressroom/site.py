@@ -1,5 +1,5 @@
 """The portal column as a whole (index page and feeds), rebuilt in the outbox after a page is published.
-Issue 7 grows this into the press-hall site."""
+The press-hall site (``pressroom.presshall``) is rebuilt alongside."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import fcntl
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import presshall
 from .catalog import Catalog
 from .ledger import PUBLISHED, Ledger
 from .settings import Settings
@@ -37,4 +38,6 @@ def refresh_portal_column(settings: Settings, catalog: Catalog, ledger: Ledger) 
         releases = sorted((catalog.releases[i] for i in ids if i in catalog.releases),
                           key=lambda r: (r.publish_at, r.id), reverse=True)
         files = {"index.html": portal.index_page(releases, settings), **portal.feeds(releases, settings)}
-        return [name for name, data in sorted(files.items()) if write_atomic(root / name, data)]
+        changed = [name for name, data in sorted(files.items()) if write_atomic(root / name, data)]
+        presshall.refresh(settings, catalog, ledger)  # 淮南新闻发布厅 → outbox/portal/presshall/ (+ link check)
+        return changed

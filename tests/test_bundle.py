@@ -166,3 +166,33 @@ def test_sign_offs_are_bound_to_the_content_and_an_edit_voids_them(workspace):  
         out = cli.invoke(app, ["publish", DOC])
     assert out.exit_code == 1 and "责任编辑" in out.output
     assert not (workspace.outbox / "portal").exists()
+
+
+def test_the_offices_are_notified_once_by_mail(workspace, tmp_path, monkeypatch):  # noqa: F811
+    from tests.servers.smtp import SMTPServer
+
+    with SMTPServer(tmp_path / "smtp") as smtp:
+        monkeypatch.setenv("PRESSROOM_SMTP_PASSWORD", smtp.password)
+        path = workspace.root / "pressroom.toml"
+        path.write_text(path.read_text(encoding="utf-8") + f"""
+[transport.smtp]
+host = "127.0.0.1"
+port = {smtp.port}
+starttls = true
+cafile = "{smtp.cert}"
+username = "{smtp.username}"
+from = "pressroom@huainan.example.cn"
+
+[notify]
+bundle = ["xwb@huainan.example.cn", "zwgk@huainan.example.cn"]
+""", encoding="utf-8")
+        assert run(DOC).is_completed()
+        assert run(DOC).is_completed()  # a re-run publishes nothing and notifies nobody again
+    assert len(smtp.messages) == 1
+    mail = smtp.messages[0]
+    assert sorted(mail.rcpt_tos) == ["xwb@huainan.example.cn", "zwgk@huainan.example.cn"]
+    assert "政策文件与解读已发布" in mail.message["Subject"]
+    body = mail.message.get_body(("plain",)).get_content()
+    assert "同步误差" in body and "解读" in body
+    notices = list((workspace.outbox / "notices").glob("*.txt"))
+    assert len(notices) == 1 and "已发布" in notices[0].read_text(encoding="utf-8")

@@ -66,4 +66,4 @@ def transport_for(settings: Settings, channel: str) -> Transport:
 
 
 def _load_builtin() -> None:
-    from . import outbox  # noqa: F401  (registers itself)
+    from . import cms, outbox, smtp, wechat, weibo  # noqa: F401  (each registers itself)

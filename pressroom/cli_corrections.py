@@ -1,0 +1,1 @@
+"""``pressroom correct`` and ``pressroom retract`` (issue 8): registered on the main ``app``."""

@@ -1,0 +1,1 @@
+"""``pressroom db …`` (issue 9): registered on the main ``app``."""

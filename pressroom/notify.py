@@ -1,0 +1,63 @@
+"""Notices (R9): when a policy bundle or an emergency is published or fails, the offices that must know
+hear about it. Every notice is written to ``outbox/notices/``; when ``[notify]`` lists addresses and
+``[transport.smtp]`` is configured, it is also mailed. A notice is sent once per (release, version, outcome):
+the ledger remembers it, so a re-run does not mail again.
+
+    [notify]
+    bundle = ["xwb@example.gov.cn", "zwgk@example.gov.cn"]   # press office, government disclosure office
+    emergency = ["xwb@example.gov.cn", "yjb@example.gov.cn"] # press office, emergency office
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formatdate
+
+from .ledger import Ledger
+from .model import Release
+from .secrets import redact
+from .settings import Settings
+from .transports.outbox import write_atomic
+
+NOTIFIED = "notified"
+
+
+def notify(settings: Settings, ledger: Ledger, parts: list[Release], outcome: str, lines: list[str]) -> bool:
+    """Send the notice for this outcome ("published" | "failed") unless it was sent already. Returns
+    whether a notice went out now. Mail problems are recorded, never raised: a notice must not undo a
+    publication."""
+    head = parts[0]
+    kind = "emergency" if head.kind == "emergency" else "bundle"
+    key = f"{outcome}:{'+'.join(p.version for p in parts)}"
+    if any(e["action"] == NOTIFIED and e["detail"].startswith(key) for e in ledger.history(head.id)):
+        return False
+    verdict = "已发布" if outcome == "published" else "未能全部发布"
+    subject = f"【{'突发事件' if kind == 'emergency' else '政策文件与解读'}{verdict}】{head.title}"
+    body = "\n".join([subject, "", *(f"- {p.title}（{p.kind_label}，{p.department.name}）" for p in parts), "",
+                      *lines, "", f"详情：pressroom status {head.id}"]) + "\n"
+    name = f"{head.id}-{'+'.join(p.version for p in parts)}-{outcome}.txt"
+    write_atomic(settings.outbox_dir / "notices" / name, body.encode("utf-8"))
+    to = [str(a) for a in settings.extra.get("notify", {}).get(kind, [])]
+    detail = f"{key} → {'、'.join(to) or 'outbox/notices'}"
+    if to and settings.extra.get("transport", {}).get("smtp", {}).get("host"):
+        try:
+            _mail(settings, to, subject, body, f"<notice.{head.id}.{key.replace(':', '.').replace('+', '.')}@pressroom>")
+        except Exception as e:  # noqa: BLE001 — recorded and shown, the publication stands
+            detail += f"（邮件发送失败：{redact(e)}）"
+    ledger.log(head.id, "", head.version, NOTIFIED, "", detail)
+    return True
+
+
+def _mail(settings: Settings, to: list[str], subject: str, body: str, message_id: str) -> None:
+    from .transports.smtp import SMTPTransport
+
+    smtp = SMTPTransport(settings, "notify")
+    msg = EmailMessage()
+    msg["Subject"], msg["From"], msg["To"] = subject, smtp.sender, ", ".join(to)
+    msg["Date"], msg["Message-ID"] = formatdate(localtime=True), message_id
+    msg.set_content(body, charset="utf-8")
+    conn = smtp._connect()
+    try:
+        conn.send_message(msg)
+    finally:
+        conn.quit()

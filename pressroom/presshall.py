@@ -1,0 +1,856 @@
+"""The 淮南新闻发布厅 website (R5, R8, R10): a static site generated from published releases.
+
+Where it goes: ``outbox/portal/presshall/``. The press hall is served next to the portal's "新闻发布" column
+(the notice names both under 网站), so the local outbox stays one browsable tree and whatever serves
+``outbox/portal`` serves the hall too. A remote CMS gets exactly what changed: ``BuildResult.written`` and
+``removed`` (pushing them is a transport's job; the CMS transport sends release pages only, for now).
+
+Layout (every page is at depth 0 or 1, all links relative, so the tree works on any host and from disk):
+
+    index.html  search.html  search.js  search-index.js  search-index.json  style.css  feed.xml
+    notices/      发布通知     upcoming conferences, then held conferences
+    videos/       发布视频实录  conferences with their video records
+    spokespeople/ 新闻发言人    the registry (R8)
+    policies/     新闻发布政策  policy documents with their interpretations side by side
+    images/       新闻发布图片  photos, covers, infographics
+    coverage/     媒体报道集    coverage links (R10)
+    releases/     全部发布      every release; ``releases/<id>.html`` is the release page
+    assets/<id>/<image path>
+
+Each section has ``index.html`` (the newest items), ``page-<n>.html`` archive pages and ``feed.xml`` (RSS).
+Archive pages are numbered from the oldest and hold a fixed run of items, so a new release changes only the
+newest page of each section it belongs to (and, when it opens a new page, the "较新一页" link of the one
+before), never the old pages. A release dated back into the archive shifts the pages after it, as it must.
+
+Incremental: ``.build-manifest.json`` records, per release and archive page, a key of everything the page
+shows. A page whose key is unchanged (and whose file exists) is not rendered again; every page that is
+rendered is written atomically (temp file + rename) and only when its bytes changed. Pages and assets that no
+longer belong to the site are removed. A large build renders in forked worker processes.
+
+Durability: a small (incremental) build writes with ``write_atomic``, which fsyncs every file. A full build
+of a large archive writes 13,000 files, and an fsync costs about 1 ms on this disk however many run at once
+(the journal serializes them): 13 s of a 20 s budget. So a large build replaces files without a per-file
+fsync and syncs the file system once, before the manifest that records the pages as done is written.
+
+Input is plain values: releases, a mapping release id -> first publication time (from the ledger), the
+registry, the media store (``pressroom.coverage``) and ``now`` (for upcoming conferences). No clock, network
+or randomness inside: the same input gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Mapping
+from urllib.parse import quote
+
+from feedgen.feed import FeedGenerator
+
+from channels.base import display_date, display_time, template_env
+from channels.portal import body_html, image_resolver, people, text
+
+from .coverage import Media
+from .model import Registry, Release
+from .settings import TEMPLATES_DIR, Settings
+from .transports.outbox import write_atomic
+
+SUBDIR = "presshall"
+MANIFEST = ".build-manifest.json"
+BUILDER_VERSION = "1"  # bump when this module changes what pages contain
+
+# (key, label, what it holds) in the order of the notice (淮宣〔2017〕78号 五（三）); "releases" is the archive
+# every release belongs to, so no release page is without a section.
+SECTIONS = (
+    ("notices", "发布通知", "新闻发布会预告与往期发布会"),
+    ("videos", "发布视频实录", "新闻发布会视频实录"),
+    ("spokespeople", "新闻发言人", "各部门新闻发言人和新闻发布工作联络员"),
+    ("policies", "新闻发布政策", "政策文件与政策解读对照"),
+    ("images", "新闻发布图片", "发布会图片与图解"),
+    ("coverage", "媒体报道集", "各媒体对新闻发布的报道"),
+    ("releases", "全部发布", "全部新闻发布"),
+)
+LABELS = {k: label for k, label, _ in SECTIONS}
+PAGE_SIZE = 20
+IMAGE_PAGE_SIZE = 24
+FEED_SIZE = 20
+HOME_ITEMS = 6
+PARALLEL_FROM = 300  # pages to render before forking workers pays off
+EMPTY_DATE = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+def published_times(ledger, channel: str | None = None) -> dict[str, datetime]:
+    """Release id -> its first publication (any channel, or one channel), from the ledger."""
+    from .ledger import PUBLISHED
+
+    out: dict[str, datetime] = {}
+    for d in ledger.rows():
+        if d.state == PUBLISHED and d.published_at and (channel is None or d.channel == channel):
+            if d.release_id not in out or d.published_at < out[d.release_id]:
+                out[d.release_id] = d.published_at
+    return out
+
+
+def registry_problems(registry: Registry) -> list[str]:
+    """R8: every department names 1–2 spokespersons (one of them its head) and one liaison."""
+    problems = []
+    for key, dep in registry.departments.items():
+        persons = registry.speakers_of(key)
+        if not persons:
+            problems.append(f"{dep.name}：未登记新闻发言人（每个部门应确定1—2名）")
+        elif len(persons) > 2:
+            problems.append(f"{dep.name}：登记了 {len(persons)} 名新闻发言人，超过2名上限")
+        if persons and sum(p.head for p in persons) != 1:
+            problems.append(f"{dep.name}：应有且只有1名主要负责人（head: true）作为第一发言人")
+        if key not in registry.liaisons:
+            problems.append(f"{dep.name}：未确定新闻发布工作联络员")
+    return problems
+
+
+@dataclass
+class BuildResult:
+    out_dir: Path
+    written: list[str]  # files whose bytes changed (created or rewritten), relative to out_dir
+    removed: list[str]  # files no longer part of the site
+    rendered: int  # pages rendered (the rest were unchanged by key)
+    pages: int  # pages in the site
+    warnings: list[str] = field(default_factory=list)  # Chinese: registry gaps, a store that did not load
+    check: object = None  # the link verifier's LinkReport, when ``refresh`` ran it
+    timings: dict = field(default_factory=dict)  # seconds per build phase (for bench/site.py)
+
+
+# ---------------------------------------------------------------------------------------------
+# The site model: every relation computed once, so each page renders on its own.
+
+
+def _sha(*parts) -> str:
+    return hashlib.sha1(repr(parts).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class PictureItem:
+    release: Release
+    label: str  # caption
+    href: str  # relative to the site root
+    width: int
+    height: int
+
+
+class Site:
+    def __init__(self, releases: Iterable[Release], published: Mapping[str, datetime], registry: Registry,
+                 settings: Settings, media: Mapping[str, Media], now: datetime,
+                 infographics: Mapping[str, Path]):
+        self.settings = settings
+        self.tz = settings.tz
+        self.registry = registry
+        self.media = media
+        self.now = now
+        self.infographics = infographics
+        outlet = settings.outlet("press_hall")
+        self.name = str(outlet.get("name") or f"{settings.city.get('name', '')}新闻发布厅")
+        portal_base = str(settings.outlet("portal").get("base_url", "https://example.gov.cn/xwfb/"))
+        base = str(outlet.get("base_url") or (portal_base.rstrip("/") + f"/{SUBDIR}/"))
+        self.base = base if base.endswith("/") else base + "/"
+        self.press_office = str(settings.city.get("press_office", ""))
+
+        everything = {r.id: r for r in releases}
+        self.pub = {rid: t for rid, t in published.items() if rid in everything}
+        self.releases = sorted((everything[i] for i in self.pub), key=self.order, reverse=True)
+        self.by_id = {r.id: r for r in self.releases}
+        self.upcoming = sorted((r for r in everything.values() if r.press_conference and r.id not in self.pub
+                                and r.publish_at > now), key=lambda r: (r.publish_at, r.id))
+
+        self.interps: dict[str, list[Release]] = {}
+        for r in self.releases:
+            if r.kind == "policy" and r.interprets in self.by_id:
+                self.interps.setdefault(r.interprets, []).append(r)
+        for v in self.interps.values():
+            v.sort(key=lambda r: r.id)
+        self.events: dict[str, list[Release]] = {}
+        for r in reversed(self.releases):  # oldest first
+            if r.kind in ("emergency", "opinion"):
+                self.events.setdefault(r.follow_up_of or r.id, []).append(r)
+
+        self.sig_cache: dict[str, str] = {}
+        self.lists = self._section_lists()
+        self.templates = _templates_sig()
+        self.template_sig = _sha(BUILDER_VERSION, self.name, self.base, self.press_office, self.templates)
+
+    # -- ordering and identity ---------------------------------------------------------------
+
+    def order(self, r: Release):
+        return (self.pub[r.id], r.id)
+
+    def when(self, r: Release) -> datetime:
+        return self.pub.get(r.id, r.publish_at).astimezone(self.tz)
+
+    def sig(self, r: Release) -> str:
+        """Everything a release contributes to any page (body covered by the content hash)."""
+        s = self.sig_cache.get(r.id)
+        if s is None:
+            d = r.department
+            # Plain strings only: repr() of nested dataclasses is the slow part of keying 10,000 pages.
+            s = _sha(r.id, r.content_hash, r.title, r.kind, d.key, d.name, d.short, d.listed,
+                     [(p.name, p.title, p.head) for p in r.speakers], [(e.name, e.title) for e in r.experts],
+                     r.publish_at.isoformat(), self.pub.get(r.id, EMPTY_DATE).isoformat(), r.kicker, r.subtitle,
+                     r.digest, r.keywords, [(f.label, f.value, f.unit) for f in r.key_figures], r.venue,
+                     [(i.path, i.caption, i.width, i.height) for i in r.images],
+                     r.cover and (r.cover.path, r.cover.width, r.cover.height), r.press_conference, r.interprets,
+                     r.document_number, r.issuer, r.event_at and r.event_at.isoformat(), r.follow_up_of,
+                     len(r.lead), [(x.heading, len(x.body), x.not_applicable) for x in r.sections],
+                     self._infographic_sig(r.id))
+            self.sig_cache[r.id] = s
+        return s
+
+    def _infographic_sig(self, rid: str):
+        p = self.infographics.get(rid)
+        if p is None:
+            return None
+        st = p.stat()
+        return (st.st_size, st.st_mtime_ns)
+
+    # -- sections ------------------------------------------------------------------------------
+
+    def primary(self, r: Release) -> str:
+        if r.kind in ("policy", "policy-document"):
+            return "policies"
+        return "notices" if r.press_conference else "releases"
+
+    def memberships(self, r: Release) -> list[str]:
+        m = self.media.get(r.id)
+        keys = {self.primary(r), "releases"}
+        if r.press_conference:
+            keys.add("notices")
+        if m and m.videos:
+            keys.add("videos")
+        if m and m.coverage:
+            keys.add("coverage")
+        if self.pictures_of(r):
+            keys.add("images")
+        return [k for k, _, _ in SECTIONS if k in keys]
+
+    def pictures_of(self, r: Release) -> list[PictureItem]:
+        seen, out = set(), []
+        for img in ([r.cover] if r.cover else []) + list(r.images):
+            if img.path in seen:
+                continue
+            seen.add(img.path)
+            out.append(PictureItem(r, img.caption or text(r.title), asset_path(r.id, img.path), img.width, img.height))
+        if r.id in self.infographics:
+            out.append(PictureItem(r, f"图解：{text(r.title)}", asset_path(r.id, "infographic.png"), 0, 0))
+        return out
+
+    def _section_lists(self) -> dict[str, list]:
+        """Items of each paginated section, oldest first (archive pages are numbered from the oldest)."""
+        oldest = list(reversed(self.releases))
+        coverage = [(c, r) for r in oldest for c in (self.media.get(r.id) or Media()).coverage]
+        coverage.sort(key=lambda cr: (cr[0].date, self.order(cr[1]), cr[0].url))
+        docs = [r for r in oldest if r.kind == "policy-document"]
+        orphans = [r for r in oldest if r.kind == "policy" and r.interprets not in self.by_id]
+        rows = sorted([(d, self.interps.get(d.id, [])) for d in docs] + [(None, [o]) for o in orphans],
+                      key=lambda row: self.order(row[0] or row[1][0]))
+        return {
+            "notices": [r for r in oldest if r.press_conference],
+            "videos": [r for r in oldest if (m := self.media.get(r.id)) and m.videos],
+            "policies": rows,
+            "images": [p for r in oldest for p in self.pictures_of(r)],
+            "coverage": coverage,
+            "releases": oldest,
+        }
+
+    def item_sig(self, section: str, item) -> str:
+        if section == "policies":
+            doc, interps = item
+            return _sha(doc and self.sig(doc), [self.sig(i) for i in interps])
+        if section == "coverage":
+            c, r = item
+            return _sha(c.outlet, c.title, c.url, c.date.isoformat(), self.sig(r))
+        if section == "images":
+            return _sha(item.href, item.label, self.sig(item.release))
+        if section == "videos":
+            return _sha(self.sig(item), [(v.title, v.url, v.duration) for v in self.media[item.id].videos])
+        return self.sig(item)
+
+    def release_key(self, r: Release) -> str:
+        related = [self.sig(x) for x in self.related(r)]
+        m = self.media.get(r.id)
+        media = m and ([(c.outlet, c.title, c.url, c.date.isoformat()) for c in m.coverage],
+                       [(v.title, v.url, v.duration) for v in m.videos], m.live)
+        return _sha(self.template_sig, self.sig(r), related, media, self.memberships(r))
+
+    def related(self, r: Release) -> list[Release]:
+        out = list(self.interps.get(r.id, []))
+        if r.kind == "policy" and r.interprets in self.by_id:
+            out.append(self.by_id[r.interprets])
+        if r.kind in ("emergency", "opinion"):
+            out += [x for x in self.events.get(r.follow_up_of or r.id, []) if x.id != r.id]
+        return out
+
+
+@lru_cache(maxsize=2)
+def _env_for(templates: str):
+    """The shared template environment without its per-render file checks (a build renders thousands of
+    pages from templates that do not change while it runs); a new one when the templates change."""
+    return template_env().overlay(auto_reload=False)
+
+
+def _env():
+    return _env_for(_templates_sig())
+
+
+_CURRENT_ENV = None  # set for the duration of a build, so a page render does not hash the templates
+
+
+def render_template(name: str, **values) -> str:
+    return (_CURRENT_ENV or _env()).get_template(name).render(**values)
+
+
+def asset_path(release_id: str, image_path: str) -> str:
+    return f"assets/{release_id}/{image_path}"
+
+
+def _templates_sig() -> str:
+    h = hashlib.sha1()
+    for folder in ("presshall", "portal"):
+        for p in sorted((TEMPLATES_DIR / folder).glob("*")):
+            h.update(p.name.encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def _pages(n_items: int, size: int) -> int:
+    return (n_items + size - 1) // size
+
+
+def _page_size(section: str) -> int:
+    return IMAGE_PAGE_SIZE if section == "images" else PAGE_SIZE
+
+
+# ---------------------------------------------------------------------------------------------
+# Views: plain dicts for the templates
+
+
+def _common(site: Site, root: str, current: str, page_kind: str, feed: str = "", feed_title: str = "") -> dict:
+    return {
+        "site": site.name, "root": root, "current": current, "page_kind": page_kind,
+        "nav": [{"key": k, "label": label} for k, label, _ in SECTIONS],
+        "press_office": site.press_office, "feed": feed, "feed_title": feed_title,
+        "default_venue": str(site.settings.city.get("default_venue", "")),
+    }
+
+
+def _item(site: Site, r: Release, root: str) -> dict:
+    when = site.when(r)
+    return {"href": f"{root}releases/{r.id}.html", "title": text(r.title), "kind": r.kind_label,
+            "date": display_date(when), "time": display_time(when), "iso": when.isoformat(),
+            "department": r.department.name, "short": r.department.short, "digest": text(r.digest),
+            "conference": r.press_conference, "id": r.id}
+
+
+def _conference(site: Site, r: Release, root: str) -> dict:
+    item = _item(site, r, root)
+    item.update(speakers=people(r)["speakers"], venue=text(r.venue), topic=text(r.kicker) or item["title"])
+    return item
+
+
+def _notice(site: Site, r: Release) -> dict:
+    """An upcoming conference: time, venue, topic, speakers, live stream. The release itself is under
+    embargo, so its title and body are not shown: the topic is the kicker, else the department's conference."""
+    when = r.publish_at.astimezone(site.tz)
+    m = site.media.get(r.id)
+    return {"topic": text(r.kicker) or f"{r.department.short}新闻发布会", "time": display_time(when),
+            "iso": when.isoformat(), "venue": text(r.venue), "department": r.department.name,
+            "speakers": people(r)["speakers"], "live": m.live if m else "", "id": r.id}
+
+
+def _policy_row(site: Site, row, root: str) -> dict:
+    doc, interps = row
+    return {"document": _item(site, doc, root) | {"number": doc.document_number} if doc else None,
+            "interpretations": [_item(site, i, root) for i in interps]}
+
+
+def _picture(site: Site, p: PictureItem, root: str) -> dict:
+    return {"src": root + quote(p.href), "label": p.label, "href": f"{root}releases/{p.release.id}.html",
+            "title": text(p.release.title), "date": display_date(site.when(p.release)),
+            "width": p.width, "height": p.height}
+
+
+def _coverage(site: Site, cr, root: str) -> dict:
+    c, r = cr
+    return {"outlet": c.outlet, "title": c.title, "url": c.url, "date": f"{c.date.year}年{c.date.month}月{c.date.day}日",
+            "iso": c.date.isoformat(), "release": _item(site, r, root)}
+
+
+def _video_item(site: Site, r: Release, root: str) -> dict:
+    return _conference(site, r, root) | {"videos": list(site.media[r.id].videos)}
+
+
+def _section_item(site: Site, section: str, item, root: str) -> dict:
+    return {
+        "notices": _conference, "videos": _video_item, "policies": _policy_row, "images": _picture,
+        "coverage": _coverage, "releases": _item,
+    }[section](site, item, root)
+
+
+def _nav_pages(n_pages: int, current: int | None) -> list[dict]:
+    """Archive page links for an index, newest page first."""
+    return [{"n": k, "href": f"page-{k}.html", "current": k == current} for k in range(n_pages, 0, -1)]
+
+
+def render_section_page(site: Site, section: str, page: int | None) -> bytes:
+    """``page`` None is the section's index (newest items); otherwise archive page ``page`` (1 = oldest)."""
+    items = site.lists[section]
+    size = _page_size(section)
+    n_pages = _pages(len(items), size)
+    if page is None:
+        chosen = items[-size:]
+    else:
+        chosen = items[(page - 1) * size: page * size]
+    label = LABELS[section]
+    common = _common(site, "../", section, "section", "feed.xml", f"{site.name}·{label}（RSS）")
+    view = dict(common, section=section, label=label, description=dict((k, d) for k, _, d in SECTIONS)[section],
+                items=[_section_item(site, section, it, "../") for it in reversed(chosen)],
+                page=page, n_pages=n_pages, pages=_nav_pages(n_pages, page) if page is None else [],
+                newer=(f"page-{page + 1}.html" if page and page < n_pages else "index.html") if page else "",
+                older=f"page-{page - 1}.html" if page and page > 1 else "", total=len(items),
+                upcoming=[_notice(site, r) for r in site.upcoming] if section == "notices" and page is None else [])
+    return render_template(f"presshall/{section}.html", **view).encode("utf-8")
+
+
+def render_spokespeople(site: Site) -> bytes:
+    reg = site.registry
+    held: dict[str, int] = {}
+    for r in site.releases:
+        if r.press_conference:
+            held[r.department.key] = held.get(r.department.key, 0) + 1
+    rows = []
+    for key, dep in reg.departments.items():
+        persons = sorted(reg.speakers_of(key), key=lambda s: not s.head)
+        li = reg.liaisons.get(key)
+        rows.append({"key": key, "name": dep.name, "short": dep.short, "listed": dep.listed,
+                     "spokespersons": [{"name": s.name, "title": s.title, "head": s.head} for s in persons],
+                     "liaison": {"name": li.name, "title": li.title, "phone": li.phone} if li else None,
+                     "conferences": held.get(key, 0)})
+    common = _common(site, "../", "spokespeople", "section", "feed.xml", f"{site.name}·新闻发言人（RSS）")
+    return render_template("presshall/spokespeople.html", **common, label=LABELS["spokespeople"], rows=rows,
+                           listed=sum(r["listed"] for r in rows)).encode("utf-8")
+
+
+def render_release(site: Site, r: Release) -> tuple[bytes, dict[str, bytes | Path]]:
+    """A release page and its assets (relative path -> bytes, or a source file to copy)."""
+    root = "../"
+    image_src = image_resolver(r, lambda img: root + quote(asset_path(r.id, img.path)))
+    when = site.when(r)
+    counterparts = []
+    if r.kind == "policy-document":
+        counterparts = [{"label": "政策解读", "title": text(i.title), "href": f"{i.id}.html", "id": i.id}
+                        for i in site.interps.get(r.id, [])]
+    elif r.kind == "policy" and r.interprets in site.by_id:
+        d = site.by_id[r.interprets]
+        counterparts = [{"label": "政策原文", "title": text(d.title), "href": f"{d.id}.html", "id": d.id}]
+    timeline = []
+    if r.kind in ("emergency", "opinion"):
+        members = site.events.get(r.follow_up_of or r.id, [])
+        if len(members) > 1:
+            timeline = [{"title": text(x.title), "href": f"{x.id}.html", "current": x.id == r.id,
+                         "time": display_time(site.when(x))} for x in members]
+    m = site.media.get(r.id) or Media()
+    assets: dict[str, bytes | Path] = {asset_path(r.id, img.path): img.data
+                                       for img in ([r.cover] if r.cover else []) + list(r.images)}
+    infographic = ""
+    if r.id in site.infographics:
+        assets[asset_path(r.id, "infographic.png")] = site.infographics[r.id]
+        infographic = root + asset_path(r.id, "infographic.png")
+    primary = site.primary(r)
+    body = body_parts(r, image_src)
+    view = dict(
+        _common(site, root, primary, "release", "feed.xml", f"{site.name}·{LABELS[primary]}（RSS）"),
+        r=r, title=text(r.title), kicker=text(r.kicker), subtitle=text(r.subtitle), digest=text(r.digest),
+        published=display_time(when), published_iso=when.isoformat(),
+        event_time=display_time(r.event_at.astimezone(site.tz)) if r.event_at else "",
+        people=people(r), venue=text(r.venue) if r.press_conference else "",
+        counterparts=counterparts, timeline=timeline, videos=list(m.videos),
+        coverage=[{"outlet": c.outlet, "title": c.title, "url": c.url, "iso": c.date.isoformat(),
+                   "date": f"{c.date.year}年{c.date.month}月{c.date.day}日"} for c in m.coverage],
+        cover=root + quote(asset_path(r.id, r.cover.path)) if r.cover else "",
+        infographic=infographic,
+        primary={"key": primary, "label": LABELS[primary]},
+        sections_in=[{"key": k, "label": LABELS[k]} for k in site.memberships(r)],
+        url=f"{site.base}releases/{r.id}.html",
+        lead=body[0],
+        sections=[{"heading": s.heading, "html": html, "not_applicable": s.not_applicable}
+                  for s, html in zip(r.sections, body[1:])],
+    )
+    return render_template("presshall/release.html", **view).encode("utf-8"), assets
+
+
+SECTION_BREAK = "PRESSHALLSECTIONBREAK9F3C2A"
+
+
+def body_parts(r: Release, image_src) -> list[str]:
+    """Sanitized HTML of the lead and of each section. Rendered as one Markdown document with a marker
+    paragraph between the parts (one parser instead of one per section: the build's largest cost), then
+    split at the markers. If the marker does not come back as exactly one paragraph per boundary (an
+    unclosed code fence, say, swallowed it), each part is rendered on its own, as the portal does."""
+    texts = [r.lead, *(s.body for s in r.sections)]
+    if not any(SECTION_BREAK in t for t in texts):
+        parts = body_html(f"\n\n{SECTION_BREAK}\n\n".join(texts), image_src).split(f"<p>{SECTION_BREAK}</p>")
+        if len(parts) == len(texts):
+            return [p.strip() for p in parts]
+    return [body_html(t, image_src) for t in texts]
+
+
+def render_home(site: Site) -> bytes:
+    lists = site.lists
+    view = dict(
+        _common(site, "", "", "home", "feed.xml", f"{site.name}（RSS）"),
+        upcoming=[_notice(site, r) for r in site.upcoming],
+        latest=[_item(site, r, "") for r in site.releases[:HOME_ITEMS]],
+        conferences=[_conference(site, r, "") for r in reversed(lists["notices"][-4:])],
+        policies=[_policy_row(site, row, "") for row in reversed(lists["policies"][-5:])],
+        videos=[_video_item(site, r, "") for r in reversed(lists["videos"][-3:])],
+        pictures=[_picture(site, p, "") for p in reversed(lists["images"][-6:])],
+        coverage=[_coverage(site, c, "") for c in reversed(lists["coverage"][-5:])],
+        departments=len(site.registry.departments), spokespersons=len(site.registry.speakers),
+        total=len(site.releases),
+        sections=[{"key": k, "label": label, "description": d} for k, label, d in SECTIONS],
+    )
+    return render_template("presshall/home.html", **view).encode("utf-8")
+
+
+def render_search(site: Site) -> bytes:
+    return render_template("presshall/search.html", **_common(site, "", "", "search")).encode("utf-8")
+
+
+def search_index(site: Site) -> bytes:
+    """Compact JSON: field names once, then one array per release (newest first)."""
+    rows = []
+    for r in site.releases:
+        rows.append([text(r.title), f"releases/{r.id}.html", site.when(r).date().isoformat(), r.kind_label,
+                     r.department.short, " ".join(r.keywords), text(r.digest)[:80], LABELS[site.primary(r)]])
+    data = {"fields": ["title", "url", "date", "kind", "department", "keywords", "digest", "section"], "items": rows}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# Feeds (RSS 2.0), one per section and one for the whole site
+
+
+def _feed(site: Site, path: str, title: str, entries: list[dict]) -> bytes:
+    fg = FeedGenerator()
+    fg.id(site.base + path)
+    fg.title(title)
+    fg.subtitle(f"{site.press_office or site.name}权威发布")
+    fg.author({"name": site.press_office or site.name})
+    fg.language("zh-CN")
+    fg.link(href=site.base + path, rel="self")
+    fg.link(href=site.base + path.replace("feed.xml", "index.html"), rel="alternate")
+    fg.updated(max((e["date"] for e in entries), default=EMPTY_DATE))  # from the content, never the clock
+    for e in entries:
+        fe = fg.add_entry(order="append")
+        fe.id(e["id"])
+        fe.guid(e["id"], permalink=e["id"].startswith("http"))
+        fe.title(e["title"])
+        fe.link(href=e["link"], rel="alternate")
+        fe.published(e["date"])
+        fe.updated(e["date"])
+        if e.get("author"):
+            fe.author({"name": e["author"]})
+        if e.get("category"):
+            fe.category(term=e["category"][0], label=e["category"][1])
+        if e.get("summary"):
+            fe.description(e["summary"])
+    return fg.rss_str(pretty=True)
+
+
+def _release_entry(site: Site, r: Release, summary: str = "") -> dict:
+    url = f"{site.base}releases/{r.id}.html"
+    return {"id": url, "link": url, "title": text(r.title), "date": site.pub[r.id], "author": r.department.name,
+            "category": (r.kind, r.kind_label), "summary": summary or text(r.digest) or text(r.title)}
+
+
+def feeds(site: Site) -> dict[str, bytes]:
+    newest = lambda items: list(reversed(items[-FEED_SIZE:]))  # noqa: E731
+    out = {"feed.xml": _feed(site, "feed.xml", site.name, [_release_entry(site, r) for r in site.releases[:FEED_SIZE]])}
+    for section in ("notices", "videos", "policies", "images", "coverage", "releases"):
+        items = newest(site.lists[section])
+        if section == "policies":
+            entries = [_release_entry(site, doc or interps[0],
+                                      "政策解读：" + "；".join(text(i.title) for i in interps) if doc and interps else "")
+                       for doc, interps in items]
+        elif section == "images":
+            entries = [dict(_release_entry(site, p.release, p.label), id=site.base + p.href,
+                            link=f"{site.base}releases/{p.release.id}.html") for p in items]
+        elif section == "coverage":
+            entries = [{"id": c.url, "link": c.url, "title": f"{c.outlet}：{c.title}",
+                        "date": datetime(c.date.year, c.date.month, c.date.day, tzinfo=site.tz), "author": c.outlet,
+                        "summary": f"相关发布：{text(r.title)}"} for c, r in items]
+        elif section == "videos":
+            entries = [_release_entry(site, r, "视频实录：" + "、".join(v.title for v in site.media[r.id].videos))
+                       for r in items]
+        elif section == "notices":
+            entries = [_release_entry(site, r, f"{display_time(site.when(r))}，{text(r.venue)}") for r in items]
+            for r in site.upcoming:  # announced conferences, without their embargoed content
+                n = _notice(site, r)
+                entries.insert(0, {"id": f"{site.base}notices/index.html#notice-{r.id}",
+                                   "link": f"{site.base}notices/index.html#notice-{r.id}",
+                                   "title": f"【预告】{n['topic']}", "date": r.publish_at, "author": n["department"],
+                                   "summary": f"{n['time']}，{n['venue']}"})
+        else:
+            entries = [_release_entry(site, r) for r in items]
+        out[f"{section}/feed.xml"] = _feed(site, f"{section}/feed.xml", f"{site.name}·{LABELS[section]}", entries)
+    speakers = [r for r in site.releases if r.press_conference][:FEED_SIZE]
+    out["spokespeople/feed.xml"] = _feed(
+        site, "spokespeople/feed.xml", f"{site.name}·新闻发言人",
+        [_release_entry(site, r, "发言人：" + "；".join(people(r)["speakers"])) for r in speakers])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
+
+
+_SITE: Site | None = None  # the model a forked worker renders from (inherited, never pickled)
+_OUT: Path | None = None
+_DURABLE_EACH = True  # fsync each file (small builds) or sync once at the end (large builds)
+
+
+def _write(path: Path, data: bytes) -> bool:
+    """Replace ``path`` atomically if its bytes differ; False when unchanged (like ``write_atomic``)."""
+    if _DURABLE_EACH:
+        return write_atomic(path, data)
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _sync(out: Path) -> None:
+    """Make every file written so far durable: syncfs(2) on the site's file system, else sync(2)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(out, os.O_RDONLY)
+        try:
+            if libc.syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    except (OSError, AttributeError):
+        pass
+    os.sync()
+
+
+def _render_spec(spec: tuple) -> tuple[str, list[str], list[str]]:
+    """Render one keyed page and write it (and its assets). Returns (path, its assets, files written)."""
+    site, out = _SITE, _OUT
+    kind = spec[0]
+    if kind == "release":
+        r = site.by_id[spec[1]]
+        data, assets = render_release(site, r)
+        written = [name for name, blob in assets.items()
+                   if _write(out / name, blob.read_bytes() if isinstance(blob, Path) else blob)]
+        path = f"releases/{r.id}.html"
+        return path, sorted(assets), written + ([path] if _write(out / path, data) else [])
+    _, section, page = spec
+    path = f"{section}/page-{page}.html"
+    return path, [], [path] if _write(out / path, render_section_page(site, section, page)) else []
+
+
+def _render_chunk(specs: list[tuple]) -> list[tuple[str, list[str], list[str]]]:
+    return [_render_spec(s) for s in specs]
+
+
+def _load_manifest(out: Path, full: bool) -> dict:
+    if full:
+        return {}
+    try:
+        data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data.get("pages", {}) if data.get("version") == BUILDER_VERSION else {}
+
+
+_BUILDING = threading.Lock()  # the globals above belong to one build at a time in this process
+
+
+def build_site(releases: Iterable[Release], published: Mapping[str, datetime], registry: Registry,
+               settings: Settings, out_dir: Path, *, media: Mapping[str, Media] | None = None,
+               now: datetime | None = None, infographics: Mapping[str, Path] | None = None,
+               full: bool = False, workers: int | None = None) -> BuildResult:
+    """Build (or update) the press-hall site in ``out_dir``. ``published`` decides what is on the site;
+    ``full`` ignores the manifest (every page rendered, still written only when its bytes differ).
+    Two processes building the same folder must hold a lock around this (``pressroom.site.locked``)."""
+    with _BUILDING:
+        return _build(releases, published, registry, settings, Path(out_dir), media, now, infographics, full, workers)
+
+
+def _build(releases, published, registry, settings, out, media, now, infographics, full, workers) -> BuildResult:
+    global _SITE, _OUT, _DURABLE_EACH, _CURRENT_ENV
+    clock = time.perf_counter  # timings for the benchmark; never in the output
+    timings, t0 = {}, clock()
+    now = now or datetime.now(settings.tz)
+    site = Site(releases, published, registry, settings, media or {}, now, infographics or {})
+    _CURRENT_ENV = _env_for(site.templates)
+    old = _load_manifest(out, full)
+
+    # Keyed pages: a release page per release, archive pages per section.
+    keyed: dict[str, tuple[str, tuple]] = {}
+    for r in site.releases:
+        keyed[f"releases/{r.id}.html"] = (site.release_key(r), ("release", r.id))
+    for section, items in site.lists.items():
+        size = _page_size(section)
+        n = _pages(len(items), size)
+        for k in range(1, n + 1):
+            chunk = items[(k - 1) * size: k * size]
+            key = _sha(site.template_sig, section, k, k < n, [site.item_sig(section, it) for it in chunk])
+            keyed[f"{section}/page-{k}.html"] = (key, ("page", section, k))
+    todo, manifest = [], {}
+    exists, root = os.path.exists, str(out) + os.sep
+    for path, (key, spec) in keyed.items():
+        prev = old.get(path)
+        if prev and prev[0] == key and exists(root + path) and all(exists(root + a) for a in prev[1]):
+            manifest[path] = prev
+        else:
+            todo.append((path, key, spec))
+    timings["model and keys"] = clock() - t0
+
+    written: list[str] = []
+    _SITE, _OUT, _DURABLE_EACH = site, out, len(todo) < PARALLEL_FROM
+    try:
+        for path, assets, files in _run(todo, workers):
+            manifest[path] = [keyed[path][0], assets]
+            written += files
+    finally:
+        _SITE, _OUT = None, None
+    timings["render pages"] = clock() - t0 - sum(timings.values())
+
+    # Pages that show the whole site: cheap, always rendered, written when their bytes change.
+    always: dict[str, bytes] = {
+        "index.html": render_home(site),
+        "search.html": render_search(site),
+        "style.css": (render_template("portal/style.css") + render_template("presshall/style.css")).encode("utf-8"),
+        "search.js": render_template("presshall/search.js").encode("utf-8"),
+        "search-index.json": search_index(site),
+        "spokespeople/index.html": render_spokespeople(site),
+        **feeds(site),
+    }
+    always["search-index.js"] = b"window.PRESSHALL_SEARCH=" + always["search-index.json"] + b";\n"
+    for section in site.lists:
+        if section != "spokespeople":
+            always[f"{section}/index.html"] = render_section_page(site, section, None)
+    try:
+        for path, data in sorted(always.items()):
+            manifest[path] = ["", []]
+            if _write(out / path, data):
+                written.append(path)
+        timings["site-wide pages"] = clock() - t0 - sum(timings.values())
+        if not _DURABLE_EACH:
+            _sync(out)
+            timings["sync"] = clock() - t0 - sum(timings.values())
+    finally:
+        _DURABLE_EACH = True
+
+    removed = _remove_stale(out, old, manifest)
+    _CURRENT_ENV = None
+    data = json.dumps({"version": BUILDER_VERSION, "pages": dict(sorted(manifest.items()))},
+                      ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if write_atomic(out / MANIFEST, data):
+        written.append(MANIFEST)
+    timings["manifest"] = clock() - t0 - sum(timings.values())
+    return BuildResult(out, sorted(written), removed, len(todo), len(manifest), registry_problems(registry),
+                       timings=timings)
+
+
+def _run(todo: list, workers: int | None):
+    specs = [spec for _, _, spec in todo]
+    workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+    if workers <= 1 or len(specs) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
+        yield from _render_chunk(specs)
+        return
+    _compile_templates()
+    size = max(20, len(specs) // (workers * 8))
+    chunks = [specs[i:i + size] for i in range(0, len(specs), size)]
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        for batch in pool.map(_render_chunk, chunks):
+            yield from batch
+
+
+def _compile_templates() -> None:
+    """Compile every template in the parent, before forking, so workers share the compiled code."""
+    env = _CURRENT_ENV or _env()
+    for p in sorted((TEMPLATES_DIR / "presshall").glob("*.html")):
+        env.get_template(f"presshall/{p.name}")
+
+
+def _remove_stale(out: Path, old: dict, new: dict) -> list[str]:
+    """Delete pages and assets the previous build wrote that this site no longer has."""
+    keep = set(new) | {a for _, assets in new.values() for a in assets}
+    gone = (set(old) | {a for _, assets in old.values() for a in assets}) - keep
+    removed = []
+    for rel in sorted(gone):
+        p = out / rel
+        if p.resolve().is_relative_to(out.resolve()) and p.is_file():
+            p.unlink()
+            removed.append(rel)
+    return removed
+
+
+def site_dir(settings: Settings) -> Path:
+    return settings.outbox_dir / "portal" / SUBDIR
+
+
+def infographics_in_outbox(settings: Settings, ids: Iterable[str]) -> dict[str, Path]:
+    """The infographic channel's PNGs already in the outbox (``assets/<id>/infographic.png``)."""
+    out = {}
+    for rid in ids:
+        p = settings.outbox_dir / "assets" / rid / "infographic.png"
+        if p.is_file():
+            out[rid] = p
+    return out
+
+
+def refresh(settings: Settings, catalog, ledger, now: datetime | None = None, full: bool = False,
+            check: bool = True) -> BuildResult:
+    """Rebuild the press hall from the catalog and the ledger, then run the link verifier on it (without
+    requesting outside sites). Called after publishing (``pressroom.site``) and by ``pressroom site build``.
+    A media store with errors leaves the site as it was: publishing must not take coverage pages down."""
+    from . import coverage, linkcheck
+    from .errors import ValidationFailed
+    from .site import locked
+
+    out = site_dir(settings)
+    try:
+        media = coverage.load(settings.content_dir)
+    except ValidationFailed as e:
+        return BuildResult(out, [], [], 0, 0, [f"{coverage.STORE} 有错误，新闻发布厅未更新：{p}" for p in e.problems])
+    with locked(out / ".lock"):  # a publish flow and `pressroom site build` may finish together
+        published = published_times(ledger)
+        result = build_site(catalog.releases.values(), published, catalog.registry, settings, out, media=media,
+                            now=now, infographics=infographics_in_outbox(settings, published), full=full)
+        if check:
+            result.check = linkcheck.check_site(out, check_coverage=False)
+        if not result.check.ok:
+            result.warnings.append("新闻发布厅链接检查未通过：" + "；".join(result.check.lines()[1:-1])[:2000])
+    return result

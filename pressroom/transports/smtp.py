@@ -1,0 +1,242 @@
+"""Mail to the news desks (newspaper copy desk, TV news desk): one message per desk address, the copy as
+the text body and every other file of the rendition (``.docx``, script, ``.srt``, pictures) attached.
+
+``Message-ID`` is ``<release.channel.version@domain>``: the same for every send of one version, so a desk
+whose mail client or archive sees the same message twice can drop the second. SMTP cannot be asked what a
+mailbox already holds, so ``lookup`` only knows what this transport recorded: each desk's address is saved
+in the ledger's ``steps`` the moment the server answers 250, a retry sends only to the desks not yet done,
+and when the connection drops after the message was sent (no answer), the channel is left unconfirmed for
+the editor to check with the desk — it is never resent on its own.
+
+Settings ``[transport.smtp]``: ``host``, ``port`` (587), ``starttls`` (true), ``ssl`` (false; implicit TLS,
+port 465), ``username`` (login when set; password from env ``PRESSROOM_SMTP_PASSWORD`` or the Prefect Secret
+block ``password_block``), ``from``, ``cafile`` (a private CA), ``timeout`` (30 s), ``message_id_domain``
+("pressroom"), and ``[transport.smtp.desks]`` with a list of addresses per channel
+(``newspaper = ["copy@paper.example"]``, ``tv = ["news@tv.example"]``).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import smtplib
+import socket
+import ssl
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formatdate
+from pathlib import PurePosixPath
+
+from pressroom.secrets import MissingCredential, credential, redact, transport_settings
+from pressroom.settings import Settings
+
+from . import PermanentError, Receipt, TransientError, UnknownOutcome, register
+from .http import CredentialsRefused
+
+SERVICE = "邮件"
+
+
+def message_id(rendition, domain: str = "pressroom") -> str:
+    return f"<{rendition.release_id}.{rendition.channel}.{rendition.version}@{domain}>"
+
+
+def copy_and_attachments(rendition) -> tuple[str, str, list[str]]:
+    """(copy file, its text, attachment names): the copy is ``<release id>.txt`` (what the newspaper and TV
+    channels write), else ``<channel>.txt``, else the first top-level ``.txt``; everything else is attached."""
+    top_txt = sorted(n for n in rendition.files if n.endswith(".txt") and "/" not in n)
+    preferred = [f"{rendition.release_id}.txt", f"{rendition.channel}.txt"]
+    copy = next((n for n in preferred if n in rendition.files), top_txt[0] if top_txt else "")
+    text = rendition.files[copy].decode("utf-8-sig") if copy else ""  # the copy desk's .txt may carry a BOM
+    return copy, text, sorted(n for n in rendition.files if n != copy)
+
+
+def attachment_names(names: list[str]) -> dict[str, str]:
+    """File name each attachment is sent as: its base name, or the whole path (``/`` → ``_``) when two
+    attachments share a base name."""
+    base = [PurePosixPath(n).name for n in names]
+    return {n: b if base.count(b) == 1 else n.replace("/", "_") for n, b in zip(names, base)}
+
+
+class SMTPTransport:
+    name = "smtp"
+    outlet = "smtp"
+
+    def __init__(self, settings: Settings, channel: str):
+        self.settings, self.channel = settings, channel
+        conf = transport_settings(settings, "smtp")
+        self.conf = conf
+        self.host = str(conf.get("host", ""))
+        self.use_ssl = bool(conf.get("ssl", False))
+        self.port = int(conf.get("port", 465 if self.use_ssl else 587))
+        self.starttls = bool(conf.get("starttls", not self.use_ssl))
+        self.username = str(conf.get("username", ""))
+        self.sender = str(conf.get("from") or self.username)
+        self.cafile = str(conf.get("cafile", "")) or None
+        self.timeout = float(conf.get("timeout", 30))
+        self.domain = str(conf.get("message_id_domain", "pressroom"))
+        self.desks = [str(a) for a in (conf.get("desks") or {}).get(channel, [])]
+
+    # -- the message -------------------------------------------------------------------------------
+
+    def build(self, rendition, desk: str) -> EmailMessage:
+        import channels
+
+        copy, text, attachments = copy_and_attachments(rendition)
+        msg = EmailMessage()
+        msg["Subject"] = f"【{channels.adapter(self.channel).LABEL}】{rendition.title}"
+        msg["From"] = self.sender
+        msg["To"] = desk
+        msg["Date"] = formatdate(localtime=True)
+        msg["Message-ID"] = message_id(rendition, self.domain)
+        msg["X-Pressroom-Release"] = rendition.release_id
+        msg["X-Pressroom-Version"] = rendition.version
+        msg.set_content(text or f"{rendition.title}\n\n（稿件见附件）\n", charset="utf-8")
+        filenames = attachment_names(attachments)
+        for name in attachments:
+            ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            if name.endswith(".srt"):
+                ctype = "text/plain"  # SubRip is text; some mail clients only preview text/*
+            main, sub = ctype.split("/", 1)
+            # Every attachment as bytes in base64: the desk gets exactly the file (text parts would
+            # otherwise travel with CRLF line ends).
+            params = {"charset": "utf-8"} if main == "text" else {}
+            msg.add_attachment(rendition.files[name], maintype=main, subtype=sub, filename=filenames[name],
+                               params=params)
+        return msg
+
+    # -- sending -----------------------------------------------------------------------------------
+
+    def _connect(self) -> smtplib.SMTP:
+        if not self.host:
+            raise PermanentError(f"{SERVICE}：未配置 [transport.smtp] host")
+        context = ssl.create_default_context(cafile=self.cafile)
+        try:
+            if self.use_ssl:
+                conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            else:
+                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            conn.ehlo()
+            if self.starttls:
+                conn.starttls(context=context)
+                conn.ehlo()
+        except ssl.SSLError as e:
+            raise PermanentError(redact(f"{SERVICE}：与 {self.host} 建立加密连接失败（{e}）：检查证书或 cafile")) from None
+        except smtplib.SMTPNotSupportedError:
+            raise PermanentError(f"{SERVICE}：{self.host} 不支持 STARTTLS，请检查 [transport.smtp] 配置") from None
+        except (OSError, smtplib.SMTPException) as e:
+            raise TransientError(redact(
+                f"{SERVICE}：无法连接 {self.host}:{self.port}（{type(e).__name__}: {e}），未发送")) from None
+        if self.username:
+            try:
+                password = credential(self.settings, "smtp", "password")
+            except MissingCredential as e:
+                conn.close()
+                raise CredentialsRefused(str(e)) from None
+            try:
+                conn.login(self.username, password)
+            except smtplib.SMTPAuthenticationError as e:
+                conn.close()
+                raise CredentialsRefused(redact(f"{SERVICE}：{self.host} 拒绝登录（{e.smtp_code}），请检查用户名和密码")) from None
+            except (OSError, smtplib.SMTPException) as e:
+                conn.close()
+                raise TransientError(redact(f"{SERVICE}：登录 {self.host} 出错（{type(e).__name__}: {e}），未发送")) from None
+        return conn
+
+    def _send(self, conn: smtplib.SMTP, desk: str, msg: EmailMessage) -> None:
+        """MAIL / RCPT / DATA by hand, to know whether a failure came before or after the message left."""
+        def refused(stage: str, code: int, reply: bytes):
+            text = redact(f"{SERVICE}发往 {desk}：服务器在 {stage} 拒绝（{code} {reply.decode(errors='replace')}）")
+            return TransientError(text) if 400 <= code < 500 else PermanentError(text)
+
+        try:
+            code, reply = conn.mail(self.sender)
+            if code != 250:
+                raise refused("MAIL FROM", code, reply)
+            code, reply = conn.rcpt(desk)
+            if code not in (250, 251):
+                raise refused("RCPT TO", code, reply)
+            conn.putcmd("data")
+            code, reply = conn.getreply()
+            if code != 354:
+                raise refused("DATA", code, reply)
+        except (OSError, smtplib.SMTPServerDisconnected) as e:
+            raise TransientError(redact(f"{SERVICE}发往 {desk}：连接中断（{type(e).__name__}），邮件未发出")) from None
+        data = msg.as_bytes(policy=SMTP_POLICY)
+        data = re.sub(rb"(?m)^\.", b"..", data)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        try:
+            conn.send(data + b".\r\n")
+            code, reply = conn.getreply()
+        except (OSError, smtplib.SMTPServerDisconnected) as e:
+            raise UnknownOutcome(redact(
+                f"{SERVICE}发往 {desk}：邮件已发出，但连接在服务器确认前中断（{type(e).__name__}），编辑部可能已收到。"
+                f"请与编辑部核实（邮件 Message-ID {msg['Message-ID']}，重复收到可按此去重）")) from None
+        if code != 250:
+            raise refused("邮件正文", code, reply)
+
+    def deliver(self, rendition, delivery, ledger) -> Receipt:
+        from pressroom import doctor
+
+        return doctor.guard(ledger, self.outlet, lambda: self._deliver(rendition, delivery, ledger))
+
+    def _deliver(self, rendition, delivery, ledger) -> Receipt:
+        if not self.desks:
+            raise PermanentError(f"{SERVICE}：未配置 {self.channel} 的编辑部邮箱（[transport.smtp.desks] {self.channel}）")
+        sent = dict(delivery.steps.get("sent") or {})
+        todo = [d for d in self.desks if d not in sent]
+        if todo:
+            conn = self._connect()
+            try:
+                for desk in todo:
+                    msg = self.build(rendition, desk)
+                    try:
+                        self._send(conn, desk, msg)
+                    except UnknownOutcome:
+                        ledger.save_steps(delivery, {"unconfirmed": desk})
+                        raise
+                    sent[desk] = msg["Message-ID"]
+                    ledger.save_steps(delivery, {"sent": sent})
+            finally:
+                try:
+                    conn.quit()
+                except (OSError, smtplib.SMTPException):
+                    conn.close()
+        return self._receipt(rendition)
+
+    def _receipt(self, rendition) -> Receipt:
+        return Receipt(external_id=message_id(rendition, self.domain), url="mailto:" + ",".join(self.desks))
+
+    def lookup(self, rendition, delivery) -> Receipt | None:
+        """SMTP has no way to ask a mailbox. Only what was recorded counts: every desk answered 250."""
+        from pressroom.ledger import Ledger
+
+        current = Ledger(self.settings.ledger_url).get(delivery.release_id, delivery.channel, delivery.version)
+        sent = (current or delivery).steps.get("sent") or {}
+        if self.desks and all(d in sent for d in self.desks):
+            return self._receipt(rendition)
+        return None
+
+
+def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
+    """Connect, STARTTLS, log in, NOOP, QUIT — nothing is sent — and every mailed channel has a desk."""
+    out = []
+    mailed = [ch for ch in settings.channels if settings.transports.get(ch) == "smtp"]
+    for ch in mailed:
+        desks = SMTPTransport(settings, ch).desks
+        out.append((f"{ch} 编辑部邮箱", bool(desks), "、".join(desks) or f"未配置 [transport.smtp.desks] {ch}"))
+    t = SMTPTransport(settings, mailed[0] if mailed else "newspaper")
+    try:
+        conn = t._connect()
+        try:
+            conn.noop()
+        finally:
+            conn.quit()
+        how = ("STARTTLS、" if t.starttls else "") + ("登录" if t.username else "连接")
+        out.append(("SMTP 连接与登录", True, f"{t.host}:{t.port} {how}成功"))
+    except (PermanentError, TransientError, OSError, smtplib.SMTPException, socket.error) as e:
+        out.append(("SMTP 连接与登录", False, str(e)))
+    return out
+
+
+register("smtp", SMTPTransport)

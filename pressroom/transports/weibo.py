@@ -1,0 +1,212 @@
+"""Weibo: one post through ``statuses/share`` (the rendition's status and picture), recorded with its id and
+URL ``https://weibo.com/<uid>/<mid>``.
+
+- Rate limits (10022–10024) and "posting too fast" (20016) are transient: the flow backs off and retries.
+- Repeated content (20017 / 20019 / 20111) means "maybe already posted": the account's recent posts
+  (``statuses/user_timeline``) are searched for this text and the adopted post is recorded; if it is not
+  there, the outcome is unknown (the editor checks).
+- A lost reply is never blindly retried: the timeline is searched first; a retry searches again before
+  posting. Weibo stores links as t.cn short links, so the match is on the words (the status with its URLs
+  taken out), and post ids recorded for another version of the release are never adopted.
+- A refused token (21301, 21314–21319, 21327, 21332, 10014 app permission) disables the channel.
+
+Settings ``[transport.weibo]``: ``base_url`` (default ``https://api.weibo.com``), ``rip`` (the office's
+egress IP, required by the API; also read from ``[outlets.weibo] rip``), ``uid`` (optional: the account id
+for URLs, else taken from the reply), ``timeout`` / ``connect_timeout``, ``lookup_count`` (recent posts to
+search, default 20). The token: env ``PRESSROOM_WEIBO_TOKEN`` or the Prefect Secret block ``token_block``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import re
+
+from pressroom.secrets import MissingCredential, credential, install_log_redaction, redact, transport_settings
+from pressroom.settings import Settings
+
+from . import PermanentError, Receipt, TransientError, TransportError, UnknownOutcome, register
+from .http import CredentialsRefused, Http, json_of
+
+log = logging.getLogger(__name__)
+install_log_redaction((__name__,))
+
+DEFAULT_BASE = "https://api.weibo.com"
+SERVICE = "微博"
+SHARE = "/2/statuses/share.json"
+TIMELINE = "/2/statuses/user_timeline.json"
+SHARE_FILE = "weibo-share.json"
+
+RATE_LIMITS = {10022, 10023, 10024, 20016}
+REPEATED = {20017, 20019, 20111}
+CREDENTIAL_ERRORS = {10014, 21301, 21314, 21315, 21316, 21317, 21319, 21327, 21332}
+MEANING = {
+    10014: "应用没有该接口权限", 10016: "缺少必填参数", 10017: "参数值无效（正文须含安全域名下的链接、不能含 #话题#）",
+    10022: "IP 请求频次超限", 10023: "用户请求频次超限", 10024: "用户请求该接口频次超限", 20005: "图片类型不支持",
+    20006: "图片过大", 20012: "正文超过 140 字", 20016: "发布过于频繁", 20017: "内容重复", 20019: "内容重复",
+    20111: "内容重复", 21301: "认证失败", 21327: "授权已过期", 21332: "授权无效",
+}
+_URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+
+def _words(text: str) -> str:
+    """A post's text without its links and spaces: what Weibo keeps as written."""
+    return re.sub(r"\s+", "", _URL.sub("", text or ""))
+
+
+class WeiboTransport:
+    name = "weibo"
+    outlet = "weibo"
+
+    def __init__(self, settings: Settings, channel: str):
+        self.settings, self.channel = settings, channel
+        conf = transport_settings(settings, "weibo")
+        self.conf = conf
+        self.http = Http(str(conf.get("base_url", DEFAULT_BASE)), SERVICE, timeout=float(conf.get("timeout", 20)),
+                         connect_timeout=float(conf.get("connect_timeout", 5)))
+        self.rip = str(conf.get("rip") or settings.outlet("weibo").get("rip") or "")
+        self.uid = str(conf.get("uid") or "")
+        self.lookup_count = int(conf.get("lookup_count", 20))
+        self._looked: set[tuple[int, int]] = set()  # (delivery id, attempt) whose lookup found nothing
+
+    def _token(self) -> str:
+        try:
+            return credential(self.settings, "weibo", "token")
+        except MissingCredential as e:
+            raise CredentialsRefused(str(e)) from None
+
+    def _status(self, rendition) -> tuple[str, str, bytes | None]:
+        payload = rendition.payload or json.loads(rendition.files[SHARE_FILE])
+        pic = payload.get("pic") or ""
+        if pic and pic not in rendition.files:
+            raise PermanentError(f"{SERVICE}：配图文件“{pic}”不在稿件中，请联系技术人员")
+        return str(payload["status"]), pic, rendition.files.get(pic) if pic else None
+
+    def _error(self, data: dict, what: str) -> TransportError:
+        code = data.get("error_code")
+        msg = redact(f"{SERVICE}{what}失败：{MEANING.get(code, '平台返回错误')}（error_code {code}：{data.get('error', '')}）")
+        if code in RATE_LIMITS:
+            return TransientError(msg + "，稍后重试")
+        if code in CREDENTIAL_ERRORS:
+            return CredentialsRefused(msg)
+        return PermanentError(msg)
+
+    # -- deliver ---------------------------------------------------------------------------------
+
+    def deliver(self, rendition, delivery, ledger) -> Receipt:
+        from pressroom import doctor
+
+        return doctor.guard(ledger, self.outlet, lambda: self._deliver(rendition, delivery))
+
+    def _deliver(self, rendition, delivery) -> Receipt:
+        token = self._token()
+        status, pic_name, pic = self._status(rendition)
+        try:
+            ipaddress.ip_address(self.rip)
+        except ValueError:
+            raise PermanentError(f"{SERVICE}：未配置或配置错误的 rip（用户真实 IP，接口必填）：请在 [transport.weibo] "
+                                 f"中填写本单位的出口 IP") from None
+        known = self._other_versions(delivery)
+        if delivery.attempts > 1 and (delivery.id, delivery.attempts) not in self._looked:
+            found = self._find(status, known)  # raises if it cannot look: never post blind
+            if found:
+                return found
+        form = {"access_token": token, "status": status, "rip": self.rip}
+        files = {"pic": (pic_name, pic, _mime(pic_name))} if pic is not None else None
+        try:
+            resp = self.http.request("POST", SHARE, what="发布微博", data=form, files=files)
+        except UnknownOutcome as e:
+            found = self._find(status, known, quiet=True)
+            if found:
+                log.info("weibo: reply lost, post found on the account: %s", found.url)
+                return found
+            raise UnknownOutcome(f"{e}；账号最近的微博中暂未找到这条，请到微博核实") from None
+        data = json_of(resp, SERVICE, "发布微博")
+        if data.get("error_code"):
+            if data["error_code"] in REPEATED:
+                found = self._find(status, known, quiet=True)
+                if found:
+                    log.info("weibo: repeated content, adopting the existing post %s", found.url)
+                    return found
+                raise UnknownOutcome(redact(
+                    f"{SERVICE}提示内容重复（error_code {data['error_code']}），但账号最近 {self.lookup_count} 条微博中"
+                    f"没有找到这条：可能已发布过，请到微博核实"))
+            raise self._error(data, "发布微博")
+        return self._receipt(data)
+
+    def _receipt(self, post: dict) -> Receipt:
+        idstr = str(post.get("idstr") or post.get("id") or "")
+        if not idstr:
+            raise UnknownOutcome(f"{SERVICE}发布微博：回复中没有微博 id，请到微博核实")
+        uid = self.uid or str((post.get("user") or {}).get("idstr") or (post.get("user") or {}).get("id") or "")
+        mid = str(post.get("mid") or idstr)
+        url = f"https://weibo.com/{uid}/{mid}" if uid else f"https://weibo.com/detail/{mid}"
+        return Receipt(external_id=idstr, url=url)
+
+    # -- looking ---------------------------------------------------------------------------------
+
+    def _other_versions(self, delivery) -> set[str]:
+        from pressroom.ledger import Ledger
+
+        return {d.external_id for d in Ledger(self.settings.ledger_url).rows(delivery.release_id)
+                if d.channel == self.channel and d.version != delivery.version and d.external_id}
+
+    def _find(self, status: str, known: set[str], quiet: bool = False) -> Receipt | None:
+        """Search the account's recent posts for this status."""
+        want = _words(status)
+        try:
+            resp = self.http.request("GET", TIMELINE, what="查询最近微博", idempotent=True,
+                                     params={"access_token": self._token(), "count": self.lookup_count})
+            data = json_of(resp, SERVICE, "查询最近微博")
+            if data.get("error_code"):
+                raise self._error(data, "查询最近微博")
+        except TransportError:
+            if quiet:
+                return None
+            raise
+        for post in data.get("statuses") or []:
+            if str(post.get("idstr") or post.get("id")) in known:
+                continue
+            if _words(post.get("text", "")) == want:
+                return self._receipt(post)
+        return None
+
+    def lookup(self, rendition, delivery) -> Receipt | None:
+        try:
+            status = self._status(rendition)[0]
+            found = self._find(status, self._other_versions(delivery))
+        except (TransportError, MissingCredential, KeyError) as e:
+            log.warning("weibo: lookup could not ask the platform: %s", redact(e))
+            return None
+        if found is None:
+            self._looked.add((delivery.id, delivery.attempts))  # deliver need not look again
+        return found
+
+
+def _mime(name: str) -> str:
+    n = name.lower()
+    return "image/png" if n.endswith(".png") else "image/gif" if n.endswith(".gif") else "image/jpeg"
+
+
+def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
+    t = WeiboTransport(settings, "weibo")
+    out = []
+    try:
+        ipaddress.ip_address(t.rip)
+        out.append(("rip（出口 IP）", True, t.rip))
+    except ValueError:
+        out.append(("rip（出口 IP）", False, "未配置：请在 [transport.weibo] 中填写 rip"))
+    try:
+        resp = t.http.request("GET", TIMELINE, what="查询最近微博", idempotent=True,
+                              params={"access_token": t._token(), "count": 1})
+        data = json_of(resp, SERVICE, "查询最近微博")
+        if data.get("error_code"):
+            raise t._error(data, "查询最近微博")
+        out.append(("access_token", True, "令牌有效，可读取账号微博"))
+    except TransportError as e:
+        out.append(("access_token", False, str(e)))
+    return out
+
+
+register("weibo", WeiboTransport)
