@@ -40,6 +40,7 @@ from pressroom.settings import Settings, load_settings  # noqa: E402
 from pressroom.transports import PermanentError, TransientError, UnknownOutcome, transport_for  # noqa: E402
 
 WAIT_FOR_OTHER_RUN = timedelta(minutes=5)
+LATE_START = timedelta(minutes=2)  # a scheduled run starting later than this says so
 FAST_CHANNELS = ("weibo", "wechat", "portal")  # where an emergency's first information must appear first  # how long a second run waits for the first one's delivery
 
 
@@ -219,6 +220,7 @@ def publish_release(release: str, channels_only: list[str] | None = None, now: b
         return Failed(message=f"找不到稿件“{release}”")
     parts = catalog.bundle_of(r)
     _tag_run(parts)
+    _note_late_start(parts[0], ledger, logger)
     if expected_version and expected_version != parts[0].version:
         msg = f"稿件在排期后已修改：排期时版本 {expected_version}，现发布修改后的版本 {parts[0].version}"
         logger.warning(msg)
@@ -406,6 +408,19 @@ def bundle_skew(outcomes: list[Outcome]) -> float:
     """Latest minus earliest delivery time across a bundle (seconds): how simultaneous it was."""
     times = [o.delivered_at for o in outcomes if o.delivered_at]
     return (max(times) - min(times)).total_seconds() if len(times) > 1 else 0.0
+
+
+def _note_late_start(head: Release, ledger: Ledger, logger) -> None:
+    """A scheduled run that could not start on time (no worker was up) runs as soon as one returns: say
+    how late, in the log and the ledger."""
+    scheduled = flow_run.scheduled_start_time
+    if scheduled is None:
+        return
+    late = (datetime.now(timezone.utc) - scheduled).total_seconds()
+    if late > LATE_START.total_seconds():
+        msg = f"计划 {scheduled.astimezone(head.publish_at.tzinfo):%Y-%m-%d %H:%M:%S} 启动，实际晚了 {late / 60:.1f} 分钟（工作进程当时可能未运行）"
+        logger.warning(msg)
+        ledger.log(head.id, "", head.version, "late-start", "", msg)
 
 
 def _tag_run(parts: list[Release]) -> None:

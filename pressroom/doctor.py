@@ -98,11 +98,14 @@ def _outbox_check(settings: Settings) -> list[tuple[str, bool, str]]:
         return [("本地发件箱可写", False, f"{root}：{e.strerror or e}")]
 
 
-def run_doctor(settings: Settings, ledger: Ledger | None = None) -> list[dict]:
-    """One row per check of every configured outlet: 渠道 / 检查 / 结果 / 说明. Publishes nothing."""
+def run_doctor(settings: Settings, ledger: Ledger | None = None, only: set[str] | None = None) -> list[dict]:
+    """One row per check of every configured outlet (``only``: of these channels' outlets):
+    渠道 / 检查 / 结果 / 说明. Publishes nothing."""
     ledger = ledger or Ledger(settings.ledger_url)
     by_outlet: dict[str, list[str]] = {}
     for ch in settings.channels:
+        if only is not None and ch not in only:
+            continue
         by_outlet.setdefault(settings.transports[ch], []).append(ch)
     rows = []
     for outlet, chans in by_outlet.items():

@@ -20,10 +20,11 @@ from .settings import Settings
 from .transports.outbox import write_atomic
 
 NOTIFIED = "notified"
+VERDICTS = {"published": "已发布", "failed": "未能全部发布", "preflight-failed": "发布前检查未通过"}
 
 
 def notify(settings: Settings, ledger: Ledger, parts: list[Release], outcome: str, lines: list[str]) -> bool:
-    """Send the notice for this outcome ("published" | "failed") unless it was sent already. Returns
+    """Send the notice for this outcome (a key of VERDICTS) unless it was sent already. Returns
     whether a notice went out now. Mail problems are recorded, never raised: a notice must not undo a
     publication."""
     head = parts[0]
@@ -31,7 +32,7 @@ def notify(settings: Settings, ledger: Ledger, parts: list[Release], outcome: st
     key = f"{outcome}:{'+'.join(p.version for p in parts)}"
     if any(e["action"] == NOTIFIED and e["detail"].startswith(key) for e in ledger.history(head.id)):
         return False
-    verdict = "已发布" if outcome == "published" else "未能全部发布"
+    verdict = VERDICTS.get(outcome, outcome)
     subject = f"【{'突发事件' if kind == 'emergency' else '政策文件与解读'}{verdict}】{head.title}"
     body = "\n".join([subject, "", *(f"- {p.title}（{p.kind_label}，{p.department.name}）" for p in parts), "",
                       *lines, "", f"详情：pressroom status {head.id}"]) + "\n"

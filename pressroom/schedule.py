@@ -5,12 +5,13 @@ edit made after scheduling is what goes out, and the run says so."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from .catalog import Catalog
 from .model import Release
 
 FLOW_NAME = "publish-release"
+PREFLIGHT_DEPLOYMENT = "preflight/preflight"
 # Deployment per kind, as declared in prefect.yaml.
 DEPLOYMENT_OF_KIND = {"policy": "policy-bundle", "policy-document": "policy-bundle", "emergency": "emergency"}
 DEFAULT_DEPLOYMENT = "publish"
@@ -62,10 +63,31 @@ def schedule(release: Release, catalog: Catalog) -> ScheduledRun:
         )
     except ObjectNotFound:
         raise ScheduleError(f"Prefect 服务器上没有部署 {name}：请在项目目录运行 `prefect deploy --all`") from None
+    _schedule_preflight(head, at, catalog)
     return ScheduledRun(str(run.id), run.name, head.id, head.version, run.expected_start_time, run.state_name or "")
 
 
-def _runs(only_scheduled: bool = True):
+def preflight_lead(catalog: Catalog) -> timedelta:
+    """How long before the release the pre-flight check runs (``[publish] preflight_minutes``, 30)."""
+    return timedelta(minutes=float(catalog.settings.extra.get("publish", {}).get("preflight_minutes", 30)))
+
+
+def _schedule_preflight(head: Release, at: datetime, catalog: Catalog) -> None:
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+
+    when = at - preflight_lead(catalog)
+    if when <= datetime.now(timezone.utc):
+        return  # too late for a pre-flight: the run itself validates first
+    try:
+        run_deployment(PREFLIGHT_DEPLOYMENT, parameters={"release": head.id}, scheduled_time=when, timeout=0,
+                       as_subflow=False, tags=["pressroom", "preflight", f"release:{head.id}"],
+                       idempotency_key=f"preflight-{head.id}@{at.isoformat()}")
+    except ObjectNotFound:
+        pass  # the preflight deployment is optional (prefect.yaml declares it)
+
+
+def _runs(only_scheduled: bool = True, flows: tuple[str, ...] = (FLOW_NAME,)):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType,
@@ -76,7 +98,7 @@ def _runs(only_scheduled: bool = True):
     run_filter = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
         any_=[StateType.SCHEDULED, StateType.PENDING, StateType.PAUSED]))) if only_scheduled else None
     with get_client(sync_client=True) as client:
-        return client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
+        return client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=list(flows))),
                                      flow_run_filter=run_filter, limit=200)
 
 
@@ -89,14 +111,14 @@ def scheduled() -> list[ScheduledRun]:
 
 
 def cancel(release: Release, catalog: Catalog) -> list[str]:
-    """Cancel the waiting runs of a release's bundle; returns the cancelled run ids."""
+    """Cancel the waiting runs (and pre-flight checks) of a release's bundle; returns the cancelled run ids."""
     from prefect.client.orchestration import get_client
     from prefect.states import Cancelled
 
     head = catalog.bundle_of(release)[0]
     cancelled = []
     with get_client(sync_client=True) as client:
-        for r in _runs():
+        for r in _runs(flows=(FLOW_NAME, PREFLIGHT_DEPLOYMENT.split("/")[0])):
             if r.parameters.get("release") == head.id:
                 client.set_flow_run_state(r.id, Cancelled(message="已由编辑取消排期"), force=True)
                 cancelled.append(str(r.id))

@@ -17,6 +17,7 @@ from tests.test_publish_flow import workspace  # noqa: F401  (fixture)
 
 POOL = "pressroom-test"
 RELEASE = "work-report-2026-q3"
+LATE = "water-price-rumor"
 
 
 @pytest.fixture(autouse=True)
@@ -38,9 +39,13 @@ def deployed():
             client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
         except ObjectAlreadyExists:
             pass
+    from flows.preflight import preflight
+
     source = publish_release.from_source(source=str(ROOT), entrypoint="flows/publish.py:publish_release")
     for name in ("publish", "policy-bundle", "emergency"):
         source.deploy(name=name, work_pool_name=POOL, print_next_steps=False, ignore_warnings=True)
+    preflight.from_source(source=str(ROOT), entrypoint="flows/preflight.py:preflight").deploy(
+        name="preflight", work_pool_name=POOL, print_next_steps=False, ignore_warnings=True)
 
 
 def catalog_and_release(release_id):
@@ -66,6 +71,10 @@ def test_a_scheduled_release_is_published_at_its_time_by_a_worker(workspace, dep
 
     at = datetime.now(timezone.utc) + timedelta(seconds=20)
     workspace.edit(RELEASE, r"^publish_at: .*$", f"publish_at: {at.isoformat()}")
+    # A second release was due five minutes ago, while no worker was running: it goes out late, and says so.
+    overdue = datetime.now(timezone.utc) - timedelta(minutes=5)
+    workspace.edit(LATE, r"^publish_at: .*$", f"publish_at: {overdue.isoformat()}")
+    schedule.schedule(*reversed(catalog_and_release(LATE)))
     catalog, release = catalog_and_release(RELEASE)
     run = schedule.schedule(release, catalog)
     again = schedule.schedule(release, catalog)
@@ -79,8 +88,8 @@ def test_a_scheduled_release_is_published_at_its_time_by_a_worker(workspace, dep
         ledger = workspace.ledger()
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
-            rows = ledger.latest(RELEASE)
-            if rows and all(d.state in ("published", "failed") for d in rows.values()):
+            rows = {**ledger.latest(RELEASE), **{f"late-{k}": v for k, v in ledger.latest(LATE).items()}}
+            if len(rows) > 7 and all(d.state in ("published", "failed") for d in rows.values()):
                 break
             time.sleep(1)
         rows = ledger.latest(RELEASE)
@@ -89,6 +98,10 @@ def test_a_scheduled_release_is_published_at_its_time_by_a_worker(workspace, dep
         assert all(d.published_at >= at for d in rows.values())  # not before the embargo
         assert all(d.attempts == 1 for d in rows.values())
         assert (workspace.outbox / "portal" / f"{RELEASE}.html").is_file()
+        late = [e for e in ledger.history(LATE) if e["action"] == "late-start"]
+        assert late and "晚了" in late[0]["detail"]
+        assert all(d.state == "published" for d in ledger.latest(LATE).values())
+        assert not [e for e in ledger.history(RELEASE) if e["action"] == "late-start"]
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(30)
@@ -103,8 +116,41 @@ def test_a_scheduled_run_can_be_cancelled(workspace, deployed):  # noqa: F811
     catalog, release = catalog_and_release(RELEASE)
     run = schedule.schedule(release, catalog)
     assert run.id in [s.id for s in schedule.scheduled()]
-    assert schedule.cancel(release, catalog) == [run.id]
+    cancelled = schedule.cancel(release, catalog)
+    assert run.id in cancelled and len(cancelled) == 2  # the run and its pre-flight check
     assert run.id not in [s.id for s in schedule.scheduled()]
+
+
+def test_a_preflight_run_is_scheduled_half_an_hour_before(workspace, deployed):  # noqa: F811
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+
+    from pressroom import schedule
+
+    at = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
+    workspace.edit(RELEASE, r"^publish_at: .*$", f"publish_at: {at.isoformat()}")
+    catalog, release = catalog_and_release(RELEASE)
+    schedule.schedule(release, catalog)
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            tags=FlowRunFilterTags(all_=["preflight", f"release:{RELEASE}"])))
+    runs = [r for r in runs if r.state_type.value == "SCHEDULED"]
+    assert len(runs) == 1 and runs[0].expected_start_time == at - timedelta(minutes=30)
+    schedule.cancel(release, catalog)
+
+
+def test_preflight_alerts_the_office_when_an_outlet_would_fail(workspace, monkeypatch):  # noqa: F811
+    from flows.preflight import preflight
+
+    monkeypatch.delenv("PRESSROOM_WECHAT_SECRET", raising=False)
+    workspace.configure(wechat="wechat")  # the real WeChat transport, with no credentials set
+    state = preflight(RELEASE, return_state=True)
+    assert state.is_failed() and "微信" in state.message
+    notices = list((workspace.outbox / "notices").glob("*preflight-failed.txt"))
+    assert len(notices) == 1 and "发布前检查未通过" in notices[0].read_text(encoding="utf-8")
+    assert not (workspace.outbox / "portal").exists()  # nothing published
+    workspace.configure()
+    assert preflight(RELEASE, return_state=True).is_completed()
 
 
 def test_a_bundle_is_scheduled_once_under_its_document(workspace, deployed):  # noqa: F811
