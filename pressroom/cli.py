@@ -28,6 +28,23 @@ def _print_problems(folder: str, problems) -> None:
         err.print(f"  • {p}", highlight=False, markup=False)
 
 
+def find_release(settings, name: str, refused: str = ""):
+    """Validate a release (with its bundle) and return (catalog, release), or print every problem in Chinese
+    and exit 1."""
+    from .catalog import validate as run
+
+    catalog = run(settings, only=name)
+    try:
+        return catalog, catalog.find(name)
+    except ValidationFailed as e:
+        _print_problems(name, e.problems)
+        if refused:
+            err.print(f"[bold red]{refused}[/]")
+    except KeyError:
+        err.print(f"[red]找不到稿件“{name}”[/]")
+    raise typer.Exit(1)
+
+
 @app.command()
 def new(kind: str = typer.Argument(..., help="routine | policy | emergency | opinion | policy-document"),
         slug: str = typer.Argument(..., help="稿件 id，也是文件夹名，如 water-price-2026"),
@@ -134,19 +151,10 @@ def list_releases():
 def preview(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
             out: Optional[Path] = typer.Option(None, "--out", help="输出文件夹（默认 outbox/preview/<id>）")):
     """Write one HTML page showing every channel's rendition side by side, with its warnings."""
-    from .catalog import validate as run
     from .preview import build_preview
 
     settings = load_settings()
-    catalog = run(settings, only=release)
-    try:
-        r = catalog.find(release)
-    except ValidationFailed as e:
-        _print_problems(release, e.problems)
-        raise typer.Exit(1)
-    except KeyError:
-        err.print(f"[red]找不到稿件“{release}”[/]")
-        raise typer.Exit(1)
+    catalog, r = find_release(settings, release)
     page = build_preview(r, catalog, out or settings.outbox_dir / "preview" / r.id)
     console.print(f"预览：{page.as_uri()}")
 
@@ -202,21 +210,11 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
     from rich.live import Live
 
     from . import runtime
-    from .catalog import validate as run
     from .ledger import Ledger
 
     runtime.configure(quiet_console=True)
     settings = load_settings()
-    catalog = run(settings, only=release)
-    try:
-        r = catalog.find(release)
-    except ValidationFailed as e:
-        _print_problems(release, e.problems)
-        err.print("[bold red]未通过校验：没有发布到任何渠道。[/]")
-        raise typer.Exit(1)
-    except KeyError:
-        err.print(f"[red]找不到稿件“{release}”[/]")
-        raise typer.Exit(1)
+    catalog, r = find_release(settings, release, refused="未通过校验：没有发布到任何渠道。")
     ledger = Ledger(settings.ledger_url)
     _require_signoffs(settings, catalog, ledger, r)
     console.print(f"发布 [bold]{r.title}[/]（{r.kind_label}，{r.department.short}，版本 {r.version}）")
@@ -305,7 +303,6 @@ def schedule(release: Optional[str] = typer.Argument(None, help="稿件 id 或�
              cancel: bool = typer.Option(False, "--cancel", help="取消该稿件的排期")):
     """Schedule a release (its policy bundle as one run) on the Prefect server at its publish_at."""
     from . import schedule as sched
-    from .catalog import validate as run
 
     try:
         if list_:
@@ -322,16 +319,7 @@ def schedule(release: Optional[str] = typer.Argument(None, help="稿件 id 或�
             err.print("请给出稿件 id，或用 --list 查看排期")
             raise typer.Exit(2)
         settings = load_settings()
-        catalog = run(settings, only=release)
-        try:
-            r = catalog.find(release)
-        except ValidationFailed as e:
-            _print_problems(release, e.problems)
-            err.print("[bold red]未通过校验：不能排期。[/]")
-            raise typer.Exit(1)
-        except KeyError:
-            err.print(f"[red]找不到稿件“{release}”[/]")
-            raise typer.Exit(1)
+        catalog, r = find_release(settings, release, refused="未通过校验：不能排期。")
         if cancel:
             ids = sched.cancel(r, catalog)
             console.print(f"已取消 {len(ids)} 个排期" + (f"：{', '.join(ids)}" if ids else ""))
@@ -355,7 +343,6 @@ def approve(target: str = typer.Argument(..., help="稿件 id，或等待审核�
     import uuid
 
     from . import approval
-    from .catalog import validate as run
     from .ledger import Ledger
 
     if reject and not comment:
@@ -371,15 +358,7 @@ def approve(target: str = typer.Argument(..., help="稿件 id，或等待审核�
         console.print(f"已提交审核意见到流程运行 {run_id}")
         return
     settings = load_settings()
-    catalog = run(settings, only=target)
-    try:
-        r = catalog.find(target)
-    except ValidationFailed as e:
-        _print_problems(target, e.problems)
-        raise typer.Exit(1)
-    except KeyError:
-        err.print(f"[red]找不到稿件“{target}”[/]")
-        raise typer.Exit(1)
+    catalog, r = find_release(settings, target)
     parts = catalog.bundle_of(r)
     paused = _paused_runs(parts[0].id)
     if paused:

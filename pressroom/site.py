@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import presshall
 from .catalog import Catalog
-from .ledger import PUBLISHED, Ledger
+from .ledger import Ledger
 from .settings import Settings
 from .transports.outbox import write_atomic
 
