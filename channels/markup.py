@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from html.parser import HTMLParser
 from typing import Callable
 
@@ -32,10 +33,22 @@ def clean_text(text: str) -> str:
     return CONTROL_CHARS.sub("", text)
 
 
+_local = threading.local()
+
+
+def _markdown() -> markdown.Markdown:
+    """One parser per thread, reset between documents: building it (extensions, patterns) costs more than
+    converting a short section."""
+    md = getattr(_local, "md", None)
+    if md is None:
+        md = _local.md = markdown.Markdown(extensions=["tables", "sane_lists"], output_format="html")
+    return md.reset()
+
+
 def to_html(md: str, image_src: Callable[[str], str | None] | None = None) -> str:
     """Render Markdown and sanitize it. ``image_src`` maps a release-relative image path to the URL the
     outlet serves it from (``None`` drops the image)."""
-    raw = markdown.markdown(clean_text(md), extensions=["tables", "sane_lists"], output_format="html")
+    raw = _markdown().convert(clean_text(md))
 
     def attribute_filter(tag: str, attr: str, value: str) -> str | None:
         if tag == "img" and attr == "src":
