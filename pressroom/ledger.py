@@ -138,7 +138,14 @@ def engine_for(url: str) -> sa.Engine:
             cur.close()
     else:
         eng = sa.create_engine(url, pool_pre_ping=True)
-    metadata.create_all(eng)
+    try:
+        metadata.create_all(eng)
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as e:
+        # Two processes opening a new ledger at once: the other one created the tables between our
+        # check and our CREATE. Anything else is a real error.
+        if "already exists" not in str(e):
+            raise
+        metadata.create_all(eng)
     return eng
 
 
