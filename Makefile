@@ -28,3 +28,13 @@ test: $(BIN)/.installed
 
 clean:
 	rm -rf outbox var
+
+# The production layout on this machine (README "Production"): PostgreSQL from Debian's package, Prefect
+# server on it, the process work pool and WORKERS workers. `make stack-stop` stops it; data stays in var/stack.
+.PHONY: stack stack-stop
+WORKERS ?= 2
+stack: $(BIN)/.installed
+	bash scripts/stack.sh start $(WORKERS)
+
+stack-stop:
+	bash scripts/stack.sh stop

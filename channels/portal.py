@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 from urllib.parse import quote, unquote
 
 from feedgen.feed import FeedGenerator
@@ -195,13 +196,16 @@ def index_page(releases: Iterable[Release], settings: Settings) -> bytes:
     return html.encode("utf-8")
 
 
-def _feed(releases: list[Release], settings: Settings, self_name: str) -> FeedGenerator:
+def _feed(releases: list[Release], settings: Settings, self_name: str,
+          notices: Mapping[str, "FeedNotice"] | None = None) -> FeedGenerator:
     ctx = RenderContext(settings)
+    notices = notices or {}
     outlet = settings.outlet(NAME)
     sites = list(outlet.get("sites", [])) or [str(settings.city.get("name", ""))]
     column = str(outlet.get("column", "新闻发布"))
     base = ctx.portal_base
     newest = releases[0].publish_at if releases else EMPTY_FEED_DATE
+    newest = max([newest, *(n.at for n in notices.values())])  # a correction updates the feed too
 
     fg = FeedGenerator()
     fg.id(base)
@@ -213,9 +217,17 @@ def _feed(releases: list[Release], settings: Settings, self_name: str) -> FeedGe
     fg.link(href=base + self_name, rel="self")
     fg.link(href=base + "index.html", rel="alternate")
     fg.updated(newest)  # also lastBuildDate; from the content, never the clock
+    listed = {r.id for r in releases}
+    withdrawn = sorted((n.published_at or EMPTY_FEED_DATE, rid) for rid, n in notices.items()
+                       if n.kind == "withdrawn" and rid not in listed)
     for r in releases:
+        while withdrawn and withdrawn[-1][0] >= r.publish_at:  # newest first, withdrawn ones in their place
+            _withdrawn_entry(fg, ctx, withdrawn.pop()[1], notices)
         url = ctx.url_for(r.id)
         content = page_content_for_feed(r, base)
+        notice = notices.get(r.id)
+        if notice and notice.kind == "corrected":
+            content = notice.html + content  # same GUID, newer updated: readers replace the entry
         fe = fg.add_entry(order="append")
         fe.id(url)
         fe.guid(url, permalink=True)  # stable: a corrected release updates its entry
@@ -223,12 +235,14 @@ def _feed(releases: list[Release], settings: Settings, self_name: str) -> FeedGe
         fe.link(href=url, rel="alternate")
         fe.author({"name": r.department.name})
         fe.published(r.publish_at)
-        fe.updated(r.publish_at)
+        fe.updated(notice.at if notice and notice.kind == "corrected" else r.publish_at)
         fe.category(term=r.kind, label=r.kind_label)
         summary = text(r.digest) or markup.to_text(r.lead).split("\n")[0]
         if summary:
             fe.summary(summary)
         fe.content(content, type="html")
+    while withdrawn:
+        _withdrawn_entry(fg, ctx, withdrawn.pop()[1], notices)
     return fg
 
 
@@ -242,11 +256,51 @@ def page_content_for_feed(release: Release, base: str) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def feeds(releases: Iterable[Release], settings: Settings) -> dict[str, bytes]:
+def feeds(releases: Iterable[Release], settings: Settings,
+          notices: Mapping[str, "FeedNotice"] | None = None) -> dict[str, bytes]:
     """``feed.xml`` (RSS 2.0) and ``atom.xml`` (Atom 1.0) of the column, newest first; serve them as
-    application/rss+xml and application/atom+xml."""
+    application/rss+xml and application/atom+xml. ``notices`` (by release id) carry corrections and
+    withdrawals (``pressroom.corrections.column_notices``)."""
     ordered = _newest_first(releases)
     return {
-        "feed.xml": _feed(ordered, settings, "feed.xml").rss_str(pretty=True),
-        "atom.xml": _feed(ordered, settings, "atom.xml").atom_str(pretty=True),
+        "feed.xml": _feed(ordered, settings, "feed.xml", notices).rss_str(pretty=True),
+        "atom.xml": _feed(ordered, settings, "atom.xml", notices).atom_str(pretty=True),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Corrections and withdrawals (issue 8; the notes themselves come from ``pressroom.corrections``)
+
+
+@dataclass(frozen=True)
+class FeedNotice:
+    kind: str  # "corrected" | "withdrawn"
+    at: datetime  # when: the entry's new ``updated``
+    html: str  # a correction's 更正说明 (put above the content), or the withdrawal notice (the content)
+    title: str = ""  # a withdrawn entry's title
+    published_at: datetime | None = None  # a withdrawn entry's first publication
+
+
+def _withdrawn_entry(fg: FeedGenerator, ctx: RenderContext, release_id: str, notices) -> None:
+    n = notices[release_id]
+    url = ctx.url_for(release_id)
+    fe = fg.add_entry(order="append")
+    fe.id(url)
+    fe.guid(url, permalink=True)  # the same GUID as the withdrawn entry, so readers replace it
+    fe.title(text(n.title))
+    fe.link(href=url, rel="alternate")
+    fe.author({"name": str(ctx.settings.city.get("press_office") or ctx.settings.city.get("name", ""))})
+    fe.published(n.published_at or n.at)
+    fe.updated(n.at)
+    fe.content(n.html, type="html")
+
+
+_ARTICLE_HEADER_END = "</dl>\n  </header>\n"
+
+
+def insert_note(page: str, note_html: str, css: str = "") -> str:
+    """A release page with a note (the 更正说明) right under the article's header, and its styles."""
+    at = page.find(_ARTICLE_HEADER_END)
+    at = at + len(_ARTICLE_HEADER_END) if at >= 0 else page.index("<article>") + len("<article>\n")
+    page = page[:at] + note_html + page[at:]
+    return page.replace("</style>\n</head>", css + "</style>\n</head>", 1) if css else page

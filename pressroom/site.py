@@ -29,6 +29,9 @@ def locked(path: Path):
 def refresh_portal_column(settings: Settings, catalog: Catalog, ledger: Ledger) -> list[str]:
     """Write index.html, feed.xml and atom.xml listing every release published on the portal."""
     from channels import portal
+    from channels.base import RenderContext
+
+    from .corrections import column_notices
 
     if settings.transports.get("portal") != "outbox":
         return []
@@ -37,7 +40,9 @@ def refresh_portal_column(settings: Settings, catalog: Catalog, ledger: Ledger) 
         ids = ledger.published_ids("portal")
         releases = sorted((catalog.releases[i] for i in ids if i in catalog.releases),
                           key=lambda r: (r.publish_at, r.id), reverse=True)
-        files = {"index.html": portal.index_page(releases, settings), **portal.feeds(releases, settings)}
+        # Corrected releases keep their entry (same GUID, 更正说明 on top); withdrawn ones get a notice.
+        notices = column_notices(ledger.rows(), RenderContext(settings))
+        files = {"index.html": portal.index_page(releases, settings), **portal.feeds(releases, settings, notices)}
         changed = [name for name, data in sorted(files.items()) if write_atomic(root / name, data)]
         presshall.refresh(settings, catalog, ledger)  # 淮南新闻发布厅 → outbox/portal/presshall/ (+ link check)
         return changed

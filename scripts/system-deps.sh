@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Debian packages pressroom needs beyond Python: a CJK font (infographic, screenshots) and Chromium (page tests).
+# Debian packages pressroom needs beyond Python: a CJK font (infographic, screenshots), and for the tests
+# Chromium (page tests) and PostgreSQL (the scale-out test; scripts/stack.sh).
 # Installs only what is missing, so a prepared machine pays nothing.
 set -euo pipefail
 need=()
 [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)
 if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  # The scale-out test (tests/test_scale.py) starts its own PostgreSQL cluster from Debian's package.
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -33,6 +33,7 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from pressroom.concurrency import throttle
 from pressroom.secrets import (MissingCredential, credential, install_log_redaction, redact, remember,
                                transport_settings)
 from pressroom.settings import Settings
@@ -146,6 +147,7 @@ class WeChatTransport:
         appid = credential(self.settings, "wechat", "appid")
         secret = credential(self.settings, "wechat", "secret")
         body = {"grant_type": "client_credential", "appid": appid, "secret": secret, "force_refresh": force}
+        throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.concurrency)
         resp = self.http.request("POST", "/cgi-bin/stable_token", what="获取 access_token", idempotent=True,
                                  json_bytes=json.dumps(body, ensure_ascii=False).encode("utf-8"))
         data = json_of(resp, SERVICE, "获取 access_token")
@@ -167,6 +169,7 @@ class WeChatTransport:
         for attempt in (1, 2):
             token = self._token(rejected)
             payload = json.dumps(body, ensure_ascii=False).encode("utf-8") if body is not None else None
+            throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.concurrency)
             resp = self.http.request("POST", path, what=what, idempotent=idempotent,
                                      params={"access_token": token, **(params or {})}, json_bytes=payload,
                                      files=files)
@@ -392,6 +395,39 @@ class WeChatTransport:
         if self._wants_push(rendition) and not steps.get("mass_msg_id"):
             return None  # published but not yet pushed: deliver resumes at the push
         return Receipt(external_id=str(steps["article_id"]), url=str(steps["article_url"]))
+
+    # -- withdrawing (issue 8) ---------------------------------------------------------------------
+
+    def retract(self, delivery, ledger) -> str:
+        """Delete the published article of ``delivery`` (``freepublish/delete``, irreversible). An article
+        that is already gone counts as deleted, so a retry or a re-run is harmless. Returns what was done."""
+        from pressroom import doctor
+
+        return doctor.guard(ledger, self.outlet, lambda: self._retract(delivery))
+
+    def _retract(self, delivery) -> str:
+        article_id = str(delivery.steps.get("article_id") or delivery.external_id or "")
+        if not article_id:
+            raise PermanentError(f"{SERVICE}：台账中没有这篇文章的 article_id，无法自动删除，请到公众平台“发表记录”中删除")
+        try:
+            self._call("/cgi-bin/freepublish/delete", "删除已发布文章", {"article_id": article_id, "index": 0},
+                       idempotent=True)  # deleting twice cannot delete anything else
+        except PermanentError as e:
+            if isinstance(e, CredentialsRefused) or not self._gone(article_id):
+                raise
+            return f"公众号文章 {article_id} 已不在已发表列表中（此前已删除）"
+        return f"已删除公众号文章 {article_id}"
+
+    def _gone(self, article_id: str) -> bool:
+        """True when the published list no longer shows the article (or shows it deleted)."""
+        try:
+            for item in self._pages("/cgi-bin/freepublish/batchget", "查询已发表文章"):
+                if str(item.get("article_id")) == article_id:
+                    news = (item.get("content") or {}).get("news_item") or []
+                    return all(n.get("is_deleted") for n in news)
+        except TransportError:
+            return False
+        return True
 
 
 def clientmsgid(rendition) -> str:

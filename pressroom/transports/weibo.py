@@ -23,6 +23,7 @@ import json
 import logging
 import re
 
+from pressroom.concurrency import throttle
 from pressroom.secrets import MissingCredential, credential, install_log_redaction, redact, transport_settings
 from pressroom.settings import Settings
 
@@ -36,6 +37,7 @@ DEFAULT_BASE = "https://api.weibo.com"
 SERVICE = "微博"
 SHARE = "/2/statuses/share.json"
 TIMELINE = "/2/statuses/user_timeline.json"
+DESTROY = "/2/statuses/destroy.json"
 SHARE_FILE = "weibo-share.json"
 
 RATE_LIMITS = {10022, 10023, 10024, 20016}
@@ -114,6 +116,7 @@ class WeiboTransport:
                 return found
         form = {"access_token": token, "status": status, "rip": self.rip}
         files = {"pic": (pic_name, pic, _mime(pic_name))} if pic is not None else None
+        throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.concurrency)
         try:
             resp = self.http.request("POST", SHARE, what="发布微博", data=form, files=files)
         except UnknownOutcome as e:
@@ -156,6 +159,7 @@ class WeiboTransport:
         """Search the account's recent posts for this status."""
         want = _words(status)
         try:
+            throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.concurrency)
             resp = self.http.request("GET", TIMELINE, what="查询最近微博", idempotent=True,
                                      params={"access_token": self._token(), "count": self.lookup_count})
             data = json_of(resp, SERVICE, "查询最近微博")
@@ -182,6 +186,29 @@ class WeiboTransport:
         if found is None:
             self._looked.add((delivery.id, delivery.attempts))  # deliver need not look again
         return found
+
+    # -- withdrawing (issue 8) ---------------------------------------------------------------------
+
+    def retract(self, delivery, ledger) -> str:
+        """Delete the post of ``delivery`` (``statuses/destroy``); a post already gone (20101) counts as
+        deleted, so a retry or a re-run is harmless. Returns what was done."""
+        from pressroom import doctor
+
+        return doctor.guard(ledger, self.outlet, lambda: self._retract(delivery))
+
+    def _retract(self, delivery) -> str:
+        post_id = str(delivery.external_id or "")
+        if not post_id:
+            raise PermanentError(f"{SERVICE}：台账中没有这条微博的 id，无法自动删除，请到微博手动删除")
+        throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.concurrency)
+        resp = self.http.request("POST", DESTROY, what="删除微博", idempotent=True,
+                                 data={"access_token": self._token(), "id": post_id})
+        data = json_of(resp, SERVICE, "删除微博")
+        if data.get("error_code") == 20101:
+            return f"微博 {post_id} 已不存在（此前已删除）"
+        if data.get("error_code"):
+            raise self._error(data, "删除微博")
+        return f"已删除微博 {post_id}"
 
 
 def _mime(name: str) -> str:

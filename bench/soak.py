@@ -1,0 +1,120 @@
+"""Soak of the production layout under faults: scripts/stack.sh (PostgreSQL from Debian's package, Prefect
+server on it, one process work pool) with 1, 2 and 4 workers; each round schedules N releases (default 200;
+WeChat, Weibo and portal each, through the HTTP outlet doubles of the tests, with random injected faults)
+for the same second, and waits until every flow run has finished.
+
+Prints per round: releases/minute (releases ÷ time from the scheduled second to the last channel
+published), p50/p95 trigger-to-published latency (scheduled second → the release's last channel published
+in the ledger), duplicates (copies beyond one of any release on any outlet — must be 0), releases not
+fully published, and rows that needed more than one attempt.
+
+    .venv/bin/python bench/soak.py [--releases 200] [--workers 1,2,4] [--faults 40] [--seed N]
+
+Mode: a started Prefect server on PostgreSQL with process workers (each flow run is its own process), on
+this machine; the doubles answer at once, so the figures are the pipeline's own cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pressroom import runtime  # noqa: E402
+
+runtime.configure()
+
+from tests.servers.harness import CREDENTIALS  # noqa: E402
+from tests.test_scale import (  # noqa: E402
+    RATE_LIMITS, Stack, _inject, latencies, load_catalog, make_releases, make_workspace, outlet_copies,
+    percentile, schedule_all, start_outlets, wait_for_runs,
+)
+
+
+def soak_round(stack: Stack, outlets, workers: int, n: int, faults: int, rng: random.Random) -> dict:
+    from pressroom.ledger import PUBLISHED, Ledger
+
+    stack.run("workers", str(workers))
+    prefix = f"soak-w{workers}"
+    lead = 20 + n // 10  # seconds to schedule them all before they are due
+    at = (datetime.now(timezone.utc) + timedelta(seconds=lead)).replace(microsecond=0)
+    ids = make_releases(stack.workspace / "content", prefix, n, at)
+    injected = _inject(outlets, rng, ids, faults)
+    catalog = load_catalog(stack)
+    missing = set(ids) - set(catalog.releases)
+    assert not missing, catalog.problems
+    titles = {rid: catalog.releases[rid].title for rid in ids}
+    with stack.settings():
+        t0 = time.monotonic()
+        schedule_all(catalog, ids)
+        scheduled_in = time.monotonic() - t0
+        states = wait_for_runs(ids, 3 * 3600)
+    rows = [d for d in Ledger(stack.ledger_url).rows() if d.release_id.startswith(prefix + "-")]
+    secs = latencies([d for d in rows if d.state == PUBLISHED], ids, at)
+    complete = {r for r in ids if sum(d.state == PUBLISHED and d.release_id == r for d in rows) == 3}
+    copies = outlet_copies(outlets, ids, titles)
+    duplicates = sum(max(0, c - 1) for per in copies.values() for c in per.values())
+    span = max(secs) if secs else float("nan")
+    return {
+        "workers": workers, "releases": n, "faults": len(injected), "scheduled_in": scheduled_in,
+        "per_minute": len(complete) / span * 60 if secs else 0.0, "p50": statistics.median(secs) if secs else 0.0,
+        "p95": percentile(secs, 0.95), "span": span, "duplicates": duplicates, "not_published": n - len(complete),
+        "runs_not_completed": sum(s != "COMPLETED" for s in states.values()) + (n - len(states)),
+        "retried_rows": sum(d.attempts > 1 for d in rows),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--releases", type=int, default=200)
+    ap.add_argument("--workers", default="1,2,4")
+    ap.add_argument("--faults", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=None)
+    args = ap.parse_args()
+    seed = args.seed if args.seed is not None else random.randrange(10**6)
+    rng = random.Random(seed)
+
+    outlets = start_outlets()
+    root = Path(tempfile.mkdtemp(prefix="pressroom-soak-"))
+    config = make_workspace(root, outlets, RATE_LIMITS)
+    stack = Stack(root, {**CREDENTIALS, "PRESSROOM_CONFIG": str(config), "PRESSROOM_RETRY_DELAYS": "0.5,1,2,4"})
+    results = []
+    try:
+        t = time.monotonic()
+        stack.run("start", "1")
+        print(f"stack up in {time.monotonic() - t:.0f} s (PostgreSQL {stack.pg_port}, Prefect {stack.api_url}); "
+              f"seed {seed}", flush=True)
+        for w in [int(x) for x in args.workers.split(",")]:
+            r = soak_round(stack, outlets, w, args.releases, args.faults, rng)
+            results.append(r)
+            print(f"{w} worker(s): {r['releases']} releases, {r['faults']} faults → {r['per_minute']:.1f} releases/min, "
+                  f"p50 {r['p50']:.1f} s, p95 {r['p95']:.1f} s, last at {r['span']:.0f} s; duplicates "
+                  f"{r['duplicates']}, not published {r['not_published']}, runs not completed "
+                  f"{r['runs_not_completed']}, rows retried {r['retried_rows']} (scheduled in {r['scheduled_in']:.1f} s)",
+                  flush=True)
+    finally:
+        stack.run("stop", timeout=120)
+        for s in (outlets.wechat, outlets.weibo, outlets.cms):
+            s.stop()
+        shutil.rmtree(stack.dir, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
+    print("\n| workers | releases | releases/min | p50 latency | p95 latency | duplicates | not published |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['workers']} | {r['releases']} | {r['per_minute']:.1f} | {r['p50']:.1f} s | {r['p95']:.1f} s "
+              f"| {r['duplicates']} | {r['not_published']} |")
+    if any(r["duplicates"] for r in results):
+        sys.exit("DUPLICATES FOUND")
+
+
+if __name__ == "__main__":
+    main()

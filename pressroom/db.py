@@ -1,0 +1,93 @@
+"""The ledger's schema under Alembic migrations (``pressroom db upgrade`` / ``pressroom db current``).
+
+The embedded default stays zero-setup: ``Ledger()`` still creates its tables on a fresh SQLite file. Such a
+ledger (or any made before migrations existed) is *adopted* by ``upgrade``: its tables are there but Alembic
+never ran, so the revision its schema matches is stamped first (the newest if it matches the code's tables
+exactly, else the first), then the remaining revisions are applied. A shared PostgreSQL ledger is created
+and changed by ``pressroom db upgrade`` only — run it before starting workers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.pool import NullPool
+
+from .ledger import metadata
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+BASELINE = "0001"  # the tables as they were before migrations
+LEDGER_TABLES = {"deliveries", "events"}
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["url"] = url  # not via set_main_option: ConfigParser would choke on a "%" in a password
+    return cfg
+
+
+def head() -> str:
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+
+def display_url(url: str) -> str:
+    """The URL with its password hidden, for messages."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+def _engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite:///"):
+        path = url.split("///", 1)[1]
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    return sa.create_engine(url, poolclass=NullPool)
+
+
+@dataclass
+class Status:
+    url: str
+    current: str | None  # the stamped revision; None: Alembic never ran here
+    head: str
+    tables: set[str] = field(default_factory=set)
+    drift: list = field(default_factory=list)  # differences between the live tables and the code's
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head and not self.drift
+
+
+def _inspect(conn: sa.Connection) -> tuple[str | None, set[str], list]:
+    ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+    tables = set(sa.inspect(conn).get_table_names()) & LEDGER_TABLES
+    drift = compare_metadata(ctx, metadata) if tables else []
+    return ctx.get_current_revision(), tables, drift
+
+
+def status(url: str) -> Status:
+    eng = _engine(url)
+    try:
+        with eng.connect() as conn:
+            current, tables, drift = _inspect(conn)
+    finally:
+        eng.dispose()
+    return Status(url, current, head(), tables, drift)
+
+
+def upgrade(url: str, revision: str = "head") -> tuple[Status, Status]:
+    """Bring the ledger at ``url`` to ``revision``; returns the status before and after."""
+    before = status(url)
+    cfg = alembic_config(url)
+    if before.current is None and before.tables:
+        # Made by Ledger() before migrations: adopt it instead of failing on "table already exists".
+        command.stamp(cfg, before.head if not before.drift else BASELINE)
+    command.upgrade(cfg, revision)
+    return before, status(url)
