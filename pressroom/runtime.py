@@ -14,6 +14,9 @@ DEFAULTS = {
     "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
     "PREFECT_INTERNAL_LOGGING_LEVEL": "CRITICAL",  # shutdown noise of the temporary server
     "PREFECT_UI_ENABLED": os.environ.get("PREFECT_UI_ENABLED", "false"),  # the temporary server needs no UI
+    # The temporary server gets 20 s to start by default; a busy 2-core machine can need more, and an
+    # editor's publish must not fail for it.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
 
 
