@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -35,12 +36,13 @@ runtime.configure()
 
 from tests.servers.harness import CREDENTIALS  # noqa: E402
 from tests.test_scale import (  # noqa: E402
-    RATE_LIMITS, Stack, _inject, latencies, load_catalog, make_releases, make_workspace, outlet_copies,
-    percentile, schedule_all, start_outlets, wait_for_runs,
+    RATE_LIMITS, RETRY_DELAYS, FaultInjector, Stack, latencies, load_catalog, make_releases, make_workspace,
+    outlet_copies, percentile, schedule_all, start_outlets, wait_for_runs,
 )
 
 
-def soak_round(stack: Stack, outlets, workers: int, n: int, faults: int, rng: random.Random) -> dict:
+def soak_round(stack: Stack, outlets, workers: int, n: int, faults: int, fault_every: float,
+               rng: random.Random) -> dict:
     from pressroom.ledger import PUBLISHED, Ledger
 
     stack.run("workers", str(workers))
@@ -48,16 +50,18 @@ def soak_round(stack: Stack, outlets, workers: int, n: int, faults: int, rng: ra
     lead = 20 + n // 10  # seconds to schedule them all before they are due
     at = (datetime.now(timezone.utc) + timedelta(seconds=lead)).replace(microsecond=0)
     ids = make_releases(stack.workspace / "content", prefix, n, at)
-    injected = _inject(outlets, rng, ids, faults)
     catalog = load_catalog(stack)
     missing = set(ids) - set(catalog.releases)
     assert not missing, catalog.problems
     titles = {rid: catalog.releases[rid].title for rid in ids}
-    with stack.settings():
+    # Faults spread over the first minutes of the round, one at a time per API path.
+    injector = FaultInjector(outlets, rng, ids, n=faults, every=fault_every, start_at=at.timestamp() + 5)
+    with stack.settings(), injector:
         t0 = time.monotonic()
         schedule_all(catalog, ids)
         scheduled_in = time.monotonic() - t0
         states = wait_for_runs(ids, 3 * 3600)
+    met = injector.consumed()
     rows = [d for d in Ledger(stack.ledger_url).rows() if d.release_id.startswith(prefix + "-")]
     secs = latencies([d for d in rows if d.state == PUBLISHED], ids, at)
     complete = {r for r in ids if sum(d.state == PUBLISHED and d.release_id == r for d in rows) == 3}
@@ -65,11 +69,12 @@ def soak_round(stack: Stack, outlets, workers: int, n: int, faults: int, rng: ra
     duplicates = sum(max(0, c - 1) for per in copies.values() for c in per.values())
     span = max(secs) if secs else float("nan")
     return {
-        "workers": workers, "releases": n, "faults": len(injected), "scheduled_in": scheduled_in,
+        "workers": workers, "releases": n, "faults": met, "scheduled_in": scheduled_in,
         "per_minute": len(complete) / span * 60 if secs else 0.0, "p50": statistics.median(secs) if secs else 0.0,
         "p95": percentile(secs, 0.95), "span": span, "duplicates": duplicates, "not_published": n - len(complete),
         "runs_not_completed": sum(s != "COMPLETED" for s in states.values()) + (n - len(states)),
         "retried_rows": sum(d.attempts > 1 for d in rows),
+        "problems": [f"{d.release_id}/{d.channel} {d.state}: {d.last_error[:160]}" for d in rows if d.state != PUBLISHED],
     }
 
 
@@ -78,15 +83,18 @@ def main() -> None:
     ap.add_argument("--releases", type=int, default=200)
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--faults", type=int, default=40)
+    ap.add_argument("--fault-every", type=float, default=5.0, help="seconds between injected faults")
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(10**6)
     rng = random.Random(seed)
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("soak: stopped"))  # so the stack is stopped below
+    signal.signal(signal.SIGINT, lambda *_: sys.exit("soak: stopped"))
     outlets = start_outlets()
     root = Path(tempfile.mkdtemp(prefix="pressroom-soak-"))
     config = make_workspace(root, outlets, RATE_LIMITS)
-    stack = Stack(root, {**CREDENTIALS, "PRESSROOM_CONFIG": str(config), "PRESSROOM_RETRY_DELAYS": "0.5,1,2,4"})
+    stack = Stack(root, {**CREDENTIALS, "PRESSROOM_CONFIG": str(config), "PRESSROOM_RETRY_DELAYS": RETRY_DELAYS})
     results = []
     try:
         t = time.monotonic()
@@ -94,13 +102,15 @@ def main() -> None:
         print(f"stack up in {time.monotonic() - t:.0f} s (PostgreSQL {stack.pg_port}, Prefect {stack.api_url}); "
               f"seed {seed}", flush=True)
         for w in [int(x) for x in args.workers.split(",")]:
-            r = soak_round(stack, outlets, w, args.releases, args.faults, rng)
+            r = soak_round(stack, outlets, w, args.releases, args.faults, args.fault_every, rng)
             results.append(r)
             print(f"{w} worker(s): {r['releases']} releases, {r['faults']} faults → {r['per_minute']:.1f} releases/min, "
                   f"p50 {r['p50']:.1f} s, p95 {r['p95']:.1f} s, last at {r['span']:.0f} s; duplicates "
                   f"{r['duplicates']}, not published {r['not_published']}, runs not completed "
                   f"{r['runs_not_completed']}, rows retried {r['retried_rows']} (scheduled in {r['scheduled_in']:.1f} s)",
                   flush=True)
+            for line in r["problems"][:10]:
+                print("   ", line, flush=True)
     finally:
         stack.run("stop", timeout=120)
         for s in (outlets.wechat, outlets.weibo, outlets.cms):
