@@ -408,9 +408,14 @@ def _flow_runs(ids: set[str]):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 
+    runs: list = []
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["publish-release"])),
-                                     limit=200)
+        while True:  # the API answers 200 at most: page through every run of the flow
+            page = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["publish-release"])),
+                                         limit=200, offset=len(runs))
+            runs += page
+            if len(page) < 200:
+                break
     return [r for r in runs if r.parameters.get("release") in ids]
 
 
