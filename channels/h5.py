@@ -68,6 +68,15 @@ def page_html(release: Release, ctx: RenderContext) -> str:
     )
 
 
+_HERO_END = "</header>\n"
+
+
+def insert_note(page: str, note_html: str) -> str:
+    """The page with a note (a correction's 更正说明) right under the title card."""
+    at = page.index(_HERO_END) + len(_HERO_END)
+    return page[:at] + note_html + page[at:]
+
+
 def render(release: Release, ctx: RenderContext) -> Rendition:
     page = page_html(release, ctx).encode("utf-8")
     warnings = counterpart_warning(release, ctx)

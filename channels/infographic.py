@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import io
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import segno
@@ -536,7 +538,36 @@ def check_glyphs(layout: Layout) -> None:
                              "请删除或换掉这些字符（如表情符号、生僻字），再生成图解")
 
 
+# The poster is painted for three channels of one release (图解, 微博, H5) and painting is most of its cost.
+# The key is the whole list of drawing instructions, so a changed release can never get a stale picture;
+# a layout with a photo (PictureOp compares without its pixels) is never cached.
+PAINT_CACHE_SIZE = 8
+_painted: OrderedDict[tuple, bytes] = OrderedDict()
+_painted_lock = threading.Lock()
+
+
+def clear_cache() -> None:
+    with _painted_lock:
+        _painted.clear()
+
+
 def paint(layout: Layout) -> bytes:
+    if any(isinstance(op, PictureOp) for op in layout.ops):
+        return _paint(layout)
+    key = (layout.size, tuple(layout.ops))
+    with _painted_lock:
+        if key in _painted:
+            _painted.move_to_end(key)
+            return _painted[key]
+    data = _paint(layout)
+    with _painted_lock:
+        _painted[key] = data
+        while len(_painted) > PAINT_CACHE_SIZE:
+            _painted.popitem(last=False)
+    return data
+
+
+def _paint(layout: Layout) -> bytes:
     check_glyphs(layout)
     img = PILImage.new("RGB", layout.size, WHITE)
     d = ImageDraw.Draw(img)

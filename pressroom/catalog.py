@@ -74,6 +74,21 @@ def copy_gate(release: Release, settings: Settings) -> tuple[list[Problem], list
     return blocking, warnings
 
 
+def markup_warnings(release: Release) -> list[str]:
+    """HTML typed into the body is removed on publishing; say where, and what goes with it."""
+    from channels import markup
+
+    warnings = []
+    parts = [("导语", release.lead)] + [(f"“{sec.heading}”一节", sec.body) for sec in release.sections]
+    for where, md in parts:
+        for tag in markup.dropped_tags(md):
+            lost = ("，其中的文字（未闭合时连同其后全部正文）也不会发布" if tag in markup.CONTENT_DROPPING_TAGS
+                    else "，文字保留但格式丢失")
+            warnings.append(f"{where}含有 HTML 标签 <{tag}>，发布时会被删除{lost}；"
+                            "加粗、表格、链接等请用 Markdown 写法")
+    return warnings
+
+
 def render_check(release: Release, catalog: Catalog) -> tuple[list[Problem], list[str]]:
     """Render every channel of the release: an outlet limit broken is a validation problem."""
     import channels
@@ -106,6 +121,7 @@ def validate(settings: Settings, render: bool = True, only: str | None = None) -
     for r in scope:
         folder = Path(r.source).name
         blocking, warnings = copy_gate(r, settings)
+        warnings += markup_warnings(r)
         if render:
             more, more_warnings = render_check(r, catalog)
             blocking += more

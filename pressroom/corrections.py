@@ -430,7 +430,13 @@ def correction_rendition(channel: str, release: Release, ctx: RenderContext, bas
         message = desk_correction(channel, release, ctx, c, old, copy_text(base))
         data = (BOM if bom else "").encode("utf-8") + message.encode("utf-8")
         return replace(base, title=f"【更正】{base.title}", files={**base.files, name: data})
-    return base  # infographic, H5: the corrected files replace the old ones
+    if channel == "h5":
+        from channels import h5
+
+        name = h5.file_name(release.id)
+        html = h5.insert_note(base.files[name].decode("utf-8"), page_note([*earlier, c], ctx))
+        return replace(base, files={**base.files, name: html.encode("utf-8")})
+    return base  # infographic: the corrected poster replaces the old one
 
 
 NOTE_CSS = (".correction { border-left-color: #b71c1c; background: #fff6f4; }\n"
@@ -518,11 +524,8 @@ def withdrawal_page(release_id: str, ctx: RenderContext, w: Withdrawal) -> str:
 # The portal column's feeds
 
 
-def column_notices(rows: Iterable[Delivery], ctx: RenderContext) -> dict:
-    """Per release, what its feed entry must say: its 更正说明 (the entry is updated, same GUID), or that
-    it was withdrawn. From the portal rows of the ledger."""
-    from channels.portal import FeedNotice
-
+def _portal_history(rows: Iterable[Delivery]) -> tuple[dict[str, list[Correction]], dict[str, Withdrawal]]:
+    """From the portal rows of the ledger: each release's corrections, and its withdrawal."""
     corrected: dict[str, list[Correction]] = {}
     withdrawn: dict[str, Withdrawal] = {}
     for d in rows:
@@ -532,6 +535,22 @@ def column_notices(rows: Iterable[Delivery], ctx: RenderContext) -> dict:
             withdrawn[d.release_id] = Withdrawal.from_json(d.steps[WITHDRAWAL])
         elif CORRECTION in d.steps and d.state in (PUBLISHED, RETRACTED):
             corrected.setdefault(d.release_id, []).append(Correction.from_json(d.steps[CORRECTION]))
+    return corrected, withdrawn
+
+
+def correction_notes(rows: Iterable[Delivery], ctx: RenderContext) -> dict[str, str]:
+    """Release id -> the 更正说明 its pages carry (the press hall's, like the portal's), for every corrected
+    release that is not withdrawn."""
+    corrected, withdrawn = _portal_history(rows)
+    return {rid: page_note(cs, ctx) for rid, cs in corrected.items() if rid not in withdrawn}
+
+
+def column_notices(rows: Iterable[Delivery], ctx: RenderContext) -> dict:
+    """Per release, what its feed entry must say: its 更正说明 (the entry is updated, same GUID), or that
+    it was withdrawn."""
+    from channels.portal import FeedNotice
+
+    corrected, withdrawn = _portal_history(rows)
     out = {rid: FeedNotice("corrected", max(c.at for c in cs), page_note(cs, ctx)) for rid, cs in corrected.items()}
     for rid, w in withdrawn.items():
         out[rid] = FeedNotice("withdrawn", w.at, f"<p>《{markup.escape(w.title)}》已于{dated(w.at, ctx)}撤回。"

@@ -55,7 +55,7 @@ from urllib.parse import quote
 
 from feedgen.feed import FeedGenerator
 
-from channels.base import display_date, display_time, template_env
+from channels.base import RenderContext, display_date, display_time, template_env
 from channels.portal import body_html, image_resolver, people, text
 
 from .coverage import Media
@@ -151,13 +151,14 @@ class PictureItem:
 class Site:
     def __init__(self, releases: Iterable[Release], published: Mapping[str, datetime], registry: Registry,
                  settings: Settings, media: Mapping[str, Media], now: datetime,
-                 infographics: Mapping[str, Path]):
+                 infographics: Mapping[str, Path], notes: Mapping[str, str]):
         self.settings = settings
         self.tz = settings.tz
         self.registry = registry
         self.media = media
         self.now = now
         self.infographics = infographics
+        self.notes = notes  # release id -> its 更正说明 (HTML), for corrected releases
         outlet = settings.outlet("press_hall")
         self.name = str(outlet.get("name") or f"{settings.city.get('name', '')}新闻发布厅")
         portal_base = str(settings.outlet("portal").get("base_url", "https://example.gov.cn/xwfb/"))
@@ -288,7 +289,7 @@ class Site:
         m = self.media.get(r.id)
         media = m and ([(c.outlet, c.title, c.url, c.date.isoformat()) for c in m.coverage],
                        [(v.title, v.url, v.duration) for v in m.videos], m.live)
-        return _sha(self.template_sig, self.sig(r), related, media, self.memberships(r))
+        return _sha(self.template_sig, self.sig(r), related, media, self.memberships(r), self.notes.get(r.id))
 
     def related(self, r: Release) -> list[Release]:
         out = list(self.interps.get(r.id, []))
@@ -485,6 +486,7 @@ def render_release(site: Site, r: Release) -> tuple[bytes, dict[str, bytes | Pat
                    "date": f"{c.date.year}年{c.date.month}月{c.date.day}日"} for c in m.coverage],
         cover=root + quote(asset_path(r.id, r.cover.path)) if r.cover else "",
         infographic=infographic,
+        correction=site.notes.get(r.id, ""),
         primary={"key": primary, "label": LABELS[primary]},
         sections_in=[{"key": k, "label": LABELS[k]} for k in site.memberships(r)],
         url=f"{site.base}releases/{r.id}.html",
@@ -698,20 +700,22 @@ _BUILDING = threading.Lock()  # the globals above belong to one build at a time 
 def build_site(releases: Iterable[Release], published: Mapping[str, datetime], registry: Registry,
                settings: Settings, out_dir: Path, *, media: Mapping[str, Media] | None = None,
                now: datetime | None = None, infographics: Mapping[str, Path] | None = None,
-               full: bool = False, workers: int | None = None) -> BuildResult:
+               notes: Mapping[str, str] | None = None, full: bool = False, workers: int | None = None) -> BuildResult:
     """Build (or update) the press-hall site in ``out_dir``. ``published`` decides what is on the site;
-    ``full`` ignores the manifest (every page rendered, still written only when its bytes differ).
+    ``full`` ignores the manifest (every page rendered, still written only when its bytes differ); ``notes``
+    are the 更正说明 of corrected releases (``pressroom.corrections.correction_notes``).
     Two processes building the same folder must hold a lock around this (``pressroom.site.locked``)."""
     with _BUILDING:
-        return _build(releases, published, registry, settings, Path(out_dir), media, now, infographics, full, workers)
+        return _build(releases, published, registry, settings, Path(out_dir), media, now, infographics, notes or {},
+                      full, workers)
 
 
-def _build(releases, published, registry, settings, out, media, now, infographics, full, workers) -> BuildResult:
+def _build(releases, published, registry, settings, out, media, now, infographics, notes, full, workers) -> BuildResult:
     global _SITE, _OUT, _DURABLE_EACH, _CURRENT_ENV
     clock = time.perf_counter  # timings for the benchmark; never in the output
     timings, t0 = {}, clock()
     now = now or datetime.now(settings.tz)
-    site = Site(releases, published, registry, settings, media or {}, now, infographics or {})
+    site = Site(releases, published, registry, settings, media or {}, now, infographics or {}, notes)
     _CURRENT_ENV = _env_for(site.templates)
     old = _load_manifest(out, full)
 
@@ -837,6 +841,7 @@ def refresh(settings: Settings, catalog, ledger, now: datetime | None = None, fu
     requesting outside sites). Called after publishing (``pressroom.site``) and by ``pressroom site build``.
     A media store with errors leaves the site as it was: publishing must not take coverage pages down."""
     from . import coverage, linkcheck
+    from .corrections import correction_notes
     from .errors import ValidationFailed
     from .site import locked
 
@@ -848,7 +853,8 @@ def refresh(settings: Settings, catalog, ledger, now: datetime | None = None, fu
     with locked(out / ".lock"):  # a publish flow and `pressroom site build` may finish together
         published = published_times(ledger)
         result = build_site(catalog.releases.values(), published, catalog.registry, settings, out, media=media,
-                            now=now, infographics=infographics_in_outbox(settings, published), full=full)
+                            now=now, infographics=infographics_in_outbox(settings, published),
+                            notes=correction_notes(ledger.rows(), RenderContext(settings)), full=full)
         if check:
             result.check = linkcheck.check_site(out, check_coverage=False)
         if not result.check.ok:

@@ -80,6 +80,19 @@ def test_bytes_are_deterministic_and_carry_no_metadata(ctx):
         assert set(chunk_types(data)) <= {b"IHDR", b"IDAT", b"IEND"}  # no tIME, tEXt, pHYs …
 
 
+def test_an_edited_release_never_gets_the_previous_poster(ctx):
+    """The poster is painted once and shared by 图解, 微博 and H5; an edit must still show at once."""
+    before = make_release()
+    first = infographic.poster_png(before, ctx)
+    edited = make_release(key_figures=(KeyFigure("居民用水价格", "2.40", "元/吨"), KeyFigure("年内调价计划", "0", "项")))
+    second = infographic.poster_png(edited, ctx)
+    assert second != first
+    assert "2.40" in [op.text for op in infographic.poster_layout(edited, ctx).texts]
+    infographic.clear_cache()
+    assert infographic.poster_png(edited, ctx) == second  # what was served is what painting gives
+    assert infographic.poster_png(before, ctx) == first
+
+
 # ---------------------------------------------------------------------------------------------
 # The poster's content
 

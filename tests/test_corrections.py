@@ -266,6 +266,12 @@ def test_a_correction_on_the_outbox_updates_page_feed_and_desk_files(desk):
     assert copy.startswith("更正通知") and "〖" in copy and RIGHT in copy.split("二、更正稿全文")[1]
     draft = (desk.outbox / "wechat" / SAMPLE / "wechat-draft.json").read_text(encoding="utf-8")
     assert '"title": "【更正】' in draft
+    # Every page a reader may land on says it was corrected: the H5 page and the press hall's too.
+    h5 = (desk.outbox / "assets" / SAMPLE / f"{SAMPLE}-h5.html").read_text(encoding="utf-8")
+    hall = (desk.outbox / "portal" / "presshall" / "releases" / f"{SAMPLE}.html").read_text(encoding="utf-8")
+    for page in (h5, hall):
+        assert "更正说明" in page and "原稿中咨询数量有误，应为173件。" in page and RIGHT in page
+        assert page.index("更正说明") < page.index(RIGHT)  # above the text, where it is seen first
 
     # The Prefect UI shows the correction with its channel table, like a publish run.
     import json
@@ -303,6 +309,8 @@ def test_a_policy_bundle_retracts_as_a_unit_and_history_prints_every_step(desk):
         assert "文件尚未正式印发" in (desk.outbox / "newspaper" / rid / f"{rid}.txt").read_text(encoding="utf-8-sig")
         assert (desk.outbox / "wechat" / rid / "wechat-withdrawn.txt").is_file()
         assert f"{rid}.html" not in (portal / "index.html").read_text(encoding="utf-8")
+        assert not (portal / "presshall" / "releases" / f"{rid}.html").exists()
+        assert rid not in (portal / "presshall" / "policies" / "index.html").read_text(encoding="utf-8")
     parsed = feedparser.parse((portal / "atom.xml").read_bytes())
     assert parsed.bozo == 0
     entries = parsed.entries

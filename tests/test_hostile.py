@@ -190,6 +190,24 @@ def test_the_editors_preview_is_safe_too(hostile, harmless, tmp_path):
         assert_nothing_executable(page, str(rel), built["good"][rel])
 
 
+def test_html_typed_into_the_body_is_named_before_it_vanishes(settings, tmp_path):
+    body = '补贴标准<span style="color:red">每人每月500元</span>。\n\n<script>统计\n\n申领截止时间为12月31日。'
+    catalog, release = load(settings, write_release(tmp_path, body))
+    warnings = [w for w in catalog.warnings["hostile"] if "HTML" in w]
+    assert len(warnings) == 2, warnings
+    script, span = sorted(warnings, key=lambda w: "<span>" in w)
+    assert script.startswith("“议题”一节含有 HTML 标签 <script>") and "其后全部正文" in script
+    assert span.startswith("“议题”一节含有 HTML 标签 <span>") and "文字保留" in span
+    # What the warnings announce is what the outlets get: the styled text stays, the rest is gone.
+    page = pages("portal", (catalog, release))[0]
+    assert "每人每月500元" in page and "color:red" not in page and "申领截止时间" not in page
+
+
+def test_plain_markdown_gives_no_html_warning(harmless):
+    catalog, _ = harmless
+    assert not [w for w in catalog.warnings["hostile"] if "HTML" in w]
+
+
 # ---------------------------------------------------------------------------------------------
 # Properties
 
