@@ -12,11 +12,10 @@ import feedparser
 import pytest
 
 from tests.conftest import ROOT
-from tests.servers.base import Request, Response
 from tests.servers.cms import CMSServer
 from tests.servers.harness import CREDENTIALS, DESKS, Outlets, settings_text
 from tests.servers.smtp import SMTPServer
-from tests.servers.wechat import WeChatServer, err
+from tests.servers.wechat import WeChatServer
 from tests.servers.weibo import WeiboServer
 
 SAMPLE = "water-price-rumor"
@@ -24,24 +23,6 @@ WRONG, RIGHT = "共接到相关咨询137件", "共接到相关咨询173件"
 API = {"wechat": "wechat", "weibo": "weibo", "portal": "cms", "newspaper": "smtp", "tv": "smtp",
        "infographic": "outbox", "h5": "outbox"}
 OUTBOX = dict.fromkeys(API, "outbox")
-
-
-class WeChatDouble(WeChatServer):
-    """The WeChat double plus ``freepublish/delete`` (channel facts: ``{"article_id", "index"}``): the
-    article leaves the published list; an unknown article_id is refused."""
-
-    def handle(self, req: Request, fault=None) -> Response:
-        if req.path != "/cgi-bin/freepublish/delete":
-            return super().handle(req, fault)
-        problem = self._check_token(req)
-        if problem:
-            return problem
-        article_id = req.json().get("article_id")
-        for item in self.state.published:
-            if item["article_id"] == article_id:
-                self.state.published.remove(item)
-                return err(0, "ok")
-        return err(40007, "invalid article_id")
 
 
 @dataclass
@@ -84,7 +65,7 @@ def desk(tmp_path, monkeypatch, prefect_server):
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("PRESSROOM_RETRY_DELAYS", "0.1,0.1")
     monkeypatch.setenv("PRESSROOM_CONFIG", str(tmp_path / "pressroom.toml"))
-    servers = (WeChatDouble(appid=CREDENTIALS["PRESSROOM_WECHAT_APPID"], secret=CREDENTIALS["PRESSROOM_WECHAT_SECRET"]),
+    servers = (WeChatServer(appid=CREDENTIALS["PRESSROOM_WECHAT_APPID"], secret=CREDENTIALS["PRESSROOM_WECHAT_SECRET"]),
                WeiboServer(token=CREDENTIALS["PRESSROOM_WEIBO_TOKEN"]), CMSServer(token=CREDENTIALS["PRESSROOM_CMS_TOKEN"]),
                SMTPServer(tmp_path / "tls", password=CREDENTIALS["PRESSROOM_SMTP_PASSWORD"]))
     for s in servers:

@@ -1,12 +1,13 @@
 """A WeChat official-account API double: token, uploadimg, add_material, draft/add|batchget,
-freepublish/submit|get|batchget, message/mass/sendall — strict per shared/docs/channel-facts.md.
+freepublish/submit|get|batchget|delete, message/mass/sendall — strict per shared/docs/channel-facts.md.
 
 Strict means: an expired or unknown token gets 42001 / 40001, ``\\uXXXX`` escapes get 40033, a missing or
 temporary ``thumb_media_id`` gets 40007, a title over 32 characters 45003, a digest over 128 45004, an
 empty article 44003; in-article images that did not come from ``uploadimg`` are filtered out of the stored
 content (as the platform does). ``freepublish/submit`` only accepts a job: the article appears after
 ``publish_polls`` further calls of ``freepublish/get`` or ``freepublish/batchget`` (time passing on the
-platform), or fails, if told to.
+platform), or fails, if told to. ``freepublish/delete`` takes the article off the published list; its job
+then reports ``publish_status`` 5 (deleted after success).
 
 Service faults (``inject(path, kind, …)``):
 - ``"expire-token"``: the current token expires just before this request (token expiry mid-run);
@@ -80,7 +81,7 @@ class WeChatServer(FakeServer):
         self.token_ttl = token_ttl
         self.publish_polls = publish_polls  # freepublish/get answers "publishing" this many times first
         self.quotas = {"/cgi-bin/freepublish/submit": 100, "/cgi-bin/freepublish/get": 100,
-                       "/cgi-bin/draft/add": 1000, **(quotas or {})}
+                       "/cgi-bin/draft/add": 1000, "/cgi-bin/freepublish/delete": 10, **(quotas or {})}
         self.used: dict[str, int] = {}
         self.state = WeChatState()
         self._n = 0
@@ -124,6 +125,7 @@ class WeChatServer(FakeServer):
             "/cgi-bin/freepublish/submit": self._submit,
             "/cgi-bin/freepublish/get": self._get,
             "/cgi-bin/freepublish/batchget": self._publish_batchget,
+            "/cgi-bin/freepublish/delete": self._delete,
             "/cgi-bin/message/mass/sendall": self._sendall,
         }
         route = routes.get(req.path)
@@ -359,6 +361,17 @@ class WeChatServer(FakeServer):
                 for a in it["content"]["news_item"]:
                     a.pop("content", None)
         return Response.of_json({"total_count": len(newest), "item_count": len(items), "item": items})
+
+    def _delete(self, req: Request, body: dict, _fault) -> Response:
+        article_id = body.get("article_id")
+        for item in self.state.published:
+            if item["article_id"] == article_id:
+                self.state.published.remove(item)
+                for job in self.state.jobs.values():
+                    if job.article_id == article_id:
+                        job.status = 5
+                return err(0, "ok")
+        return err(40007, "invalid article_id")
 
     def _sendall(self, req: Request, body: dict, _fault) -> Response:
         if body.get("msgtype") != "mpnews" or not isinstance(body.get("mpnews"), dict):
