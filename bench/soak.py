@@ -11,12 +11,15 @@ fully published, and rows that needed more than one attempt.
     .venv/bin/python bench/soak.py [--releases 200] [--workers 1,2,4] [--faults 40] [--seed N]
 
 Mode: a started Prefect server on PostgreSQL with process workers (each flow run is its own process), on
-this machine; the doubles answer at once, so the figures are the pipeline's own cost.
+this machine; the doubles answer at once, so the figures are the pipeline's own cost. Server, database,
+workers and every flow-run process share the machine's cores: once the load average passes the core count,
+more workers on the same machine cannot go faster (they pay off on machines of their own).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import signal
@@ -74,6 +77,7 @@ def soak_round(stack: Stack, outlets, workers: int, n: int, faults: int, fault_e
         "p95": percentile(secs, 0.95), "span": span, "duplicates": duplicates, "not_published": n - len(complete),
         "runs_not_completed": sum(s != "COMPLETED" for s in states.values()) + (n - len(states)),
         "retried_rows": sum(d.attempts > 1 for d in rows),
+        "load": os.getloadavg()[1],  # 5-minute load average at the end: above the core count, CPU was the limit
         "problems": [f"{d.release_id}/{d.channel} {d.state}: {d.last_error[:160]}" for d in rows if d.state != PUBLISHED],
     }
 
@@ -107,7 +111,8 @@ def main() -> None:
             print(f"{w} worker(s): {r['releases']} releases, {r['faults']} faults → {r['per_minute']:.1f} releases/min, "
                   f"p50 {r['p50']:.1f} s, p95 {r['p95']:.1f} s, last at {r['span']:.0f} s; duplicates "
                   f"{r['duplicates']}, not published {r['not_published']}, runs not completed "
-                  f"{r['runs_not_completed']}, rows retried {r['retried_rows']} (scheduled in {r['scheduled_in']:.1f} s)",
+                  f"{r['runs_not_completed']}, rows retried {r['retried_rows']} (scheduled in {r['scheduled_in']:.1f} s; "
+                  f"load average {r['load']:.1f} on {os.cpu_count()} cores)",
                   flush=True)
             for line in r["problems"][:10]:
                 print("   ", line, flush=True)
