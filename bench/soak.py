@@ -12,8 +12,9 @@ fully published, and rows that needed more than one attempt.
 
 Mode: a started Prefect server on PostgreSQL with process workers (each flow run is its own process), on
 this machine; the doubles answer at once, so the figures are the pipeline's own cost. Server, database,
-workers and every flow-run process share the machine's cores: once the load average passes the core count,
-more workers on the same machine cannot go faster (they pay off on machines of their own).
+workers and every flow-run process share the machine's cores, so each round also prints the machine's CPU
+seconds spent per release and the ceiling that puts on releases/minute here: when a round is at that
+ceiling, more workers on the same machine cannot go faster (they pay off on machines of their own).
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ from tests.test_scale import (  # noqa: E402
 )
 
 
+def busy_cpu_seconds() -> float:
+    """CPU time the whole machine has spent not idle (every process: server, database, workers, runs)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def soak_round(stack: Stack, outlets, workers: int, n: int, faults: int, fault_every: float,
                rng: random.Random) -> dict:
     from pressroom.ledger import PUBLISHED, Ledger
@@ -60,10 +68,11 @@ def soak_round(stack: Stack, outlets, workers: int, n: int, faults: int, fault_e
     # Faults spread over the first minutes of the round, one at a time per API path.
     injector = FaultInjector(outlets, rng, ids, n=faults, every=fault_every, start_at=at.timestamp() + 5)
     with stack.settings(), injector:
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), busy_cpu_seconds()
         schedule_all(catalog, ids)
         scheduled_in = time.monotonic() - t0
         states = wait_for_runs(ids, 3 * 3600)
+        cpu = busy_cpu_seconds() - cpu0
     met = injector.consumed()
     rows = [d for d in Ledger(stack.ledger_url).rows() if d.release_id.startswith(prefix + "-")]
     secs = latencies([d for d in rows if d.state == PUBLISHED], ids, at)
@@ -77,7 +86,7 @@ def soak_round(stack: Stack, outlets, workers: int, n: int, faults: int, fault_e
         "p95": percentile(secs, 0.95), "span": span, "duplicates": duplicates, "not_published": n - len(complete),
         "runs_not_completed": sum(s != "COMPLETED" for s in states.values()) + (n - len(states)),
         "retried_rows": sum(d.attempts > 1 for d in rows),
-        "load": os.getloadavg()[1],  # 5-minute load average at the end: above the core count, CPU was the limit
+        "cpu_per_release": cpu / n,  # machine-wide CPU seconds per release: what bounds releases/minute  # 5-minute load average at the end: above the core count, CPU was the limit
         "problems": [f"{d.release_id}/{d.channel} {d.state}: {d.last_error[:160]}" for d in rows if d.state != PUBLISHED],
     }
 
@@ -111,8 +120,9 @@ def main() -> None:
             print(f"{w} worker(s): {r['releases']} releases, {r['faults']} faults → {r['per_minute']:.1f} releases/min, "
                   f"p50 {r['p50']:.1f} s, p95 {r['p95']:.1f} s, last at {r['span']:.0f} s; duplicates "
                   f"{r['duplicates']}, not published {r['not_published']}, runs not completed "
-                  f"{r['runs_not_completed']}, rows retried {r['retried_rows']} (scheduled in {r['scheduled_in']:.1f} s; "
-                  f"load average {r['load']:.1f} on {os.cpu_count()} cores)",
+                  f"{r['runs_not_completed']}, rows retried {r['retried_rows']} (scheduled in {r['scheduled_in']:.1f} s); "
+                  f"{r['cpu_per_release']:.1f} CPU-s a release on {os.cpu_count()} cores → at most "
+                  f"{60 * os.cpu_count() / r['cpu_per_release']:.1f} releases/min here",
                   flush=True)
             for line in r["problems"][:10]:
                 print("   ", line, flush=True)
@@ -122,11 +132,12 @@ def main() -> None:
             s.stop()
         shutil.rmtree(stack.dir, ignore_errors=True)
         shutil.rmtree(root, ignore_errors=True)
-    print("\n| workers | releases | releases/min | p50 latency | p95 latency | duplicates | not published |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| workers | releases | releases/min | p50 latency | p95 latency | duplicates | not published "
+          "| CPU-s a release |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['workers']} | {r['releases']} | {r['per_minute']:.1f} | {r['p50']:.1f} s | {r['p95']:.1f} s "
-              f"| {r['duplicates']} | {r['not_published']} |")
+              f"| {r['duplicates']} | {r['not_published']} | {r['cpu_per_release']:.1f} |")
     if any(r["duplicates"] for r in results):
         sys.exit("DUPLICATES FOUND")
 
