@@ -86,7 +86,7 @@ def soak_round(stack: Stack, outlets, workers: int, n: int, faults: int, fault_e
         "p95": percentile(secs, 0.95), "span": span, "duplicates": duplicates, "not_published": n - len(complete),
         "runs_not_completed": sum(s != "COMPLETED" for s in states.values()) + (n - len(states)),
         "retried_rows": sum(d.attempts > 1 for d in rows),
-        "cpu_per_release": cpu / n,  # machine-wide CPU seconds per release: what bounds releases/minute  # 5-minute load average at the end: above the core count, CPU was the limit
+        "cpu_per_release": cpu / n,  # machine-wide CPU seconds per release: what bounds releases/minute
         "problems": [f"{d.release_id}/{d.channel} {d.state}: {d.last_error[:160]}" for d in rows if d.state != PUBLISHED],
     }
 

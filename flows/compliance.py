@@ -61,7 +61,7 @@ def compliance_report(year: int | None = None, half: int | None = None) -> dict:
     period = _period(year, half, settings.tz)
     catalog = validate(settings, render=False)
     ledger = Ledger(settings.ledger_url)
-    report = rp.build_report(catalog.releases.values(), catalog.registry, published_times(ledger), period,
+    report = rp.build_report(catalog.releases.values(), catalog.registry, published_times(ledger.rows()), period,
                              datetime.now(settings.tz), settings)
     folder = settings.outbox_dir / "reports" / period.slug
     files = rp.write_report(report, folder)

@@ -91,12 +91,12 @@ EMPTY_DATE = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # Inputs
 
 
-def published_times(ledger, channel: str | None = None) -> dict[str, datetime]:
-    """Release id -> its first publication (any channel, or one channel), from the ledger."""
+def published_times(rows: Iterable, channel: str | None = None) -> dict[str, datetime]:
+    """Release id -> its first publication (any channel, or one channel), from the ledger's rows."""
     from .ledger import PUBLISHED
 
     out: dict[str, datetime] = {}
-    for d in ledger.rows():
+    for d in rows:
         if d.state == PUBLISHED and d.published_at and (channel is None or d.channel == channel):
             if d.release_id not in out or d.published_at < out[d.release_id]:
                 out[d.release_id] = d.published_at
@@ -851,10 +851,11 @@ def refresh(settings: Settings, catalog, ledger, now: datetime | None = None, fu
     except ValidationFailed as e:
         return BuildResult(out, [], [], 0, 0, [f"{coverage.STORE} 有错误，新闻发布厅未更新：{p}" for p in e.problems])
     with locked(out / ".lock"):  # a publish flow and `pressroom site build` may finish together
-        published = published_times(ledger)
+        rows = ledger.rows()
+        published = published_times(rows)
         result = build_site(catalog.releases.values(), published, catalog.registry, settings, out, media=media,
                             now=now, infographics=infographics_in_outbox(settings, published),
-                            notes=correction_notes(ledger.rows(), RenderContext(settings)), full=full)
+                            notes=correction_notes(rows, RenderContext(settings)), full=full)
         if check:
             result.check = linkcheck.check_site(out, check_coverage=False)
         if not result.check.ok:
