@@ -27,10 +27,10 @@ from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.artifacts import create_link_artifact, create_table_artifact  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.runtime import flow_run  # noqa: E402
-from prefect.states import Failed  # noqa: E402
+from prefect.states import Failed, State  # noqa: E402
 
 import channels  # noqa: E402
-from flows.publish import Outcome, approval_gate, deliver_one, retry_delays  # noqa: E402
+from flows.publish import Outcome, approval_gate, checked_bundle, deliver_one, retry_delays  # noqa: E402
 from pressroom import corrections as cx  # noqa: E402
 from pressroom.catalog import Catalog, validate  # noqa: E402
 from pressroom.errors import RenditionError, ValidationFailed  # noqa: E402
@@ -186,13 +186,9 @@ def correct_release(release: str, note: str = "", actor: str = "", delete_old: b
     settings = load_settings()
     ledger = Ledger(settings.ledger_url)
     catalog = validate(settings, only=release)
-    try:
-        r = catalog.find(release)
-    except ValidationFailed as e:
-        return Failed(message=f"稿件“{release}”未通过校验，未更正任何渠道：\n" + "\n".join(map(str, e.problems)))
-    except KeyError:
-        return Failed(message=f"找不到稿件“{release}”")
-    parts = catalog.bundle_of(r)
+    parts = checked_bundle(catalog, release, "未更正任何渠道", logger)
+    if isinstance(parts, State):
+        return parts
     head = parts[0]
     _tag_run([p.id for p in parts], "correction")
     if any(cx.is_retracted(ledger.rows(p.id)) for p in parts):

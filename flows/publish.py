@@ -24,7 +24,7 @@ from prefect.flow_runs import FlowPauseTimeout, pause_flow_run  # noqa: E402
 from prefect.futures import as_completed  # noqa: E402
 from prefect.input import RunInput  # noqa: E402
 from prefect.runtime import flow_run  # noqa: E402
-from prefect.states import Failed  # noqa: E402
+from prefect.states import Failed, State  # noqa: E402
 
 import channels  # noqa: E402
 from pressroom import approval  # noqa: E402
@@ -199,6 +199,19 @@ def _infographic_artifact(rendition) -> None:
                              markdown=f"![图解](data:image/jpeg;base64,{data})", description="图解预览")
 
 
+def checked_bundle(catalog: Catalog, release: str, undone: str, logger) -> list[Release] | State:
+    """The release's bundle, or the Failed state saying why nothing was done (``undone``: what was not),
+    each validation problem also logged for the run's page in the Prefect UI."""
+    try:
+        return catalog.bundle_of(catalog.find(release))
+    except ValidationFailed as e:
+        for p in e.problems:
+            logger.error("%s", p)
+        return Failed(message=f"稿件“{release}”未通过校验，{undone}：\n" + "\n".join(map(str, e.problems)))
+    except KeyError:
+        return Failed(message=f"找不到稿件“{release}”")
+
+
 @flow(name="publish-release", flow_run_name=_run_name, log_prints=False)
 def publish_release(release: str, channels_only: list[str] | None = None, now: bool = False,
                     actor: str = "", expected_version: str = "") -> dict:
@@ -210,15 +223,9 @@ def publish_release(release: str, channels_only: list[str] | None = None, now: b
     settings = load_settings()
     ledger = Ledger(settings.ledger_url)
     catalog = validate(settings, only=release)
-    try:
-        r = catalog.find(release)
-    except ValidationFailed as e:
-        for p in e.problems:
-            logger.error("%s", p)
-        return Failed(message=f"稿件“{release}”未通过校验，未发布到任何渠道：\n" + "\n".join(map(str, e.problems)))
-    except KeyError:
-        return Failed(message=f"找不到稿件“{release}”")
-    parts = catalog.bundle_of(r)
+    parts = checked_bundle(catalog, release, "未发布到任何渠道", logger)
+    if isinstance(parts, State):
+        return parts
     _tag_run(parts)
     _note_late_start(parts[0], ledger, logger)
     if expected_version and expected_version != parts[0].version:
