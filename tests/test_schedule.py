@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -56,14 +57,27 @@ def catalog_and_release(release_id):
     return catalog, catalog.find(release_id)
 
 
-def start_worker():
+def start_worker(log: Path):
+    """A process worker in its own session. Its output goes to ``log``: a pipe nobody reads fills up and
+    blocks the worker mid-log, and then it cannot even shut down."""
     from prefect.settings import PREFECT_API_URL
 
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_WORKER_QUERY_SECONDS": "1",
            "PREFECT_WORKER_PREFETCH_SECONDS": "5", "PRESSROOM_HOME": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--type", "process",
-                             "--install-policy", "never"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    with open(log, "wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--type",
+                                 "process", "--install-policy", "never"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    """Ask the worker and its flow runs to stop; after 30 s (a loaded machine) stop them outright."""
+    os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(30)
 
 
 def test_a_scheduled_release_is_published_at_its_time_by_a_worker(workspace, deployed):  # noqa: F811
@@ -83,7 +97,7 @@ def test_a_scheduled_release_is_published_at_its_time_by_a_worker(workspace, dep
     assert [s.id for s in waiting] == [run.id]
     assert abs((waiting[0].scheduled_at - at).total_seconds()) < 1
 
-    worker = start_worker()
+    worker = start_worker(workspace.root / "worker.log")
     try:
         ledger = workspace.ledger()
         deadline = time.monotonic() + 240
@@ -103,8 +117,7 @@ def test_a_scheduled_release_is_published_at_its_time_by_a_worker(workspace, dep
         assert all(d.state == "published" for d in ledger.latest(LATE).values())
         assert not [e for e in ledger.history(RELEASE) if e["action"] == "late-start"]
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(30)
+        stop_worker(worker)
     assert [s for s in schedule.scheduled() if s.release == RELEASE] == []
 
 
