@@ -74,7 +74,7 @@ def test_claim_with_expired_lease_is_taken_over(tmp_path):
     assert ledger.claim(row, worker_token()) is not None
 
 
-def _race(url, n, q):
+def _race(url, n, q, done):
     led = Ledger(url)
     wins = 0
     for i in range(n):
@@ -82,16 +82,21 @@ def _race(url, n, q):
         if led.claim(row, worker_token()):
             wins += 1
     q.put(wins)
+    # Stay alive until the other process is done too: a claimer that has exited while its rows are still
+    # "delivering" is a crashed one, and its rows are rightly taken over.
+    done.wait(60)
 
 
 def test_two_processes_racing_claim_each_row_once(tmp_path):
     url = f"sqlite:///{tmp_path}/race.db"
     Ledger(url)  # create the schema before the race
-    q = mp.get_context("spawn").Queue()
-    procs = [mp.get_context("spawn").Process(target=_race, args=(url, 40, q)) for _ in range(2)]
+    ctx = mp.get_context("spawn")
+    q, done = ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=_race, args=(url, 40, q, done)) for _ in range(2)]
     for p in procs:
         p.start()
+    wins = [q.get(timeout=60) for _ in procs]
+    done.set()
     for p in procs:
         p.join(60)
-    wins = [q.get(timeout=5) for _ in procs]
     assert sum(wins) == 40  # every row claimed exactly once across both processes

@@ -250,8 +250,9 @@ def test_pressroom_db_commands(stack, tmp_path):
 
 # -- the claim under concurrency ----------------------------------------------------------------------
 
-def _claimers(url: str, rows: int, threads: int, start_at: float, q) -> None:
-    """One process: ``threads`` threads claim every row, all starting at the same moment."""
+def _claimers(url: str, rows: int, threads: int, start_at: float, q, done) -> None:
+    """One process: ``threads`` threads claim every row, all starting at the same moment. It stays alive
+    until every process is done: one that had exited would be a crashed claimer, rightly taken over."""
     import threading
 
     from pressroom.ledger import Ledger, worker_token
@@ -276,6 +277,7 @@ def _claimers(url: str, rows: int, threads: int, start_at: float, q) -> None:
     for t in ts:
         t.join()
     q.put(won)
+    done.wait(120)
 
 
 def test_claim_on_postgresql_has_one_winner_among_many_processes(stack):
@@ -293,12 +295,13 @@ def test_claim_on_postgresql_has_one_winner_among_many_processes(stack):
         if i % 2:
             ledger._update(d, state=DELIVERING, claimed_by=dead_token, claimed_at=d.created_at, attempts=1)
     ctx = mp.get_context("spawn")
-    q = ctx.Queue()
+    q, done = ctx.Queue(), ctx.Event()
     start_at = time.time() + 4  # after every process has imported and connected
-    procs = [ctx.Process(target=_claimers, args=(stack.ledger_url, rows, 4, start_at, q)) for _ in range(6)]
+    procs = [ctx.Process(target=_claimers, args=(stack.ledger_url, rows, 4, start_at, q, done)) for _ in range(6)]
     for p in procs:
         p.start()
     wins = [w for _ in procs for w in q.get(timeout=120)]
+    done.set()
     for p in procs:
         p.join(30)
     by_row: dict[int, list[str]] = {}
