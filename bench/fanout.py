@@ -55,10 +55,10 @@ def cold_cli() -> float:
 def direct(ws: Path, release_id: str) -> float:
     """Render and deliver every channel with the same code, no Prefect."""
     import channels
-    from pressroom.catalog import validate
-    from pressroom.ledger import Ledger, worker_token
+    from pressroom.releases.catalog import validate
+    from pressroom.delivery.ledger import Ledger, worker_token
     from pressroom.settings import load_settings
-    from pressroom.site import refresh_portal_column
+    from pressroom.sites.site import refresh_portal_column
     from pressroom.transports import transport_for
 
     t = time.perf_counter()
@@ -91,7 +91,7 @@ def main() -> None:
 
     ws = make_workspace(n_copies=args.releases + 2)
     from flows.publish import publish_release
-    from pressroom.ledger import Ledger
+    from pressroom.delivery.ledger import Ledger
     from pressroom.settings import load_settings
 
     publish_release("bench-0000", now=True)  # warm: starts the ephemeral server once

@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import channels  # noqa: E402
-from pressroom.catalog import validate  # noqa: E402
+from pressroom.releases.catalog import validate  # noqa: E402
 from pressroom.settings import load_settings  # noqa: E402
 
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pressroom import linkcheck, presshall  # noqa: E402
-from pressroom.loader import load_all, load_registry  # noqa: E402
+from pressroom.sites import linkcheck, presshall  # noqa: E402
+from pressroom.releases.loader import load_all, load_registry  # noqa: E402
 from pressroom.settings import load_settings  # noqa: E402
 from tests.test_presshall import START, STEP, make_archive, make_media, make_release, make_upcoming  # noqa: E402
 

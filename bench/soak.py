@@ -54,7 +54,7 @@ def busy_cpu_seconds() -> float:
 
 def soak_round(stack: Stack, outlets, workers: int, n: int, faults: int, fault_every: float,
                rng: random.Random) -> dict:
-    from pressroom.ledger import PUBLISHED, Ledger
+    from pressroom.delivery.ledger import PUBLISHED, Ledger
 
     stack.run("workers", str(workers))
     prefix = f"soak-w{workers}"

@@ -9,7 +9,7 @@ from typing import Mapping
 from pressroom.model import Release
 from pressroom.settings import ALL_CHANNELS, Settings
 
-from .base import ReleaseRef, RenderContext, Rendition
+from channels.base import ReleaseRef, RenderContext, Rendition
 
 
 def adapter(channel: str) -> ModuleType:

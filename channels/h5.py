@@ -12,9 +12,9 @@ import base64
 from pressroom.errors import RenditionError
 from pressroom.model import Release
 
-from . import infographic
-from .base import RenderContext, Rendition, display_time, render_template
-from .portal import (
+from channels import infographic
+from channels.base import RenderContext, Rendition, display_time, render_template
+from channels.portal import (
     body_html, counterpart_link, counterpart_warning, image_resolver, people, text,
 )
 

@@ -1,6 +1,6 @@
 """图解: a phone-portrait poster of the release (``infographic.png``) and the WeChat cover (``cover.png``).
 
-Drawn with Pillow in Noto Sans CJK SC (``pressroom.linebreak``), in two steps: a *layout* (pure geometry:
+Drawn with Pillow in Noto Sans CJK SC (``pressroom.text.linebreak``), in two steps: a *layout* (pure geometry:
 every text line, block and the QR code with its box) and *painting* it. Tests inspect the layout, so "no
 text outside the canvas" is checked on the same boxes that are drawn. Before painting, every character is
 checked against the font: a character the font lacks (an emoji, a rare character) would print as a box, so
@@ -24,12 +24,12 @@ from PIL import Image as PILImage
 from PIL import ImageDraw
 
 from pressroom.errors import RenditionError
-from pressroom.linebreak import break_lines, load_cjk_font, missing_glyphs
+from pressroom.text.linebreak import break_lines, load_cjk_font, missing_glyphs
 from pressroom.model import Release
 
-from . import markup
-from .base import RenderContext, Rendition, display_date
-from .portal import text
+from channels import markup
+from channels.base import RenderContext, Rendition, display_date
+from channels.portal import text
 
 NAME = "infographic"
 LABEL = "图解"

@@ -24,13 +24,13 @@ import docx
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
-from pressroom import copycheck
+from pressroom.text import copycheck
 from pressroom.errors import RenditionError
 from pressroom.model import Release
 
-from . import markup
-from .base import RenderContext, Rendition, display_time, render_template
-from .portal import counterpart_link, counterpart_warning, people, text
+from channels import markup
+from channels.base import RenderContext, Rendition, display_time, render_template
+from channels.portal import counterpart_link, counterpart_warning, people, text
 
 NAME = "newspaper"
 LABEL = "报纸“权威发布”专栏"

@@ -3,7 +3,7 @@
 A page is ``<id>.html`` with its body images under ``assets/<id>/<image path>``; pages of one column sit
 side by side, so links between them (document <-> interpretation, an event's updates, the index) are
 relative and work both on the public site and in the local outbox. ``index_page`` and ``feeds`` rebuild
-the whole column from loaded releases (``pressroom.site``), and are as pure as ``render``.
+the whole column from loaded releases (``pressroom.sites.site``), and are as pure as ``render``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from feedgen.feed import FeedGenerator
 from pressroom.model import Image, Release
 from pressroom.settings import Settings
 
-from . import markup
-from .base import ReleaseRef, RenderContext, Rendition, display_date, display_time, render_template
+from channels import markup
+from channels.base import ReleaseRef, RenderContext, Rendition, display_date, display_time, render_template
 
 NAME = "portal"
 LABEL = "门户网站“新闻发布”栏目"
@@ -260,7 +260,7 @@ def feeds(releases: Iterable[Release], settings: Settings,
           notices: Mapping[str, "FeedNotice"] | None = None) -> dict[str, bytes]:
     """``feed.xml`` (RSS 2.0) and ``atom.xml`` (Atom 1.0) of the column, newest first; serve them as
     application/rss+xml and application/atom+xml. ``notices`` (by release id) carry corrections and
-    withdrawals (``pressroom.corrections.column_notices``)."""
+    withdrawals (``pressroom.delivery.corrections.column_notices``)."""
     ordered = _newest_first(releases)
     return {
         "feed.xml": _feed(ordered, settings, "feed.xml", notices).rss_str(pretty=True),
@@ -269,7 +269,7 @@ def feeds(releases: Iterable[Release], settings: Settings,
 
 
 # ---------------------------------------------------------------------------------------------
-# Corrections and withdrawals (issue 8; the notes themselves come from ``pressroom.corrections``)
+# Corrections and withdrawals (issue 8; the notes themselves come from ``pressroom.delivery.corrections``)
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from pressroom.errors import RenditionError
 from pressroom.model import Release
 
-from . import markup
-from .base import RenderContext, Rendition, display_time, render_template
-from .newspaper import lead_states_time, news_lead, speakers_with_titles
-from .portal import text
+from channels import markup
+from channels.base import RenderContext, Rendition, display_time, render_template
+from channels.newspaper import lead_states_time, news_lead, speakers_with_titles
+from channels.portal import text
 
 NAME = "tv"
 LABEL = "电视《淮南新闻联播》“新闻发布”栏目"

@@ -36,8 +36,8 @@ from PIL import Image as PILImage
 from pressroom.errors import RenditionError
 from pressroom.model import Image, Release
 
-from .base import RenderContext, Rendition, display_time, dump_json
-from .portal import body_html, counterpart_link, counterpart_warning, image_resolver, people, text
+from channels.base import RenderContext, Rendition, display_time, dump_json
+from channels.portal import body_html, counterpart_link, counterpart_warning, image_resolver, people, text
 
 NAME = "wechat"
 LABEL = "微信公众号"
@@ -325,7 +325,7 @@ def _cover(release: Release, ctx: RenderContext) -> tuple[str, bytes, int, int, 
         c = release.cover
         ext = {"JPEG": "jpg", "PNG": "png", "GIF": "gif"}.get(c.format, "png")
         return f"cover.{ext}", c.data, c.width, c.height, "release"
-    from . import infographic  # imported here: the cover from a release needs no infographic
+    from channels import infographic  # imported here: the cover from a release needs no infographic
 
     try:
         data = infographic.cover_png(release, ctx)

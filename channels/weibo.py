@@ -23,9 +23,9 @@ from typing import Callable
 from pressroom.errors import RenditionError
 from pressroom.model import Release
 
-from . import markup
-from .base import RenderContext, Rendition, dump_json
-from .portal import text
+from channels import markup
+from channels.base import RenderContext, Rendition, dump_json
+from channels.portal import text
 
 NAME = "weibo"
 LABEL = "微博"
@@ -168,7 +168,7 @@ def post(title: str, summary: str, url: str, tags=()) -> tuple[str, bool]:
 
 
 def _picture(release: Release, ctx: RenderContext) -> bytes:
-    from . import infographic  # imported here, as the infographic is rendered by its own module
+    from channels import infographic  # imported here, as the infographic is rendered by its own module
 
     try:
         data = infographic.poster_png(release, ctx)

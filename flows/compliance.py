@@ -20,10 +20,10 @@ from prefect import flow, get_run_logger  # noqa: E402
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact  # noqa: E402
 from prefect.runtime import flow_run  # noqa: E402
 
-from pressroom import report as rp  # noqa: E402
-from pressroom.catalog import validate  # noqa: E402
-from pressroom.ledger import Ledger  # noqa: E402
-from pressroom.presshall import published_times  # noqa: E402
+from pressroom.sites import report as rp  # noqa: E402
+from pressroom.releases.catalog import validate  # noqa: E402
+from pressroom.delivery.ledger import Ledger  # noqa: E402
+from pressroom.sites.presshall import published_times  # noqa: E402
 from pressroom.settings import load_settings  # noqa: E402
 
 

@@ -31,10 +31,10 @@ from prefect.states import Failed, State  # noqa: E402
 
 import channels  # noqa: E402
 from flows.publish import Outcome, approval_gate, checked_bundle, deliver_one, retry_delays  # noqa: E402
-from pressroom import corrections as cx  # noqa: E402
-from pressroom.catalog import Catalog, validate  # noqa: E402
+from pressroom.delivery import corrections as cx  # noqa: E402
+from pressroom.releases.catalog import Catalog, validate  # noqa: E402
 from pressroom.errors import RenditionError, ValidationFailed  # noqa: E402
-from pressroom.ledger import PUBLISHED, RETRACTED, STATE_LABELS, Ledger, worker_token  # noqa: E402
+from pressroom.delivery.ledger import PUBLISHED, RETRACTED, STATE_LABELS, Ledger, worker_token  # noqa: E402
 from pressroom.model import Release  # noqa: E402
 from pressroom.settings import Settings, load_settings  # noqa: E402
 from pressroom.transports import PermanentError, TransientError, TransportError, transport_for  # noqa: E402
@@ -298,7 +298,7 @@ def correct_release(release: str, note: str = "", actor: str = "", delete_old: b
 def _loaded(settings: Settings, release: str) -> tuple[list[Release], Catalog]:
     """The release and its bundle as loaded (validation not required: a release issued in error may no longer
     pass it, and must still be withdrawable)."""
-    from pressroom.loader import load_all, load_registry
+    from pressroom.releases.loader import load_all, load_registry
 
     registry = load_registry(settings.content_dir)
     releases, problems = load_all(settings, registry)

@@ -12,11 +12,11 @@ from prefect import flow, get_run_logger  # noqa: E402
 from prefect.artifacts import create_table_artifact  # noqa: E402
 from prefect.states import Failed  # noqa: E402
 
-from pressroom.catalog import validate  # noqa: E402
-from pressroom.doctor import FAIL, run_doctor  # noqa: E402
+from pressroom.releases.catalog import validate  # noqa: E402
+from pressroom.delivery.doctor import FAIL, run_doctor  # noqa: E402
 from pressroom.errors import ValidationFailed  # noqa: E402
-from pressroom.ledger import Ledger  # noqa: E402
-from pressroom.notify import notify  # noqa: E402
+from pressroom.delivery.ledger import Ledger  # noqa: E402
+from pressroom.delivery.notify import notify  # noqa: E402
 from pressroom.settings import load_settings  # noqa: E402
 
 

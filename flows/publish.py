@@ -27,15 +27,15 @@ from prefect.runtime import flow_run  # noqa: E402
 from prefect.states import Failed, State  # noqa: E402
 
 import channels  # noqa: E402
-from pressroom import approval  # noqa: E402
-from pressroom.catalog import Catalog, validate  # noqa: E402
-from pressroom.doctor import channel_disabled  # noqa: E402
+from pressroom.delivery import approval  # noqa: E402
+from pressroom.releases.catalog import Catalog, validate  # noqa: E402
+from pressroom.delivery.doctor import channel_disabled  # noqa: E402
 from pressroom.errors import RenditionError, ValidationFailed  # noqa: E402
-from pressroom.ledger import (  # noqa: E402
+from pressroom.delivery.ledger import (  # noqa: E402
     DELIVERING, FAILED, PUBLISHED, SKIPPED, STATE_LABELS, UNCONFIRMED, Ledger, worker_token,
 )
 from pressroom.model import Release  # noqa: E402
-from pressroom.notify import notify  # noqa: E402
+from pressroom.delivery.notify import notify  # noqa: E402
 from pressroom.settings import Settings, load_settings  # noqa: E402
 from pressroom.transports import PermanentError, TransientError, UnknownOutcome, transport_for  # noqa: E402
 
@@ -155,7 +155,7 @@ def _wait_for_other_run(ledger: Ledger, release: Release, channel: str) -> Outco
 
 @task(cache_policy=NO_CACHE, task_run_name="更新门户栏目首页与订阅源")
 def refresh_portal(settings: Settings, catalog: Catalog) -> None:
-    from pressroom.site import refresh_portal_column
+    from pressroom.sites.site import refresh_portal_column
 
     refresh_portal_column(settings, catalog, Ledger(settings.ledger_url))
 
@@ -293,7 +293,7 @@ def publish_parts(parts: list[Release], catalog: Catalog, ledger: Ledger, channe
     if broken:
         return Failed(message="渲染失败，未发布到任何渠道：\n" + "\n".join(broken))
     # [issue 8 hook] keep each channel's text on its ledger row, so a later correction can show what changed
-    from pressroom.corrections import remember
+    from pressroom.delivery.corrections import remember
     remember(ledger, parts, renditions)
 
     emergency = any(r.kind == "emergency" for r in parts)
@@ -370,7 +370,7 @@ def publish_parts(parts: list[Release], catalog: Catalog, ledger: Ledger, channe
 def approval_gate(parts: list[Release], catalog: Catalog, ledger: Ledger, emergency: bool, actor: str,
                   logger) -> str | None:
     """Wait for every configured sign-off on exactly this content; returns why publishing must stop."""
-    from pressroom.preview import build_preview
+    from pressroom.sites.preview import build_preview
 
     settings = catalog.settings
     policy = approval.policy(settings)

@@ -20,7 +20,7 @@ def settings():
 
 @pytest.fixture(scope="session")
 def registry(settings):
-    from pressroom.loader import load_registry
+    from pressroom.releases.loader import load_registry
 
     return load_registry(settings.content_dir)
 
@@ -28,7 +28,7 @@ def registry(settings):
 @pytest.fixture(scope="session")
 def samples(settings, registry):
     """Every sample release under content/releases, by id (they must all validate)."""
-    from pressroom.loader import load_all
+    from pressroom.releases.loader import load_all
 
     releases, problems = load_all(settings, registry)
     assert not problems, problems

@@ -13,7 +13,7 @@ from channels import infographic
 from channels.base import RenderContext
 from channels.infographic import COVER_SIZE, POSTER_WIDTH, QrOp, TextOp
 from pressroom.errors import RenditionError
-from pressroom.linebreak import missing_glyphs
+from pressroom.text.linebreak import missing_glyphs
 from pressroom.model import Image, KeyFigure, Section
 from tests.test_channel_portal import DOC_REF, SAMPLE_IDS, loaded, make_release, png, samples_or_skip  # noqa: F401
 

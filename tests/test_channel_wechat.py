@@ -90,7 +90,7 @@ def test_wechat_title_replaces_a_long_title_and_has_the_same_limit(ctx):
 
 
 def test_long_title_fails_validation_through_the_render_check(settings, registry):
-    from pressroom.catalog import Catalog, render_check
+    from pressroom.releases.catalog import Catalog, render_check
 
     r = release(title="关" * 33, wechat_title="", channels=("portal", "wechat"), interprets="")
     problems, _ = render_check(r, Catalog(settings, registry, {r.id: r}, {}))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pressroom import copycheck
-from pressroom.catalog import copy_gate
+from pressroom.text import copycheck
+from pressroom.releases.catalog import copy_gate
 from pressroom.errors import ValidationFailed
 
 ROOT = Path(__file__).resolve().parent.parent

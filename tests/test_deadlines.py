@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from pressroom import deadlines as dl
-from pressroom.catalog import validate
-from pressroom.ledger import Ledger
+from pressroom.delivery import deadlines as dl
+from pressroom.releases.catalog import validate
+from pressroom.delivery.ledger import Ledger
 
 EVENT, UPDATE = "rainstorm-2026-11", "rainstorm-2026-11-update-1"
 

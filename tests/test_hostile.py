@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 import channels
-from pressroom.catalog import validate
-from pressroom.loader import load_all, load_registry
+from pressroom.releases.catalog import validate
+from pressroom.releases.loader import load_all, load_registry
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 
@@ -178,7 +178,7 @@ def test_template_syntax_in_content_prints_literally(channel, hostile):
 
 
 def test_the_editors_preview_is_safe_too(hostile, harmless, tmp_path):
-    from pressroom.preview import build_preview
+    from pressroom.sites.preview import build_preview
 
     built = {}
     for name, (catalog, release) in (("bad", hostile), ("good", harmless)):

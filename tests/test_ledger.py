@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from pressroom.ledger import DELIVERING, FAILED, PENDING, PUBLISHED, Ledger, worker_token
+from pressroom.delivery.ledger import DELIVERING, FAILED, PENDING, PUBLISHED, Ledger, worker_token
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_only_the_claimer_may_record_the_result(ledger):
 def test_claim_of_a_dead_process_is_taken_over(ledger, tmp_path):
     row = ledger.ensure("r1", "wechat", "v1")
     # A real process claims and dies without recording anything.
-    code = (f"from pressroom.ledger import Ledger, worker_token; l = Ledger('sqlite:///{tmp_path}/ledger.db');"
+    code = (f"from pressroom.delivery.ledger import Ledger, worker_token; l = Ledger('sqlite:///{tmp_path}/ledger.db');"
             "r = l.get('r1','wechat','v1'); assert l.claim(r, worker_token())")
     subprocess.run([sys.executable, "-c", code], check=True)
     stuck = ledger.get("r1", "wechat", "v1")

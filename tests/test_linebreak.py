@@ -8,8 +8,8 @@ import unicodedata
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from pressroom import linebreak
-from pressroom.linebreak import NO_END, NO_START, break_lines, load_cjk_font, missing_glyphs
+from pressroom.text import linebreak
+from pressroom.text.linebreak import NO_END, NO_START, break_lines, load_cjk_font, missing_glyphs
 
 
 def em(s: str) -> float:

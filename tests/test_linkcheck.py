@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pressroom import linkcheck, presshall
-from pressroom.coverage import CoverageItem, Media
+from pressroom.sites import linkcheck, presshall
+from pressroom.sites.coverage import CoverageItem, Media
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=TZ)

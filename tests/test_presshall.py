@@ -16,8 +16,8 @@ import feedparser
 import pytest
 import yaml
 
-from pressroom import coverage, linkcheck, presshall
-from pressroom.coverage import CoverageItem, Media, VideoRecord
+from pressroom.sites import coverage, linkcheck, presshall
+from pressroom.sites.coverage import CoverageItem, Media, VideoRecord
 from pressroom.errors import ValidationFailed
 from pressroom.model import Registry, Release
 from tests.browser import DESKTOP, PHONE, SHOTS, browser, open_page  # noqa: F401  (browser is a fixture)
@@ -282,7 +282,7 @@ def test_the_spokesperson_registry_page(site, registry):
 
 
 def test_registry_flags_departments_with_none_or_too_many_spokespersons(registry, tmp_path):
-    from pressroom.loader import load_registry
+    from pressroom.releases.loader import load_registry
     from pressroom.model import Speaker
 
     speakers = dict(registry.speakers)
@@ -427,8 +427,8 @@ def test_the_build_is_deterministic(site, tmp_path):
 
 
 def test_refresh_builds_into_the_portal_outbox(settings, samples, registry, tmp_path):
-    from pressroom.catalog import Catalog
-    from pressroom.ledger import Ledger
+    from pressroom.releases.catalog import Catalog
+    from pressroom.delivery.ledger import Ledger
 
     s = dataclasses.replace(settings, outbox_dir=tmp_path / "outbox")
     ledger = Ledger(f"sqlite:///{tmp_path}/ledger.db")

@@ -59,7 +59,7 @@ def workspace(tmp_path, monkeypatch):
             path.write_text(new, encoding="utf-8")
 
         def ledger(self):
-            from pressroom.ledger import Ledger
+            from pressroom.delivery.ledger import Ledger
             from pressroom.settings import load_settings
 
             return Ledger(load_settings().ledger_url)

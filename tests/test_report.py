@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image as PILImage
 
-from pressroom import report as rp
+from pressroom.sites import report as rp
 from pressroom.model import Department, Liaison, Registry, Speaker
 from tests.browser import browser  # noqa: F401  (a fixture)
 
@@ -298,7 +298,7 @@ def test_the_flow_writes_the_report_and_its_artifacts(prefect_server, flow_works
     from prefect.client.orchestration import get_client
 
     from flows.compliance import compliance_report
-    from pressroom.ledger import Ledger
+    from pressroom.delivery.ledger import Ledger
 
     ledger = Ledger(f"sqlite:///{flow_workspace}/ledger.db")
     for rid in ("notice-2017-78", "water-price-rumor"):  # published now, i.e. in this year

@@ -212,8 +212,8 @@ def stack(outlets):
 def test_migrations_build_exactly_the_ledger_tables_on_postgresql_and_sqlite(stack, tmp_path):
     from alembic import command
 
-    from pressroom import db
-    from pressroom.ledger import Ledger
+    from pressroom.delivery import db
+    from pressroom.delivery.ledger import Ledger
 
     pg = db.status(stack.ledger_url)  # stack.sh ran `pressroom db upgrade` on an empty database
     assert pg.current == db.head() and pg.drift == [] and pg.tables == {"deliveries", "events"}
@@ -255,7 +255,7 @@ def _claimers(url: str, rows: int, threads: int, start_at: float, q, done) -> No
     until every process is done: one that had exited would be a crashed claimer, rightly taken over."""
     import threading
 
-    from pressroom.ledger import Ledger, worker_token
+    from pressroom.delivery.ledger import Ledger, worker_token
 
     ledger = Ledger(url)
     won: list[tuple[int, str]] = []
@@ -283,7 +283,7 @@ def _claimers(url: str, rows: int, threads: int, start_at: float, q, done) -> No
 def test_claim_on_postgresql_has_one_winner_among_many_processes(stack):
     """6 processes × 4 threads claim the same 60 rows at once (half new, half left 'delivering' by a
     claimer that died): each row is won exactly once, and the ledger names that winner."""
-    from pressroom.ledger import DELIVERING, Ledger
+    from pressroom.delivery.ledger import DELIVERING, Ledger
 
     ledger = Ledger(stack.ledger_url)
     dead = subprocess.Popen(["true"])
@@ -321,7 +321,7 @@ def test_rate_limits_without_a_server_or_limit_never_block(monkeypatch, stack):
     import prefect.concurrency.sync
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from pressroom import concurrency
+    from pressroom.delivery import concurrency
     from pressroom.settings import load_settings
 
     def must_not_be_called(*a, **kw):
@@ -433,16 +433,16 @@ def _acquisitions(limit: str) -> int:
 
 
 def load_catalog(stack: Stack):
-    from pressroom.catalog import validate
+    from pressroom.releases.catalog import validate
     from pressroom.settings import load_settings
 
     return validate(load_settings(stack.env["PRESSROOM_CONFIG"]), render=False)
 
 
 def schedule_all(catalog, ids: list[str]) -> list:
-    """Schedule every release through ``pressroom.schedule`` at once (8 threads; call inside
+    """Schedule every release through ``pressroom.delivery.schedule`` at once (8 threads; call inside
     ``stack.settings()``)."""
-    from pressroom import schedule
+    from pressroom.delivery import schedule
 
     contexts = [contextvars.copy_context() for _ in ids]  # the settings, carried into the threads
     with ThreadPoolExecutor(8) as pool:
@@ -503,8 +503,8 @@ def outlet_copies(outlets, ids: list[str], titles: dict[str, str]) -> dict[str, 
 
 
 def test_fifty_releases_at_once_on_two_workers_are_each_published_exactly_once(stack, outlets):
-    from pressroom.concurrency import limit_name
-    from pressroom.ledger import PUBLISHED, Ledger
+    from pressroom.delivery.concurrency import limit_name
+    from pressroom.delivery.ledger import PUBLISHED, Ledger
 
     stack.full()
     seed = int(os.environ.get("PRESSROOM_SCALE_SEED") or random.randrange(10**6))

@@ -50,7 +50,7 @@ def deployed():
 
 
 def catalog_and_release(release_id):
-    from pressroom.catalog import validate
+    from pressroom.releases.catalog import validate
     from pressroom.settings import load_settings
 
     catalog = validate(load_settings(), only=release_id)
@@ -81,7 +81,7 @@ def stop_worker(worker: subprocess.Popen) -> None:
 
 
 def test_a_scheduled_release_is_published_at_its_time_by_a_worker(workspace, deployed):  # noqa: F811
-    from pressroom import schedule
+    from pressroom.delivery import schedule
 
     at = datetime.now(timezone.utc) + timedelta(seconds=20)
     workspace.edit(RELEASE, r"^publish_at: .*$", f"publish_at: {at.isoformat()}")
@@ -122,7 +122,7 @@ def test_a_scheduled_release_is_published_at_its_time_by_a_worker(workspace, dep
 
 
 def test_a_scheduled_run_can_be_cancelled(workspace, deployed):  # noqa: F811
-    from pressroom import schedule
+    from pressroom.delivery import schedule
 
     at = datetime.now(timezone.utc) + timedelta(days=3)
     workspace.edit(RELEASE, r"^publish_at: .*$", f"publish_at: {at.isoformat()}")
@@ -138,7 +138,7 @@ def test_a_preflight_run_is_scheduled_half_an_hour_before(workspace, deployed): 
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 
-    from pressroom import schedule
+    from pressroom.delivery import schedule
 
     at = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
     workspace.edit(RELEASE, r"^publish_at: .*$", f"publish_at: {at.isoformat()}")
@@ -167,7 +167,7 @@ def test_preflight_alerts_the_office_when_an_outlet_would_fail(workspace, monkey
 
 
 def test_a_bundle_is_scheduled_once_under_its_document(workspace, deployed):  # noqa: F811
-    from pressroom import schedule
+    from pressroom.delivery import schedule
 
     at = datetime.now(timezone.utc) + timedelta(days=2)
     for rid in ("notice-2017-78", "notice-2017-78-interpretation"):
@@ -182,7 +182,7 @@ def test_a_bundle_is_scheduled_once_under_its_document(workspace, deployed):  # 
 def test_schedule_without_a_server_says_what_to_do(monkeypatch):
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from pressroom import schedule
+    from pressroom.delivery import schedule
 
     with temporary_settings(updates={PREFECT_API_URL: ""}):
         with pytest.raises(schedule.ScheduleError, match="prefect server start"):

@@ -3,7 +3,7 @@ editor can act on, nothing published, no secret printed."""
 
 from __future__ import annotations
 
-from pressroom.doctor import run_doctor
+from pressroom.delivery.doctor import run_doctor
 from tests.servers.harness import CREDENTIALS, outlets  # noqa: F401
 
 COLUMNS = ["渠道", "检查", "结果", "说明"]

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 import channels
-from pressroom.ledger import Ledger
+from pressroom.delivery.ledger import Ledger
 from tests.servers.harness import CREDENTIALS, DESKS, outlets, publish  # noqa: F401
 
 SAMPLE = "water-price-rumor"
@@ -254,7 +254,7 @@ def test_smtp_crash_after_all_desks_is_found_in_the_steps(outlets, samples, rend
     ("tv", lambda o: setattr(o.smtp, "password", "changed")),
 ])
 def test_refused_credentials_disable_the_channel_until_doctor_passes(outlets, samples, rendered, channel, break_it):
-    from pressroom import doctor
+    from pressroom.delivery import doctor
 
     break_it(outlets)
     first = go(outlets, samples, rendered, channel)

@@ -45,7 +45,7 @@ def test_credentials_come_from_a_prefect_secret_block(outlets, monkeypatch):
     from prefect.blocks.system import Secret
 
     from pressroom import secrets
-    from pressroom.doctor import run_doctor
+    from pressroom.delivery.doctor import run_doctor
 
     Secret(value=outlets.cms.token).save("pressroom-test-cms-token", overwrite=True)
     monkeypatch.delenv("PRESSROOM_CMS_TOKEN")

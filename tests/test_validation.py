@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pressroom.catalog import validate
+from pressroom.releases.catalog import validate
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir() and not p.name.startswith("_"))
@@ -73,7 +73,7 @@ def test_publish_at_without_offset_is_read_as_shanghai_time(corpus_settings):
 
 def test_registry_needs_one_or_two_spokespersons_and_a_liaison(tmp_path, settings):
     from pressroom.errors import ValidationFailed
-    from pressroom.loader import load_registry
+    from pressroom.releases.loader import load_registry
 
     content = content_with(tmp_path)
     people = content / "spokespeople.yaml"

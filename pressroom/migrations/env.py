@@ -1,4 +1,4 @@
-"""Alembic environment of the ledger. The URL comes from ``pressroom.db`` (``config.attributes["url"]``)
+"""Alembic environment of the ledger. The URL comes from ``pressroom.delivery.db`` (``config.attributes["url"]``)
 or, for the ``alembic`` command, from the settings (``PRESSROOM_LEDGER_URL`` overrides)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.pool import NullPool
 
-from pressroom.ledger import metadata
+from pressroom.delivery.ledger import metadata
 
 config = context.config
 

@@ -66,4 +66,4 @@ def transport_for(settings: Settings, channel: str) -> Transport:
 
 
 def _load_builtin() -> None:
-    from . import cms, outbox, smtp, wechat, weibo  # noqa: F401  (each registers itself)
+    from pressroom.transports import cms, outbox, smtp, wechat, weibo  # noqa: F401  (each registers itself)

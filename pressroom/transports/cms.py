@@ -33,8 +33,8 @@ import mimetypes
 from pressroom.secrets import MissingCredential, credential, install_log_redaction, redact, transport_settings
 from pressroom.settings import Settings
 
-from . import PermanentError, Receipt, TransientError, TransportError, register
-from .http import CredentialsRefused, Http, json_of
+from pressroom.transports import PermanentError, Receipt, TransientError, TransportError, register
+from pressroom.transports.http import CredentialsRefused, Http, json_of
 
 log = logging.getLogger(__name__)
 install_log_redaction((__name__,))
@@ -92,7 +92,7 @@ class CMSTransport:
         return PermanentError(msg)
 
     def deliver(self, rendition, delivery, ledger) -> Receipt:
-        from pressroom import doctor
+        from pressroom.delivery import doctor
 
         return doctor.guard(ledger, self.outlet, lambda: self._deliver(rendition))
 

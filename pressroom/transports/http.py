@@ -22,7 +22,7 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutio
 
 from pressroom.secrets import install_log_redaction, redact
 
-from . import PermanentError, TransientError, UnknownOutcome
+from pressroom.transports import PermanentError, TransientError, UnknownOutcome
 
 log = logging.getLogger(__name__)
 install_log_redaction((__name__,))

@@ -10,37 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from pressroom.files import write_atomic
 from pressroom.settings import Settings
 
-from . import Receipt, register
+from pressroom.transports import Receipt, register
 
 RECEIPT = ".receipt.json"
-
-
-def write_atomic(path: Path, data: bytes) -> bool:
-    """Write ``data`` to ``path`` via a temp file and rename. Returns False when the file already holds
-    exactly these bytes (nothing written: a re-delivery leaves one copy)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
 
 
 class OutboxTransport:

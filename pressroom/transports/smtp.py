@@ -30,8 +30,8 @@ from pathlib import PurePosixPath
 from pressroom.secrets import MissingCredential, credential, redact, transport_settings
 from pressroom.settings import Settings
 
-from . import PermanentError, Receipt, TransientError, UnknownOutcome, register
-from .http import CredentialsRefused
+from pressroom.transports import PermanentError, Receipt, TransientError, UnknownOutcome, register
+from pressroom.transports.http import CredentialsRefused
 
 SERVICE = "邮件"
 
@@ -176,7 +176,7 @@ class SMTPTransport:
             raise refused("邮件正文", code, reply)
 
     def deliver(self, rendition, delivery, ledger) -> Receipt:
-        from pressroom import doctor
+        from pressroom.delivery import doctor
 
         return doctor.guard(ledger, self.outlet, lambda: self._deliver(rendition, delivery, ledger))
 
@@ -209,7 +209,7 @@ class SMTPTransport:
 
     def lookup(self, rendition, delivery) -> Receipt | None:
         """SMTP has no way to ask a mailbox. Only what was recorded counts: every desk answered 250."""
-        from pressroom.ledger import Ledger
+        from pressroom.delivery.ledger import Ledger
 
         current = Ledger(self.settings.ledger_url).get(delivery.release_id, delivery.channel, delivery.version)
         sent = (current or delivery).steps.get("sent") or {}

@@ -33,13 +33,13 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from pressroom.concurrency import throttle
+from pressroom.delivery.concurrency import throttle
 from pressroom.secrets import (MissingCredential, credential, install_log_redaction, redact, remember,
                                transport_settings)
 from pressroom.settings import Settings
 
-from . import PermanentError, Receipt, TransientError, TransportError, UnknownOutcome, register
-from .http import CredentialsRefused, Http, json_of
+from pressroom.transports import PermanentError, Receipt, TransientError, TransportError, UnknownOutcome, register
+from pressroom.transports.http import CredentialsRefused, Http, json_of
 
 log = logging.getLogger(__name__)
 install_log_redaction((__name__,))
@@ -147,7 +147,7 @@ class WeChatTransport:
         appid = credential(self.settings, "wechat", "appid")
         secret = credential(self.settings, "wechat", "secret")
         body = {"grant_type": "client_credential", "appid": appid, "secret": secret, "force_refresh": force}
-        throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.concurrency)
+        throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.delivery.concurrency)
         resp = self.http.request("POST", "/cgi-bin/stable_token", what="获取 access_token", idempotent=True,
                                  json_bytes=json.dumps(body, ensure_ascii=False).encode("utf-8"))
         data = json_of(resp, SERVICE, "获取 access_token")
@@ -169,7 +169,7 @@ class WeChatTransport:
         for attempt in (1, 2):
             token = self._token(rejected)
             payload = json.dumps(body, ensure_ascii=False).encode("utf-8") if body is not None else None
-            throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.concurrency)
+            throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.delivery.concurrency)
             resp = self.http.request("POST", path, what=what, idempotent=idempotent,
                                      params={"access_token": token, **(params or {})}, json_bytes=payload,
                                      files=files)
@@ -196,7 +196,7 @@ class WeChatTransport:
     # -- deliver ---------------------------------------------------------------------------------
 
     def deliver(self, rendition, delivery, ledger) -> Receipt:
-        from pressroom import doctor
+        from pressroom.delivery import doctor
 
         return doctor.guard(ledger, self.outlet, lambda: self._deliver(rendition, delivery, ledger))
 
@@ -325,7 +325,7 @@ class WeChatTransport:
 
     def _other_versions(self, delivery) -> set[str]:
         """Platform ids recorded for other versions of this release (never to be adopted as ours)."""
-        from pressroom.ledger import Ledger
+        from pressroom.delivery.ledger import Ledger
 
         ids: set[str] = set()
         for d in Ledger(self.settings.ledger_url).rows(delivery.release_id):
@@ -368,7 +368,7 @@ class WeChatTransport:
     def lookup(self, rendition, delivery) -> Receipt | None:
         """What the platform already has: the saved steps first (publish_id → freepublish/get), then the
         published list. None when not published, or when it cannot be told (the caller then decides)."""
-        from pressroom.ledger import Ledger
+        from pressroom.delivery.ledger import Ledger
 
         ledger = Ledger(self.settings.ledger_url)
         current = ledger.get(delivery.release_id, delivery.channel, delivery.version) or delivery
@@ -401,7 +401,7 @@ class WeChatTransport:
     def retract(self, delivery, ledger) -> str:
         """Delete the published article of ``delivery`` (``freepublish/delete``, irreversible). An article
         that is already gone counts as deleted, so a retry or a re-run is harmless. Returns what was done."""
-        from pressroom import doctor
+        from pressroom.delivery import doctor
 
         return doctor.guard(ledger, self.outlet, lambda: self._retract(delivery))
 

@@ -23,12 +23,12 @@ import json
 import logging
 import re
 
-from pressroom.concurrency import throttle
+from pressroom.delivery.concurrency import throttle
 from pressroom.secrets import MissingCredential, credential, install_log_redaction, redact, transport_settings
 from pressroom.settings import Settings
 
-from . import PermanentError, Receipt, TransientError, TransportError, UnknownOutcome, register
-from .http import CredentialsRefused, Http, json_of
+from pressroom.transports import PermanentError, Receipt, TransientError, TransportError, UnknownOutcome, register
+from pressroom.transports.http import CredentialsRefused, Http, json_of
 
 log = logging.getLogger(__name__)
 install_log_redaction((__name__,))
@@ -97,7 +97,7 @@ class WeiboTransport:
     # -- deliver ---------------------------------------------------------------------------------
 
     def deliver(self, rendition, delivery, ledger) -> Receipt:
-        from pressroom import doctor
+        from pressroom.delivery import doctor
 
         return doctor.guard(ledger, self.outlet, lambda: self._deliver(rendition, delivery))
 
@@ -116,7 +116,7 @@ class WeiboTransport:
                 return found
         form = {"access_token": token, "status": status, "rip": self.rip}
         files = {"pic": (pic_name, pic, _mime(pic_name))} if pic is not None else None
-        throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.concurrency)
+        throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.delivery.concurrency)
         try:
             resp = self.http.request("POST", SHARE, what="发布微博", data=form, files=files)
         except UnknownOutcome as e:
@@ -150,7 +150,7 @@ class WeiboTransport:
     # -- looking ---------------------------------------------------------------------------------
 
     def _other_versions(self, delivery) -> set[str]:
-        from pressroom.ledger import Ledger
+        from pressroom.delivery.ledger import Ledger
 
         return {d.external_id for d in Ledger(self.settings.ledger_url).rows(delivery.release_id)
                 if d.channel == self.channel and d.version != delivery.version and d.external_id}
@@ -159,7 +159,7 @@ class WeiboTransport:
         """Search the account's recent posts for this status."""
         want = _words(status)
         try:
-            throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.concurrency)
+            throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.delivery.concurrency)
             resp = self.http.request("GET", TIMELINE, what="查询最近微博", idempotent=True,
                                      params={"access_token": self._token(), "count": self.lookup_count})
             data = json_of(resp, SERVICE, "查询最近微博")
@@ -192,7 +192,7 @@ class WeiboTransport:
     def retract(self, delivery, ledger) -> str:
         """Delete the post of ``delivery`` (``statuses/destroy``); a post already gone (20101) counts as
         deleted, so a retry or a re-run is harmless. Returns what was done."""
-        from pressroom import doctor
+        from pressroom.delivery import doctor
 
         return doctor.guard(ledger, self.outlet, lambda: self._retract(delivery))
 
@@ -200,7 +200,7 @@ class WeiboTransport:
         post_id = str(delivery.external_id or "")
         if not post_id:
             raise PermanentError(f"{SERVICE}：台账中没有这条微博的 id，无法自动删除，请到微博手动删除")
-        throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.concurrency)
+        throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.delivery.concurrency)
         resp = self.http.request("POST", DESTROY, what="删除微博", idempotent=True,
                                  data={"access_token": self._token(), "id": post_id})
         data = json_of(resp, SERVICE, "删除微博")

@@ -10,7 +10,7 @@ import binascii
 import hashlib
 import re
 
-from .base import Fault, FakeServer, Request, Response
+from tests.servers.base import Fault, FakeServer, Request, Response
 
 _PATH = re.compile(r"^/releases/([a-z0-9][a-z0-9-]*)(?:/([a-z0-9]+))?$")
 REQUIRED = ("release_id", "channel", "version", "title", "content_hash", "page", "files")

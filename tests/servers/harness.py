@@ -17,10 +17,10 @@ import pytest
 
 from tests.conftest import ROOT
 
-from .cms import CMSServer
-from .smtp import SMTPServer
-from .wechat import WeChatServer
-from .weibo import WeiboServer
+from tests.servers.cms import CMSServer
+from tests.servers.smtp import SMTPServer
+from tests.servers.wechat import WeChatServer
+from tests.servers.weibo import WeiboServer
 
 # Distinctive fake credentials: the secrets test greps for them everywhere.
 CREDENTIALS = {
@@ -87,7 +87,7 @@ class Outlets:
         return self.settings
 
     def ledger(self):
-        from pressroom.ledger import Ledger
+        from pressroom.delivery.ledger import Ledger
 
         return Ledger(self.settings.ledger_url)
 

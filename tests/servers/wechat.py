@@ -24,7 +24,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from .base import Fault, FakeServer, Request, Response
+from tests.servers.base import Fault, FakeServer, Request, Response
 
 TOKEN_CODES = {"expired": 42001, "invalid": 40001, "missing": 41001}
 _ESCAPE = re.compile(rb"\\u[0-9a-fA-F]{4}")

@@ -20,7 +20,7 @@ import math
 import re
 from urllib.parse import urlsplit
 
-from .base import Fault, FakeServer, Request, Response
+from tests.servers.base import Fault, FakeServer, Request, Response
 
 SHARE = "/2/statuses/share.json"
 TIMELINE = "/2/statuses/user_timeline.json"

@@ -1,5 +1,5 @@
 """The ledger as it was before migrations: ``deliveries`` (one row per release, channel and version) and
-``events`` (the audit trail). Exactly the tables ``pressroom.ledger`` defines, so a ledger that
+``events`` (the audit trail). Exactly the tables ``pressroom.delivery.ledger`` defines, so a ledger that
 ``Ledger()`` created by itself is adopted by stamping this revision.
 
 Revision ID: 0001

@@ -33,7 +33,7 @@ of a large archive writes 13,000 files, and an fsync costs about 1 ms on this di
 fsync and syncs the file system once, before the manifest that records the pages as done is written.
 
 Input is plain values: releases, a mapping release id -> first publication time (from the ledger), the
-registry, the media store (``pressroom.coverage``) and ``now`` (for upcoming conferences). No clock, network
+registry, the media store (``pressroom.sites.coverage``) and ``now`` (for upcoming conferences). No clock, network
 or randomness inside: the same input gives the same bytes.
 """
 
@@ -58,10 +58,10 @@ from feedgen.feed import FeedGenerator
 from channels.base import RenderContext, display_date, display_time, template_env
 from channels.portal import body_html, image_resolver, people, text
 
-from .coverage import Media
-from .model import Registry, Release
-from .settings import TEMPLATES_DIR, Settings
-from .transports.outbox import write_atomic
+from pressroom.sites.coverage import Media
+from pressroom.model import Registry, Release
+from pressroom.settings import TEMPLATES_DIR, Settings
+from pressroom.files import write_atomic
 
 SUBDIR = "presshall"
 MANIFEST = ".build-manifest.json"
@@ -93,7 +93,7 @@ EMPTY_DATE = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 def published_times(rows: Iterable, channel: str | None = None) -> dict[str, datetime]:
     """Release id -> its first publication (any channel, or one channel), from the ledger's rows."""
-    from .ledger import PUBLISHED
+    from pressroom.delivery.ledger import PUBLISHED
 
     out: dict[str, datetime] = {}
     for d in rows:
@@ -703,8 +703,8 @@ def build_site(releases: Iterable[Release], published: Mapping[str, datetime], r
                notes: Mapping[str, str] | None = None, full: bool = False, workers: int | None = None) -> BuildResult:
     """Build (or update) the press-hall site in ``out_dir``. ``published`` decides what is on the site;
     ``full`` ignores the manifest (every page rendered, still written only when its bytes differ); ``notes``
-    are the 更正说明 of corrected releases (``pressroom.corrections.correction_notes``).
-    Two processes building the same folder must hold a lock around this (``pressroom.site.locked``)."""
+    are the 更正说明 of corrected releases (``pressroom.delivery.corrections.correction_notes``).
+    Two processes building the same folder must hold a lock around this (``pressroom.sites.site.locked``)."""
     with _BUILDING:
         return _build(releases, published, registry, settings, Path(out_dir), media, now, infographics, notes or {},
                       full, workers)
@@ -838,12 +838,12 @@ def infographics_in_outbox(settings: Settings, ids: Iterable[str]) -> dict[str, 
 def refresh(settings: Settings, catalog, ledger, now: datetime | None = None, full: bool = False,
             check: bool = True) -> BuildResult:
     """Rebuild the press hall from the catalog and the ledger, then run the link verifier on it (without
-    requesting outside sites). Called after publishing (``pressroom.site``) and by ``pressroom site build``.
+    requesting outside sites). Called after publishing (``pressroom.sites.site``) and by ``pressroom site build``.
     A media store with errors leaves the site as it was: publishing must not take coverage pages down."""
-    from . import coverage, linkcheck
-    from .corrections import correction_notes
-    from .errors import ValidationFailed
-    from .site import locked
+    from pressroom.sites import coverage, linkcheck
+    from pressroom.delivery.corrections import correction_notes
+    from pressroom.errors import ValidationFailed
+    from pressroom.sites.site import locked
 
     out = site_dir(settings)
     try:

@@ -18,7 +18,7 @@ import os
 import tempfile
 from typing import Callable
 
-from pressroom.ledger import Ledger
+from pressroom.delivery.ledger import Ledger
 from pressroom.secrets import MissingCredential, redact
 from pressroom.settings import Settings
 

@@ -7,10 +7,10 @@ import base64
 import shutil
 from pathlib import Path
 
-from .catalog import Catalog, copy_gate
-from .errors import RenditionError
-from .model import Release
-from .transports.outbox import write_atomic
+from pressroom.releases.catalog import Catalog, copy_gate
+from pressroom.errors import RenditionError
+from pressroom.model import Release
+from pressroom.files import write_atomic
 
 TEXT_SUFFIXES = (".txt", ".srt", ".json")
 

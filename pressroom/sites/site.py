@@ -1,5 +1,5 @@
 """The portal column as a whole (index page and feeds), rebuilt in the outbox after a page is published.
-The press-hall site (``pressroom.presshall``) is rebuilt alongside."""
+The press-hall site (``pressroom.sites.presshall``) is rebuilt alongside."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import fcntl
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import presshall
-from .catalog import Catalog
-from .ledger import Ledger
-from .settings import Settings
-from .transports.outbox import write_atomic
+from pressroom.sites import presshall
+from pressroom.releases.catalog import Catalog
+from pressroom.delivery.ledger import Ledger
+from pressroom.settings import Settings
+from pressroom.files import write_atomic
 
 
 @contextmanager
@@ -31,7 +31,7 @@ def refresh_portal_column(settings: Settings, catalog: Catalog, ledger: Ledger) 
     from channels import portal
     from channels.base import RenderContext
 
-    from .corrections import column_notices
+    from pressroom.delivery.corrections import column_notices
 
     if settings.transports.get("portal") != "outbox":
         return []

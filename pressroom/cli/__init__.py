@@ -12,9 +12,9 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from .errors import ValidationFailed
-from .model import KIND_LABELS, PLACEHOLDER, REQUIRED_SECTIONS
-from .settings import load_settings
+from pressroom.errors import ValidationFailed
+from pressroom.model import KIND_LABELS, PLACEHOLDER, REQUIRED_SECTIONS
+from pressroom.settings import load_settings
 
 app = typer.Typer(help="pressroom：新闻办发布流水线（一次发布，多渠道同步，可追溯）", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -31,7 +31,7 @@ def _print_problems(folder: str, problems) -> None:
 def find_release(settings, name: str, refused: str = ""):
     """Validate a release (with its bundle) and return (catalog, release), or print every problem in Chinese
     and exit 1."""
-    from .catalog import validate as run
+    from pressroom.releases.catalog import validate as run
 
     catalog = run(settings, only=name)
     try:
@@ -51,7 +51,7 @@ def new(kind: str = typer.Argument(..., help="routine | policy | emergency | opi
         department: str = typer.Option(..., "--department", "-d", help="部门简称（content/departments.yaml）"),
         title: str = typer.Option(PLACEHOLDER, "--title", help="标题")):
     """Scaffold a release folder with the kind's required sections, like `hugo new`."""
-    from .loader import ID_PATTERN, load_registry
+    from pressroom.releases.loader import ID_PATTERN, load_registry
 
     settings = load_settings()
     if kind not in KIND_LABELS:
@@ -100,7 +100,7 @@ def new(kind: str = typer.Argument(..., help="routine | policy | emergency | opi
 @app.command()
 def validate(paths: Optional[List[Path]] = typer.Argument(None, help="稿件文件夹；不填则校验全部")):
     """Validate releases (and the registry); exit 1 listing every problem."""
-    from .catalog import validate as run
+    from pressroom.releases.catalog import validate as run
 
     settings = load_settings()
     try:
@@ -133,7 +133,7 @@ def validate(paths: Optional[List[Path]] = typer.Argument(None, help="稿件文�
 @app.command("list")
 def list_releases():
     """List releases: kind, department, publish time, validity."""
-    from .catalog import validate as run
+    from pressroom.releases.catalog import validate as run
 
     settings = load_settings()
     catalog = run(settings, render=False)
@@ -151,7 +151,7 @@ def list_releases():
 def preview(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
             out: Optional[Path] = typer.Option(None, "--out", help="输出文件夹（默认 outbox/preview/<id>）")):
     """Write one HTML page showing every channel's rendition side by side, with its warnings."""
-    from .preview import build_preview
+    from pressroom.sites.preview import build_preview
 
     settings = load_settings()
     catalog, r = find_release(settings, release)
@@ -164,11 +164,11 @@ SHORT_LABELS = {"portal": "门户网站", "wechat": "微信", "weibo": "微博",
 
 
 def _status_table(ledger, release_id: str, title: str = "") -> Table:
-    from .ledger import STATE_LABELS
+    from pressroom.delivery.ledger import STATE_LABELS
 
     colours = {"published": "green", "failed": "red", "unconfirmed": "magenta", "delivering": "cyan",
                "retracted": "yellow", "skipped": "yellow"}
-    from .settings import ALL_CHANNELS
+    from pressroom.settings import ALL_CHANNELS
 
     order = {ch: i for i, ch in enumerate(ALL_CHANNELS)}
     rows = sorted(ledger.latest(release_id).items(), key=lambda kv: order.get(kv[0], 99))
@@ -209,8 +209,8 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
 
     from rich.live import Live
 
-    from . import runtime
-    from .ledger import Ledger
+    from pressroom import runtime
+    from pressroom.delivery.ledger import Ledger
 
     runtime.configure(quiet_console=True)
     settings = load_settings()
@@ -254,7 +254,7 @@ def _require_signoffs(settings, catalog, ledger, r) -> None:
     first instead of waiting forever."""
     from prefect.settings import PREFECT_API_URL
 
-    from . import approval
+    from pressroom.delivery import approval
 
     parts = catalog.bundle_of(r)
     policy = approval.policy(settings)
@@ -276,7 +276,7 @@ def status(release: Optional[str] = typer.Argument(None, help="稿件 id；不�
     """Publish status per channel, from the ledger."""
     import json
 
-    from .ledger import Ledger
+    from pressroom.delivery.ledger import Ledger
 
     settings = load_settings()
     ledger = Ledger(settings.ledger_url)
@@ -302,7 +302,7 @@ def schedule(release: Optional[str] = typer.Argument(None, help="稿件 id 或�
              list_: bool = typer.Option(False, "--list", help="列出等待发布的排期"),
              cancel: bool = typer.Option(False, "--cancel", help="取消该稿件的排期")):
     """Schedule a release (its policy bundle as one run) on the Prefect server at its publish_at."""
-    from . import schedule as sched
+    from pressroom.delivery import schedule as sched
 
     try:
         if list_:
@@ -342,8 +342,8 @@ def approve(target: str = typer.Argument(..., help="稿件 id，或等待审核�
     current content ahead of publishing. A sign-off is bound to the content hash; an edit voids it."""
     import uuid
 
-    from . import approval
-    from .ledger import Ledger
+    from pressroom.delivery import approval
+    from pressroom.delivery.ledger import Ledger
 
     if reject and not comment:
         err.print("驳回须用 --comment 写明理由")
@@ -408,8 +408,8 @@ def _resume(run_id, decision: dict) -> None:
 def _print_deadlines(settings, ledger, as_json: bool) -> None:
     import json
 
-    from . import deadlines as dl
-    from .catalog import validate as run
+    from pressroom.delivery import deadlines as dl
+    from pressroom.releases.catalog import validate as run
 
     clocks = dl.clocks(run(settings, render=False), ledger, datetime.now(settings.tz))
     if as_json:
@@ -436,7 +436,7 @@ def _print_deadlines(settings, ledger, as_json: bool) -> None:
 @app.command()
 def history(release: str = typer.Argument(..., help="稿件 id")):
     """Every version and action of a release, with who and when, from the ledger's audit trail."""
-    from .ledger import Ledger
+    from pressroom.delivery.ledger import Ledger
 
     settings = load_settings()
     events = Ledger(settings.ledger_url).history(release)
@@ -463,9 +463,9 @@ app.add_typer(coverage_app, name="coverage")
 def site_build(full: bool = typer.Option(False, "--full", help="忽略构建记录，重新生成全部页面（仍只写入有变化的文件）")):
     """Build the press-hall site into outbox/portal/presshall/ from what the ledger says is published, then
     check its links (exit 1 if the check fails)."""
-    from . import presshall
-    from .catalog import validate as run
-    from .ledger import Ledger
+    from pressroom.sites import presshall
+    from pressroom.releases.catalog import validate as run
+    from pressroom.delivery.ledger import Ledger
 
     settings = load_settings()
     catalog = run(settings, render=False)
@@ -490,7 +490,7 @@ def site_check(offline: bool = typer.Option(False, "--offline", help="不访问�
     ratio, liveness of coverage links. Exit 1 if the site would fail an inspection."""
     import json
 
-    from . import linkcheck, presshall
+    from pressroom.sites import linkcheck, presshall
 
     root = presshall.site_dir(load_settings())
     if not (root / "index.html").is_file():
@@ -507,7 +507,7 @@ def site_check(offline: bool = typer.Option(False, "--offline", help="不访问�
 
 
 def _coverage_releases():
-    from .catalog import validate as run
+    from pressroom.releases.catalog import validate as run
 
     return run(load_settings(), render=False).releases
 
@@ -519,7 +519,7 @@ def coverage_add(release: str = typer.Argument(..., help="稿件 id"),
                  url: str = typer.Option(..., "--url", help="报道网址"),
                  date: str = typer.Option(..., "--date", help="报道日期，如 2026-11-21")):
     """Attach a media report to a release (媒体报道集); the same URL again updates it."""
-    from . import coverage
+    from pressroom.sites import coverage
 
     settings = load_settings()
     try:
@@ -539,7 +539,7 @@ def coverage_video(release: str = typer.Argument(..., help="稿件 id（新闻�
                    title: str = typer.Option("新闻发布会视频实录", "--title", help="视频标题"),
                    duration: str = typer.Option("", "--duration", help="时长，如 32:15")):
     """Attach a video record of a press conference (发布视频实录)."""
-    from . import coverage
+    from pressroom.sites import coverage
 
     settings = load_settings()
     try:
@@ -554,7 +554,7 @@ def coverage_video(release: str = typer.Argument(..., help="稿件 id（新闻�
 def coverage_live(release: str = typer.Argument(..., help="稿件 id（待举行的新闻发布会）"),
                   url: str = typer.Option("", "--url", help="直播网址；留空则删除")):
     """Set the live-stream link shown on the conference notice (网络直播)."""
-    from . import coverage
+    from pressroom.sites import coverage
 
     settings = load_settings()
     try:
@@ -570,7 +570,7 @@ def report(year: int = typer.Option(..., "--year", help="年度，如 2026"),
            half: Optional[int] = typer.Option(None, "--half", min=1, max=2, help="1 上半年，2 下半年；不填为全年")):
     """The "2·1+N" compliance report (R6) with the accountability flags (R7), through its Prefect flow:
     outbox/reports/<period>/ report.md, report.html, departments.csv, flags.csv, chart.png."""
-    from . import runtime
+    from pressroom import runtime
 
     runtime.configure(quiet_console=True)
     from flows.compliance import compliance_report
@@ -591,7 +591,7 @@ def report(year: int = typer.Option(..., "--year", help="年度，如 2026"),
 def doctor():
     """Check every configured outlet (token obtainable, SMTP login, CMS reachable, outbox writable) without
     publishing anything; a passing outlet that was disabled is enabled again. Exit 1 if any check fails."""
-    from .doctor import FAIL, run_doctor
+    from pressroom.delivery.doctor import FAIL, run_doctor
 
     rows = run_doctor(load_settings())
     table = Table(title="渠道检查")
@@ -613,7 +613,7 @@ def resolve(release: str = typer.Argument(..., help="稿件 id"),
             actor: str = typer.Option("", "--actor", help="核实人")):
     """Settle a channel whose outcome is unknown (待核实) after checking on the platform by hand. Nothing
     is ever re-sent for such a channel until this is done."""
-    from .ledger import UNCONFIRMED, Ledger
+    from pressroom.delivery.ledger import UNCONFIRMED, Ledger
 
     if bool(published_url) == not_published:
         err.print("请二选一：--published 网址（平台上已有）或 --not-published（平台上没有，可重发）")
@@ -634,4 +634,4 @@ def main() -> None:  # pragma: no cover
 
 
 # Commands of larger features live in their own modules and register themselves on ``app``.
-from . import cli_corrections, cli_db  # noqa: E402,F401
+from pressroom.cli import corrections as cli_corrections, db as cli_db  # noqa: E402,F401

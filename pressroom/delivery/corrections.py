@@ -24,8 +24,8 @@ from typing import Iterable
 from channels.base import RenderContext, Rendition, display_time, dump_json, render_template
 from channels import markup
 
-from .ledger import PUBLISHED, RETRACTED, Delivery, Ledger
-from .model import Release
+from pressroom.delivery.ledger import PUBLISHED, RETRACTED, Delivery, Ledger
+from pressroom.model import Release
 
 RETRACT_PREFIX = "retract-"
 DESK_CHANNELS = ("newspaper", "tv")
@@ -560,7 +560,7 @@ def column_notices(rows: Iterable[Delivery], ctx: RenderContext) -> dict:
 
 
 def refresh_column(settings, catalog, ledger: Ledger) -> list[str]:
-    """Rebuild the portal column (``pressroom.site``): its feeds carry the corrections and withdrawals."""
-    from .site import refresh_portal_column
+    """Rebuild the portal column (``pressroom.sites.site``): its feeds carry the corrections and withdrawals."""
+    from pressroom.sites.site import refresh_portal_column
 
     return refresh_portal_column(settings, catalog, ledger)

@@ -13,11 +13,11 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from .ledger import Ledger
-from .model import Release
-from .secrets import redact
-from .settings import Settings
-from .transports.outbox import write_atomic
+from pressroom.delivery.ledger import Ledger
+from pressroom.model import Release
+from pressroom.secrets import redact
+from pressroom.settings import Settings
+from pressroom.files import write_atomic
 
 NOTIFIED = "notified"
 VERDICTS = {"published": "已发布", "failed": "未能全部发布", "preflight-failed": "发布前检查未通过"}
@@ -50,7 +50,7 @@ def notify(settings: Settings, ledger: Ledger, parts: list[Release], outcome: st
 
 
 def _mail(settings: Settings, to: list[str], subject: str, body: str, message_id: str) -> None:
-    from .transports.smtp import SMTPTransport
+    from pressroom.transports.smtp import SMTPTransport
 
     smtp = SMTPTransport(settings, "notify")
     msg = EmailMessage()

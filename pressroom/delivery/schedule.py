@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from .catalog import Catalog
-from .model import Release
+from pressroom.releases.catalog import Catalog
+from pressroom.model import Release
 
 FLOW_NAME = "publish-release"
 PREFLIGHT_DEPLOYMENT = "preflight/preflight"

@@ -7,8 +7,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .cli import _print_problems, _require_signoffs, _status_table, app, console, err, load_settings
-from .errors import ValidationFailed
+from pressroom.cli import _print_problems, _require_signoffs, _status_table, app, console, err, load_settings
+from pressroom.errors import ValidationFailed
 
 
 def _label(channel: str) -> str:
@@ -34,10 +34,10 @@ def correct(release: str = typer.Argument(..., help="稿件 id 或文件夹（�
     dated 更正说明 (feed entry updated), a 【更正】 WeChat article, a Weibo correction post, a 更正通知 with the
     changes marked to the newspaper and TV desks. A policy bundle is corrected as a unit; a re-run sends
     nothing twice."""
-    from . import corrections as cx
-    from . import runtime
-    from .catalog import validate
-    from .ledger import Ledger
+    from pressroom.delivery import corrections as cx
+    from pressroom import runtime
+    from pressroom.releases.catalog import validate
+    from pressroom.delivery.ledger import Ledger
 
     runtime.configure(quiet_console=True)
     settings = load_settings()
@@ -93,7 +93,7 @@ def _plan_table(p, plan) -> Table:
     table = Table(title=f"更正：{p.title}")
     for col in ("渠道", "已发布版本", "更正为", "状态"):
         table.add_column(col)
-    from .settings import ALL_CHANNELS
+    from pressroom.settings import ALL_CHANNELS
 
     for ch, item in sorted(plan.items(), key=lambda kv: ALL_CHANNELS.index(kv[0])):
         table.add_row(_label(ch), item.old.version, p.version, "已更正" if item.done else "待更正")
@@ -101,7 +101,7 @@ def _plan_table(p, plan) -> Table:
 
 
 def _print_preview(ledger, p, plan, note: str) -> None:
-    from . import corrections as cx
+    from pressroom.delivery import corrections as cx
 
     rows = ledger.rows(p.id)
     started = next((i.correction for i in plan.values() if i.correction), None)
@@ -126,9 +126,9 @@ def retract(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
     """Withdraw a release (its whole policy bundle) from every channel: WeChat article and Weibo post deleted,
     the portal page replaced by a withdrawal notice, a 撤稿通知 to the desks, the ledger marked retracted with
     the reason. A re-run does nothing twice."""
-    from . import corrections as cx
-    from . import runtime
-    from .ledger import Ledger
+    from pressroom.delivery import corrections as cx
+    from pressroom import runtime
+    from pressroom.delivery.ledger import Ledger
 
     runtime.configure(quiet_console=True)
     settings = load_settings()

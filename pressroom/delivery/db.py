@@ -21,9 +21,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.pool import NullPool
 
-from .ledger import metadata
+from pressroom.delivery.ledger import metadata
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 BASELINE = "0001"  # the tables as they were before migrations
 LEDGER_TABLES = {"deliveries", "events"}
 

@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from .errors import Problem, ValidationFailed
-from .transports.outbox import write_atomic
+from pressroom.errors import Problem, ValidationFailed
+from pressroom.files import write_atomic
 
 STORE = "coverage.yaml"
 HEADER = (

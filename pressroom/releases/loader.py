@@ -17,12 +17,12 @@ from typing import Any
 import yaml
 from PIL import Image as PILImage
 
-from .errors import Problem, ValidationFailed
-from .model import (
+from pressroom.errors import Problem, ValidationFailed
+from pressroom.model import (
     KIND_LABELS, NOT_APPLICABLE, PLACEHOLDER, REQUIRED_SECTIONS, Department, Expert, Image, KeyFigure,
     Liaison, Registry, Release, Section, Speaker,
 )
-from .settings import Settings
+from pressroom.settings import Settings
 
 RELEASE_FILE = "release.md"
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")

@@ -23,7 +23,7 @@ from typing import Iterable
 
 import yaml
 
-from .errors import Problem, ValidationFailed
+from pressroom.errors import Problem, ValidationFailed
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 HAN_CHAR = re.compile(f"[{HAN}]")

@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Problem, RenditionError, ValidationFailed
-from .loader import RELEASE_FILE, load_all, load_registry
-from .model import Registry, Release
-from .settings import Settings
+from pressroom.errors import Problem, RenditionError, ValidationFailed
+from pressroom.releases.loader import RELEASE_FILE, load_all, load_registry
+from pressroom.model import Registry, Release
+from pressroom.settings import Settings
 
 
 @dataclass
@@ -59,7 +59,7 @@ def _rel(settings: Settings, r: Release) -> str:
 
 def copy_gate(release: Release, settings: Settings) -> tuple[list[Problem], list[str]]:
     """错敏 patterns block; GB/T 15834 punctuation warns. Line numbers are those of release.md."""
-    from . import copycheck
+    from pressroom.text import copycheck
 
     text = Path(release.source, RELEASE_FILE).read_text(encoding="utf-8")
     patterns_file = settings.content_dir / "sensitive.yaml"

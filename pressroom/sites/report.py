@@ -13,7 +13,7 @@ any channel), passed in as a mapping, so the report is a pure function of its in
 Accountability flags, each with its evidence: a policy document without a published interpretation; an
 interpretation published later than its document (beyond ``interpretation_grace_minutes``); an emergency
 without a press conference within 24 h or without authoritative information within 5 h; a public-opinion
-case answered later than ``opinion_hours`` (the event clocks of ``pressroom.deadlines``).
+case answered later than ``opinion_hours`` (the event clocks of ``pressroom.delivery.deadlines``).
 Limits can be set in ``pressroom.toml`` under ``[compliance]``.
 """
 
@@ -27,10 +27,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Iterable, Mapping
 
-from . import deadlines
-from .ledger import PUBLISHED
-from .model import Registry, Release
-from .settings import Settings
+from pressroom.delivery import deadlines
+from pressroom.delivery.ledger import PUBLISHED
+from pressroom.model import Registry, Release
+from pressroom.settings import Settings
 
 MET, EXCEEDED, BEHIND, PENDING = "met", "exceeded", "behind", "pending"
 STATUS_LABELS = {MET: "达标", EXCEEDED: "超额完成", BEHIND: "未达标", PENDING: "待全年考核"}
@@ -387,7 +387,7 @@ def to_html(report: Report, chart: str = "chart.png") -> str:
 
 def write_report(report: Report, folder: Path) -> dict[str, Path]:
     """report.md, report.html, departments.csv, flags.csv and chart.png in ``folder``."""
-    from .transports.outbox import write_atomic
+    from pressroom.files import write_atomic
 
     files = {
         "report.md": to_markdown(report).encode("utf-8"),
@@ -418,7 +418,7 @@ INK, MUTED, GRID, BAND = (34, 34, 34), (110, 110, 110), (225, 225, 225), (253, 2
 
 def _font(size: int, bold: bool = False):
     try:
-        from .linebreak import load_cjk_font
+        from pressroom.text.linebreak import load_cjk_font
     except ImportError:  # before the line-breaking module existed
         from PIL import ImageFont
 

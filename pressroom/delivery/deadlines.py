@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .catalog import Catalog
-from .ledger import PUBLISHED, Ledger
-from .model import Release
+from pressroom.releases.catalog import Catalog
+from pressroom.delivery.ledger import PUBLISHED, Ledger
+from pressroom.model import Release
 
 # (kind, rule, hours, what satisfies it)
 RULES = (

@@ -17,9 +17,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from .ledger import Ledger
-from .model import Release
-from .settings import Settings
+from pressroom.delivery.ledger import Ledger
+from pressroom.model import Release
+from pressroom.settings import Settings
 
 SIGNOFF, REJECTED, PRE_APPROVED = "signoff", "rejected", "signoff"
 MAX_LEVELS = 3

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .cli import app, console, err, load_settings
+from pressroom.cli import app, console, err, load_settings
 
 db_app = typer.Typer(help="发布账本数据库：迁移（多个 worker 共用 PostgreSQL 时，启动 worker 前先运行 upgrade）",
                      no_args_is_help=True)
@@ -37,7 +37,7 @@ def upgrade(url: Optional[str] = typer.Option(None, "--url", help=URL_HELP),
     """Apply the ledger's migrations (creates the tables on an empty database; adopts an older ledger)."""
     import sqlalchemy as sa
 
-    from . import db
+    from pressroom.delivery import db
 
     url = _url(url)
     try:
@@ -64,7 +64,7 @@ def current(url: Optional[str] = typer.Option(None, "--url", help=URL_HELP)):
     """Show the ledger's migration version; exit 1 when it is behind the code (run `pressroom db upgrade`)."""
     import sqlalchemy as sa
 
-    from . import db
+    from pressroom.delivery import db
 
     url = _url(url)
     try:

@@ -1,0 +1,1 @@
+"""Getting renditions out exactly once: the ledger, sign-offs, rate limits, the breaker, notices."""

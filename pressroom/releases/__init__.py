@@ -1,0 +1,1 @@
+"""Releases as values: loading the content folder and validating it (the catalog)."""

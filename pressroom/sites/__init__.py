@@ -1,0 +1,1 @@
+"""What is built from many releases: the portal column, the press hall, previews, reports."""
