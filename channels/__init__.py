@@ -1,25 +1,115 @@
-"""Channel adapters: one small module per outlet, all following ``channels.base``."""
+"""Channel adapters: one small module per outlet, all following ``channels.base``.
+
+``OUTLETS`` is the one list of outlets, in the order editors see them; everything else about a channel
+(its labels, whether an emergency reaches it first, its outbox folder, how it shows a correction) is
+declared by its module. Adding an outlet: one module here, one template folder, one entry below.
+"""
 
 from __future__ import annotations
 
 import importlib
+from functools import lru_cache
 from types import ModuleType
 from typing import Mapping
 
 from pressroom.model import Release
-from pressroom.settings import ALL_CHANNELS, Settings
+from pressroom.settings import Settings
 
-from channels.base import ReleaseRef, RenderContext, Rendition
+from channels.base import Channel, ReleaseRef, RenderContext, Rendition
+from channels.corrections import Correction, Withdrawal
+
+# The registry: module paths of every outlet pressroom can publish to.
+OUTLETS = [
+    "channels.portal", "channels.wechat", "channels.weibo", "channels.newspaper", "channels.tv",
+    "channels.infographic", "channels.h5",
+]
+CONTRACT = ("CHANNEL", "render", "correct", "withdraw")
+
+
+class UnknownChannel(KeyError):
+    """A channel name that no registered outlet declares."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"“{self.name}”不是已知的发布渠道（可用：{'、'.join(names())}）"
+
+
+@lru_cache(maxsize=1)
+def _modules() -> dict[str, ModuleType]:
+    out: dict[str, ModuleType] = {}
+    for path in OUTLETS:
+        mod = importlib.import_module(path)
+        missing = [a for a in CONTRACT if not hasattr(mod, a)]
+        if missing:
+            raise TypeError(f"channel module {path} lacks {', '.join(missing)} (see channels/base.py)")
+        if not isinstance(mod.CHANNEL, Channel):
+            raise TypeError(f"{path}.CHANNEL is not a channels.base.Channel")
+        if mod.CHANNEL.name in out:
+            raise TypeError(f"two channel modules declare the name {mod.CHANNEL.name!r}")
+        out[mod.CHANNEL.name] = mod
+    for mod in out.values():
+        unknown = [u for u in mod.CHANNEL.uses if u not in out]
+        if unknown:
+            raise TypeError(f"channel {mod.CHANNEL.name!r} uses unknown channels {unknown}")
+    return out
+
+
+def reload() -> None:
+    """Forget the registry (after ``OUTLETS`` changed, as a test that adds an outlet does)."""
+    _modules.cache_clear()
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_modules())
 
 
 def adapter(channel: str) -> ModuleType:
-    if channel not in ALL_CHANNELS:
-        raise KeyError(f"unknown channel {channel!r}")
-    return importlib.import_module(f"channels.{channel}")
+    try:
+        return _modules()[channel]
+    except KeyError:
+        raise UnknownChannel(channel) from None
+
+
+def get(channel: str) -> Channel:
+    return adapter(channel).CHANNEL
+
+
+def declared() -> tuple[Channel, ...]:
+    return tuple(m.CHANNEL for m in _modules().values())
+
+
+def configured(settings: Settings) -> tuple[str, ...]:
+    """The channels this installation publishes to: those with a transport in ``[transports]`` (every
+    outlet when the table is absent), in the registry's order. A name no outlet declares is an error."""
+    if not settings.transports:
+        return names()
+    for name in settings.transports:
+        adapter(name)
+    return tuple(n for n in names() if n in settings.transports)
+
+
+def ordered(chans) -> list[str]:
+    """Channel names in the registry's order."""
+    order = {n: i for i, n in enumerate(names())}
+    return sorted(chans, key=lambda c: order.get(c, len(order)))
 
 
 def render(channel: str, release: Release, ctx: RenderContext) -> Rendition:
     return adapter(channel).render(release, ctx)
+
+
+def correct(channel: str, release: Release, ctx: RenderContext, base: Rendition, c: Correction,
+            earlier: list[Correction], old: str | None) -> Rendition:
+    """The new version as the channel shows a correction: ``base`` is its ordinary rendition, ``earlier``
+    the corrections made before this one, ``old`` the text the channel had (desks: their copy)."""
+    return adapter(channel).correct(release, ctx, base, c, earlier, old)
+
+
+def withdraw(channel: str, release_id: str, ctx: RenderContext, w: Withdrawal) -> Rendition:
+    return adapter(channel).withdraw(release_id, ctx, w)
 
 
 def ref(release: Release, ctx_or_settings: RenderContext | Settings) -> ReleaseRef:

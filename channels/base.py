@@ -1,8 +1,10 @@
 """The adapter contract every channel module follows.
 
-A channel module exposes ``NAME``, ``LABEL`` (Chinese, what editors see) and a pure function
-``render(release, ctx) -> Rendition``: no side effects, no network, deterministic (the same release and
-context give byte-identical files). A limit the outlet imposes is checked here and breaks the render with a
+A channel module declares ``CHANNEL = Channel(...)`` (what it is) and three pure functions (what it does):
+``render(release, ctx) -> Rendition``; ``correct(release, ctx, base, correction, earlier, old) -> Rendition``,
+how the outlet shows a correction of ``base``, the new version's ordinary rendition; and
+``withdraw(release_id, ctx, withdrawal) -> Rendition``, what it receives when a release is withdrawn. No side
+effects, no network, deterministic (the same release and context give byte-identical files). A limit the outlet imposes is checked here and breaks the render with a
 ``RenditionError`` naming the limit; advice that does not block (punctuation, read time) goes in ``warnings``.
 Delivery is somebody else's job (``pressroom.transports``).
 """
@@ -19,6 +21,20 @@ import jinja2
 
 from pressroom.model import Release
 from pressroom.settings import TEMPLATES_DIR, Settings
+
+
+@dataclass(frozen=True)
+class Channel:
+    """What a channel module declares about its outlet (``CHANNEL = Channel(...)``); the registry in
+    ``channels/__init__.py`` is built from these declarations and nothing else lists outlets."""
+
+    name: str  # the key in settings, in a release's ``channels`` and in the ledger
+    label: str  # what editors see: 门户网站“新闻发布”栏目
+    short: str  # in tables: 门户网站
+    fast: bool = False  # an emergency's first information reaches it in the first wave
+    desk: bool = False  # a desk (newspaper, TV) receives copy it edits itself: corrections are notices
+    outbox: str = "{channel}/{release}"  # its folder in the local outbox
+    uses: tuple[str, ...] = ()  # channels whose output it reuses (the poster of the infographic)
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,20 @@ portal page and the policy bundle's other half. Drawn for a 375 CSS px phone (75
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 from pressroom.errors import RenditionError
 from pressroom.model import Release
 
 from channels import infographic
-from channels.base import RenderContext, Rendition, display_time, render_template
+from channels.corrections import Correction, Withdrawal, page_note, withdrawal, withdrawal_page
+from channels.base import Channel, RenderContext, Rendition, display_time, render_template
 from channels.portal import (
     body_html, counterpart_link, counterpart_warning, image_resolver, people, text,
 )
 
-NAME = "h5"
-LABEL = "H5 页面"
+CHANNEL = Channel(name="h5", label="H5 页面", short="H5", outbox="assets/{release}", uses=("infographic",))
+NAME = CHANNEL.name
 
 MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif"}
 # Our own advice, not a platform limit: a page this heavy loads slowly on a phone's mobile data.
@@ -41,7 +43,8 @@ def _poster(release: Release, ctx: RenderContext) -> bytes:
         raise RenditionError(NAME, e.field, f"图解无法生成：{e.message}", e.fix) from e
 
 
-def page_html(release: Release, ctx: RenderContext) -> str:
+def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
+    """The H5 page; ``note`` is the 更正说明 of a corrected release, under the title card."""
     s = ctx.settings
     outlet = s.outlet("portal")
     sites = list(outlet.get("sites", [])) or [str(s.city.get("name", ""))]
@@ -65,16 +68,8 @@ def page_html(release: Release, ctx: RenderContext) -> str:
         sections=sections,
         portal_url=ctx.url_for(release.id),
         counterpart=({"label": link[0], "title": link[1].title, "href": link[1].url} if link else None),
+        note=note,
     )
-
-
-_HERO_END = "</header>\n"
-
-
-def insert_note(page: str, note_html: str) -> str:
-    """The page with a note (a correction's 更正说明) right under the title card."""
-    at = page.index(_HERO_END) + len(_HERO_END)
-    return page[:at] + note_html + page[at:]
 
 
 def render(release: Release, ctx: RenderContext) -> Rendition:
@@ -86,3 +81,13 @@ def render(release: Release, ctx: RenderContext) -> Rendition:
     return Rendition(channel=NAME, release_id=release.id, version=release.version, title=release.title,
                      files={file_name(release.id): page}, warnings=tuple(warnings))
 
+
+def correct(release: Release, ctx: RenderContext, base: Rendition, c: Correction, earlier: list[Correction],
+            old: str | None) -> Rendition:
+    name = file_name(release.id)
+    html = page_html(release, ctx, note=page_note([*earlier, c], ctx))
+    return replace(base, files={**base.files, name: html.encode("utf-8")})
+
+
+def withdraw(release_id: str, ctx: RenderContext, w: Withdrawal) -> Rendition:
+    return withdrawal(NAME, release_id, w, {file_name(release_id): withdrawal_page(release_id, ctx, w).encode("utf-8")})

@@ -28,11 +28,12 @@ from pressroom.text.linebreak import break_lines, load_cjk_font, missing_glyphs
 from pressroom.model import Release
 
 from channels import markup
-from channels.base import RenderContext, Rendition, display_date
+from channels.base import Channel, RenderContext, Rendition, display_date
+from channels.corrections import Correction, Withdrawal, manual_withdrawal
 from channels.portal import text
 
-NAME = "infographic"
-LABEL = "图解"
+CHANNEL = Channel(name="infographic", label="图解", short="图解", outbox="assets/{release}")
+NAME = CHANNEL.name
 
 # --- Geometry ---------------------------------------------------------------------------------
 POSTER_WIDTH = 1080
@@ -610,3 +611,13 @@ def render(release: Release, ctx: RenderContext) -> Rendition:
              "cover.png": cover_png(release, ctx)}
     return Rendition(channel=NAME, release_id=release.id, version=release.version, title=release.title,
                      files=files, warnings=tuple(poster.warnings))
+
+
+def correct(release: Release, ctx: RenderContext, base: Rendition, c: Correction, earlier: list[Correction],
+            old: str | None) -> Rendition:
+    """The corrected poster replaces the old one: a picture carries no correction note."""
+    return base
+
+
+def withdraw(release_id: str, ctx: RenderContext, w: Withdrawal) -> Rendition:
+    return manual_withdrawal(NAME, CHANNEL.label, release_id, ctx, w)

@@ -29,11 +29,12 @@ from pressroom.errors import RenditionError
 from pressroom.model import Release
 
 from channels import markup
-from channels.base import RenderContext, Rendition, display_time, render_template
+from channels.base import Channel, RenderContext, Rendition, display_time, render_template
+from channels.corrections import Correction, Desk, Withdrawal, desk_correction, desk_withdrawal
 from channels.portal import counterpart_link, counterpart_warning, people, text
 
-NAME = "newspaper"
-LABEL = "报纸“权威发布”专栏"
+CHANNEL = Channel(name="newspaper", label="报纸“权威发布”专栏", short="报纸", desk=True)
+NAME = CHANNEL.name
 
 DATELINE = "本报讯"
 # Words that say when, so a lead without any of them gets a reminder (a lead states who, what, when).
@@ -307,3 +308,18 @@ def render(release: Release, ctx: RenderContext) -> Rendition:
         files[photo_file(release.id, img.path)] = img.data
     return Rendition(channel=NAME, release_id=release.id, version=release.version, title=copy.title,
                      files=files, warnings=tuple(warnings))
+
+
+def desk(ctx: RenderContext) -> Desk:
+    papers = "、".join(ctx.settings.outlet(NAME).get("papers", [])) or "报社"
+    return Desk(f"{papers}编辑部", "刊发", TXT_ENCODING)
+
+
+def correct(release: Release, ctx: RenderContext, base: Rendition, c: Correction, earlier: list[Correction],
+            old: str | None) -> Rendition:
+    """The copy desk gets a correction notice: what changed against the copy it had, and the new copy."""
+    return desk_correction(desk(ctx), release, ctx, base, c, old)
+
+
+def withdraw(release_id: str, ctx: RenderContext, w: Withdrawal) -> Rendition:
+    return desk_withdrawal(desk(ctx), NAME, release_id, ctx, w)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Mapping
 from urllib.parse import quote, unquote
@@ -21,10 +21,12 @@ from pressroom.model import Image, Release
 from pressroom.settings import Settings
 
 from channels import markup
-from channels.base import ReleaseRef, RenderContext, Rendition, display_date, display_time, render_template
+from channels.corrections import Correction, Withdrawal, page_note, withdrawal, withdrawal_page
+from channels.base import Channel, ReleaseRef, RenderContext, Rendition, display_date, display_time, render_template
 
-NAME = "portal"
-LABEL = "门户网站“新闻发布”栏目"
+CHANNEL = Channel(name="portal", label="门户网站“新闻发布”栏目", short="门户网站", fast=True,
+                  outbox="portal")  # pages side by side, so the site's relative links work
+NAME = CHANNEL.name
 
 # A column with nothing published still needs a fixed feed date (never the clock: output is deterministic).
 EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -131,7 +133,8 @@ def _sections(release: Release, image_src) -> list[dict]:
             for s in release.sections]
 
 
-def page_html(release: Release, ctx: RenderContext) -> str:
+def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
+    """The release page; ``note`` is the 更正说明 box of a corrected release (the template's note slot)."""
     s = ctx.settings
     outlet = s.outlet(NAME)
     sites = list(outlet.get("sites", [])) or [str(s.city.get("name", ""))]
@@ -158,6 +161,7 @@ def page_html(release: Release, ctx: RenderContext) -> str:
         timeline=_event_timeline(release, ctx),
         lead=body_html(release.lead, image_src),
         sections=_sections(release, image_src),
+        note=note,
     )
 
 
@@ -295,12 +299,15 @@ def _withdrawn_entry(fg: FeedGenerator, ctx: RenderContext, release_id: str, not
     fe.content(n.html, type="html")
 
 
-_ARTICLE_HEADER_END = "</dl>\n  </header>\n"
+def correct(release: Release, ctx: RenderContext, base: Rendition, c: Correction, earlier: list[Correction],
+            old: str | None) -> Rendition:
+    """The corrected page carries every 更正说明 of the release, dated, under its header."""
+    page = f"{release.id}.html"
+    html = page_html(release, ctx, note=page_note([*earlier, c], ctx))
+    return replace(base, files={**base.files, page: html.encode("utf-8")})
 
 
-def insert_note(page: str, note_html: str, css: str = "") -> str:
-    """A release page with a note (the 更正说明) right under the article's header, and its styles."""
-    at = page.find(_ARTICLE_HEADER_END)
-    at = at + len(_ARTICLE_HEADER_END) if at >= 0 else page.index("<article>") + len("<article>\n")
-    page = page[:at] + note_html + page[at:]
-    return page.replace("</style>\n</head>", css + "</style>\n</head>", 1) if css else page
+def withdraw(release_id: str, ctx: RenderContext, w: Withdrawal) -> Rendition:
+    """The page is replaced by a withdrawal notice at the same address."""
+    files = {f"{release_id}.html": withdrawal_page(release_id, ctx, w).encode("utf-8")}
+    return withdrawal(NAME, release_id, w, files, url=ctx.url_for(release_id))

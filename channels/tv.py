@@ -31,12 +31,13 @@ from pressroom.errors import RenditionError
 from pressroom.model import Release
 
 from channels import markup
-from channels.base import RenderContext, Rendition, display_time, render_template
+from channels.base import Channel, RenderContext, Rendition, display_time, render_template
+from channels.corrections import Correction, Desk, Withdrawal, desk_correction, desk_withdrawal
 from channels.newspaper import lead_states_time, news_lead, speakers_with_titles
 from channels.portal import text
 
-NAME = "tv"
-LABEL = "电视《淮南新闻联播》“新闻发布”栏目"
+CHANNEL = Channel(name="tv", label="电视《淮南新闻联播》“新闻发布”栏目", short="电视", desk=True)
+NAME = CHANNEL.name
 
 DEFAULT_CHARS_PER_MINUTE = 270  # a city station's news pace (radio news reads 250–270, CCTV 290–300)
 DEFAULT_SLOT_SECONDS = 90  # a 消息 with pictures runs 60–90 s
@@ -268,3 +269,19 @@ def render(release: Release, ctx: RenderContext) -> Rendition:
 def mmss_clock(seconds: float) -> str:
     total = int(round(seconds))
     return f"{total // 60:02d}:{total % 60:02d}"
+
+
+def desk(ctx: RenderContext) -> Desk:
+    out = ctx.settings.outlet(NAME)
+    station, programme = str(out.get("station", "")), str(out.get("programme", ""))
+    return Desk(f"{station}{f'《{programme}》' if programme else ''}编辑部", "播出")
+
+
+def correct(release: Release, ctx: RenderContext, base: Rendition, c: Correction, earlier: list[Correction],
+            old: str | None) -> Rendition:
+    """The news desk gets a correction notice: what changed against the script it had, and the new one."""
+    return desk_correction(desk(ctx), release, ctx, base, c, old)
+
+
+def withdraw(release_id: str, ctx: RenderContext, w: Withdrawal) -> Rendition:
+    return desk_withdrawal(desk(ctx), NAME, release_id, ctx, w)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import posixpath
 import re
+from dataclasses import replace
 from datetime import datetime
 from html import escape as _escape
 from html.parser import HTMLParser
@@ -36,11 +37,13 @@ from PIL import Image as PILImage
 from pressroom.errors import RenditionError
 from pressroom.model import Image, Release
 
-from channels.base import RenderContext, Rendition, display_time, dump_json
+from channels import markup
+from channels.base import Channel, RenderContext, Rendition, display_time, dump_json
+from channels.corrections import Correction, Withdrawal, corrected_title, dated, manual_withdrawal
 from channels.portal import body_html, counterpart_link, counterpart_warning, image_resolver, people, text
 
-NAME = "wechat"
-LABEL = "微信公众号"
+CHANNEL = Channel(name="wechat", label="微信公众号", short="微信", fast=True, uses=("infographic",))
+NAME = CHANNEL.name
 
 TITLE_MAX = 32
 AUTHOR_MAX = 16
@@ -444,3 +447,33 @@ def render(release: Release, ctx: RenderContext) -> Rendition:
         warnings.append(f"未找到首发稿件“{release.follow_up_of}”，文中的事件相关发布不完整")
     return Rendition(channel=NAME, release_id=release.id, version=release.version, title=title,
                      files=files, payload=payload, warnings=tuple(warnings))
+
+
+CORRECTION_NOTE = ("margin:0 0 20px;padding:10px 14px;background:#fff6f4;border-left:4px solid #b8232f;"
+                   "font-size:15px;line-height:1.6;color:#333;")
+
+
+def correct(release: Release, ctx: RenderContext, base: Rendition, c: Correction, earlier: list[Correction],
+            old: str | None) -> Rendition:
+    """WeChat cannot edit a published article: the correction is a new article, 【更正】 in its title and a
+    note on top naming the article it corrects."""
+    article = dict(base.payload["articles"][0])
+    title, cut = corrected_title(article["title"], TITLE_MAX)
+    when = f"{dated(c.old_published_at, ctx)}发布的" if c.old_published_at else "此前发布的"
+    said = c.note.removeprefix("本文")  # "原稿中……": this article is not the one that was wrong
+    # Only links to WeChat's own articles survive in an article: the old one is linked when it is one.
+    old_title = markup.escape(c.old_title or release.title)
+    link = (f'<a href="{markup.escape(c.old_url)}">《{old_title}》</a>'
+            if c.old_url.startswith("https://mp.weixin.qq.com/") else f"《{old_title}》")
+    note = f'<p style="{CORRECTION_NOTE}"><strong>【更正】</strong>本文为{when}{link}的更正稿。{markup.escape(said)}</p>'
+    article.update(title=title, content=note + article["content"])
+    _check_content(article["content"])  # the note must not push the article over WeChat's limits
+    payload = {"articles": [article]}
+    files = {**base.files, DRAFT_FILE: dump_json(payload)}
+    warnings = base.warnings + ((f"微信标题加“【更正】”后超过 {TITLE_MAX} 字，已截短为“{title}”",) if cut else ())
+    return replace(base, title=title, payload=payload, files=files, warnings=warnings)
+
+
+def withdraw(release_id: str, ctx: RenderContext, w: Withdrawal) -> Rendition:
+    """The transport deletes the article; this note is what an outbox receives instead."""
+    return manual_withdrawal(NAME, CHANNEL.label, release_id, ctx, w)

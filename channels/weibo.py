@@ -17,6 +17,7 @@ the link under the app's registered safe domain that ``statuses/share`` requires
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from math import ceil
 from typing import Callable
 
@@ -24,11 +25,12 @@ from pressroom.errors import RenditionError
 from pressroom.model import Release
 
 from channels import markup
-from channels.base import RenderContext, Rendition, dump_json
+from channels.base import Channel, RenderContext, Rendition, dump_json
+from channels.corrections import Correction, Withdrawal, manual_withdrawal
 from channels.portal import text
 
-NAME = "weibo"
-LABEL = "微博"
+CHANNEL = Channel(name="weibo", label="微博", short="微博", fast=True, uses=("infographic",))
+NAME = CHANNEL.name
 
 STATUS_MAX = 140  # 汉字, counted by ``weibo_length``
 PIC_MAX_BYTES = 5 * 1024 * 1024  # strictly less than
@@ -212,3 +214,28 @@ def render(release: Release, ctx: RenderContext) -> Rendition:
     }
     return Rendition(channel=NAME, release_id=release.id, version=release.version, title=release.title,
                      files=files, payload=payload, warnings=tuple(warnings))
+
+
+def correct(release: Release, ctx: RenderContext, base: Rendition, c: Correction, earlier: list[Correction],
+            old: str | None) -> Rendition:
+    """A new post: 【更正】, the short title, the 更正说明 trimmed to fit, the old post and the page link."""
+    url = ctx.url_for(release.id)
+    short = _no_hash(markup.clean_text(release.wechat_title or release.title).strip())
+    quoted = f"原微博：{c.old_url} " if c.old_url.startswith("https://") else ""
+
+    def compose_correction(body: str) -> str:
+        return f"【更正】{short}：{body}{quoted}{LINK_LABEL}{url}"
+
+    body, _ = trim(_no_hash(c.note), lambda b: weibo_length(compose_correction(b)) <= STATUS_MAX)
+    status = compose_correction(body)
+    payload = {"status": status, **({"pic": base.payload["pic"]} if base.payload.get("pic") else {})}
+    files = {**base.files, SHARE_FILE: dump_json(payload), MANUAL_FILE: (status + "\n").encode("utf-8")}
+    warnings = base.warnings
+    if weibo_length(status) > STATUS_MAX:
+        warnings += (f"更正微博 {weibo_length(status)} 字，超过 {STATUS_MAX} 字，请缩短微信短标题",)
+    return replace(base, title=f"【更正】{release.title}", payload=payload, files=files, warnings=warnings)
+
+
+def withdraw(release_id: str, ctx: RenderContext, w: Withdrawal) -> Rendition:
+    """The transport deletes the post; this note is what an outbox receives instead."""
+    return manual_withdrawal(NAME, CHANNEL.label, release_id, ctx, w)

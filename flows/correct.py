@@ -31,7 +31,10 @@ from prefect.states import Failed, State  # noqa: E402
 
 import channels  # noqa: E402
 from flows.publish import Outcome, approval_gate, checked_bundle, deliver_one, retry_delays  # noqa: E402
+from channels.corrections import Correction, Withdrawal, release_text  # noqa: E402
 from pressroom.delivery import corrections as cx  # noqa: E402
+from pressroom.sites.site import refresh_portal_column  # noqa: E402
+from pressroom.text.diff import summary  # noqa: E402
 from pressroom.releases.catalog import Catalog, validate  # noqa: E402
 from pressroom.errors import RenditionError, ValidationFailed  # noqa: E402
 from pressroom.delivery.ledger import PUBLISHED, RETRACTED, STATE_LABELS, Ledger, worker_token  # noqa: E402
@@ -52,7 +55,7 @@ class Stub:
 
 
 def _label(channel: str) -> str:
-    return channels.adapter(channel).LABEL
+    return channels.get(channel).label
 
 
 def _title(release: str) -> str:
@@ -89,9 +92,9 @@ def _tag_run(ids: list[str], kind: str) -> None:
 
 
 @task(cache_policy=NO_CACHE, task_run_name="生成更正稿 {channel}")
-def render_correction(channel: str, release: Release, ctx, c: cx.Correction, earlier: list, old: str | None):
+def render_correction(channel: str, release: Release, ctx, c: Correction, earlier: list, old: str | None):
     base = channels.render(channel, release, ctx)
-    return base, cx.correction_rendition(channel, release, ctx, base, c, earlier, old)
+    return base, channels.correct(channel, release, ctx, base, c, earlier, old)
 
 
 @task(cache_policy=NO_CACHE, task_run_name="更正 {channel}（{len_parts} 篇）")
@@ -116,7 +119,7 @@ def _after_correction(channel: str, release: Release, settings: Settings, delete
     d = ledger.get(release.id, channel, release.version)
     if d.steps.get("old_handled"):
         return []
-    c = cx.Correction.from_json(d.steps[cx.CORRECTION])
+    c = Correction.from_json(d.steps[cx.CORRECTION])
     old = ledger.get(release.id, channel, c.corrects)
     notes = []
     transport = transport_for(settings, channel)
@@ -151,9 +154,9 @@ def _correction_records(ledger: Ledger, p: Release, note: str, actor: str, now: 
     for ch, item in sorted(todo.items()):
         v = item.old.version
         if v not in texts:
-            texts[v] = note or cx.summary(cx.old_text(rows, v), cx.release_text(p))
+            texts[v] = note or summary(cx.old_text(rows, v), release_text(p))
         snap = item.old.steps.get(cx.SNAPSHOT) or {}
-        c = cx.Correction(at, v, texts[v], actor, item.old.url, snap.get("title", p.title), item.old.published_at)
+        c = Correction(at, v, texts[v], actor, item.old.url, snap.get("title", p.title), item.old.published_at)
         ledger.save_steps(ledger.ensure(p.id, ch, p.version), {cx.CORRECTION: c.to_json()})
     if not started:
         olds = "、".join(sorted(texts))
@@ -212,13 +215,13 @@ def correct_release(release: str, note: str = "", actor: str = "", delete_old: b
     for p in parts:
         ctx = catalog.context(p)
         rows = ledger.rows(p.id)
-        earlier = [cx.Correction.from_json(d.steps[cx.CORRECTION]) for d in rows
+        earlier = [Correction.from_json(d.steps[cx.CORRECTION]) for d in rows
                    if d.channel == "portal" and d.version != p.version and cx.CORRECTION in d.steps
                    and d.state in (PUBLISHED, RETRACTED)]
         for ch, item in plans[p.id].items():
             if item.done:
                 continue
-            old = cx.old_text(rows, item.old.version, ch if ch in cx.DESK_CHANNELS else None)
+            old = cx.old_text(rows, item.old.version, ch if channels.get(ch).desk else None)
             futures[(p.id, ch)] = render_correction.submit(ch, p, ctx, item.correction, earlier, old)
     renditions, broken, bases = {}, [], {}
     for (rid, ch), fut in futures.items():
@@ -261,7 +264,7 @@ def correct_release(release: str, note: str = "", actor: str = "", delete_old: b
                 notes[(p.id, ch)] = _after_correction(ch, p, settings, delete_old, actor, logger)
 
     if any(ch == "portal" for ch in units):
-        cx.refresh_column(settings, catalog, ledger)
+        refresh_portal_column(settings, catalog, ledger)
     summary: dict = {"release": head.id, "version": head.version, "title": head.title, "channels": {}, "notes": {}}
     failed = []
     for p in parts:
@@ -318,7 +321,7 @@ def retract_unit(channel: str, items: list, settings: Settings, token: str, acto
     out = []
     for release_id, version, rendition in items:
         row = ledger.get(release_id, channel, version)
-        w = cx.Withdrawal.from_json(row.steps[cx.WITHDRAWAL])
+        w = Withdrawal.from_json(row.steps[cx.WITHDRAWAL])
         if row.state == RETRACTED:
             out.append(Outcome(channel, RETRACTED, row.attempts, row.url, notes=["已撤稿，未重复操作"]))
             continue
@@ -335,7 +338,7 @@ def retract_unit(channel: str, items: list, settings: Settings, token: str, acto
     return out
 
 
-def _delete(channel, transport, ledger: Ledger, row, w: cx.Withdrawal, token: str, actor: str, logger) -> Outcome:
+def _delete(channel, transport, ledger: Ledger, row, w: Withdrawal, token: str, actor: str, logger) -> Outcome:
     """Delete every published copy (the original and any correction) at most once per claim; deleting is
     idempotent on the platforms (gone counts as deleted), so a retry is safe."""
     claimed = ledger.claim(row, token)
@@ -400,7 +403,7 @@ def retract_release(release: str, reason: str, notice: str = "", actor: str = ""
             row = ledger.get(rid, ch, version)
             if row is None:
                 newest = live[ch][-1]
-                w = cx.Withdrawal(now, newest.version, reason.strip(), notice.strip(), titles.get(rid, rid), actor,
+                w = Withdrawal(now, newest.version, reason.strip(), notice.strip(), titles.get(rid, rid), actor,
                                   cx.first_published(d for d in rows if d.channel == ch), newest.url)
                 if not started:
                     ledger.log(rid, "", "", "retract-requested", actor, f"撤稿原因：{w.reason}")
@@ -410,8 +413,8 @@ def retract_release(release: str, reason: str, notice: str = "", actor: str = ""
                 row = ledger.get(rid, ch, version)
             if row.state == RETRACTED and ch not in live:
                 continue
-            w = cx.Withdrawal.from_json(row.steps[cx.WITHDRAWAL])
-            rendition = cx.withdrawal_rendition(ch, rid, channels.RenderContext(settings), w)
+            w = Withdrawal.from_json(row.steps[cx.WITHDRAWAL])
+            rendition = channels.withdraw(ch, rid, channels.RenderContext(settings), w)
             if row.state not in (PUBLISHED, RETRACTED):
                 ledger.mark_rendered(row, rendition.content_hash)
             todo.setdefault(ch, []).append((rid, version, rendition))
@@ -434,7 +437,7 @@ def retract_release(release: str, reason: str, notice: str = "", actor: str = ""
         except TransportError as e:
             logger.error("%s: not withdrawn: %s", ch, e)
     if "portal" in todo:
-        cx.refresh_column(settings, catalog or validate(settings, render=False), ledger)
+        refresh_portal_column(settings, catalog or validate(settings, render=False), ledger)
 
     summary: dict = {"release": ids[0], "title": titles.get(ids[0], ids[0]), "channels": {}, "reason": reason}
     failed = []

@@ -39,9 +39,8 @@ from pressroom.delivery.notify import notify  # noqa: E402
 from pressroom.settings import Settings, load_settings  # noqa: E402
 from pressroom.transports import PermanentError, TransientError, UnknownOutcome, transport_for  # noqa: E402
 
-WAIT_FOR_OTHER_RUN = timedelta(minutes=5)
+WAIT_FOR_OTHER_RUN = timedelta(minutes=5)  # how long a second run waits for the first one's delivery
 LATE_START = timedelta(minutes=2)  # a scheduled run starting later than this says so
-FAST_CHANNELS = ("weibo", "wechat", "portal")  # where an emergency's first information must appear first  # how long a second run waits for the first one's delivery
 
 
 class Decision(RunInput):
@@ -172,7 +171,7 @@ def channel_table(ledger: Ledger, release: Release, chosen: list[str]) -> list[d
     for ch in chosen:
         d = ledger.get(release.id, ch, release.version)
         rows.append({
-            "渠道": channels.adapter(ch).LABEL, "状态": STATE_LABELS.get(d.state, d.state) if d else "—",
+            "渠道": channels.get(ch).label, "状态": STATE_LABELS.get(d.state, d.state) if d else "—",
             "尝试次数": d.attempts if d else 0, "链接": d.url if d else "", "错误": (d.last_error if d else "")[:200],
         })
     return rows
@@ -283,7 +282,7 @@ def publish_parts(parts: list[Release], catalog: Catalog, ledger: Ledger, channe
         try:
             renditions[(rid, ch)] = fut.result()
         except RenditionError as e:  # validation renders too; only happens if the context changed
-            broken.append(f"{rid} / {channels.adapter(ch).LABEL}：{e}")
+            broken.append(f"{rid} / {channels.get(ch).label}：{e}")
             continue
         ledger.mark_rendered(ledger.get(rid, ch, catalog.releases[rid].version), renditions[(rid, ch)].content_hash)
     for r in parts:
@@ -318,7 +317,7 @@ def publish_parts(parts: list[Release], catalog: Catalog, ledger: Ledger, channe
     head = parts[0]
     progress = create_progress_artifact(progress=0.0, key=f"progress-{head.id}", description=f"{head.title}：发布进度")
     # An emergency reaches the fast channels (where the public looks first) before the rest.
-    waves = ([[ch for ch in units if ch in FAST_CHANNELS], [ch for ch in units if ch not in FAST_CHANNELS]]
+    waves = ([[ch for ch in units if channels.get(ch).fast], [ch for ch in units if not channels.get(ch).fast]]
              if emergency else [list(units)])
     done = 0
     for wave in waves:
@@ -338,7 +337,7 @@ def publish_parts(parts: list[Release], catalog: Catalog, ledger: Ledger, channe
     for (rid, ch), o in outcomes.items():
         if o.state == PUBLISHED and o.url.startswith("http"):
             create_link_artifact(key=f"link-{rid}-{ch}", link=o.url,
-                                 link_text=f"{channels.adapter(ch).LABEL}：{catalog.releases[rid].title}")
+                                 link_text=f"{channels.get(ch).label}：{catalog.releases[rid].title}")
 
     summary: dict = {"release": head.id, "version": head.version, "title": head.title,
                      "channels": {ch: o.state for (rid, ch), o in outcomes.items() if rid == head.id},
@@ -351,7 +350,7 @@ def publish_parts(parts: list[Release], catalog: Catalog, ledger: Ledger, channe
     many = len(parts) > 1
 
     def who(rid, ch):
-        return f"{rid} / {channels.adapter(ch).LABEL}" if many else channels.adapter(ch).LABEL
+        return f"{rid} / {channels.get(ch).label}" if many else channels.get(ch).label
 
     lines = [f"{who(rid, ch)}：{STATE_LABELS.get(o.state, o.state)}（{o.error}）" for (rid, ch), o in failed.items()]
     lines += [f"{who(rid, ch)}：{n}" for (rid, ch), n in notes.items()]

@@ -110,7 +110,7 @@ def body_of(message) -> str:
 
 
 def test_the_desks_diff_marks_the_changed_words_and_the_note_quotes_them():
-    from pressroom.delivery.corrections import summary, text_diff
+    from pressroom.text.diff import summary, text_diff
 
     old = "标题\n截至11月21日9时，12345热线共接到相关咨询137件。\n未改动的一段。\n删去的一段。"
     new = "标题\n截至11月21日9时，12345热线共接到相关咨询173件。\n未改动的一段。\n增加的“一段”。"

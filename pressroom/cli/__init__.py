@@ -159,19 +159,15 @@ def preview(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
     console.print(f"预览：{page.as_uri()}")
 
 
-SHORT_LABELS = {"portal": "门户网站", "wechat": "微信", "weibo": "微博", "newspaper": "报纸", "tv": "电视",
-                "infographic": "图解", "h5": "H5"}
-
-
 def _status_table(ledger, release_id: str, title: str = "") -> Table:
     from pressroom.delivery.ledger import STATE_LABELS
 
     colours = {"published": "green", "failed": "red", "unconfirmed": "magenta", "delivering": "cyan",
                "retracted": "yellow", "skipped": "yellow"}
-    from pressroom.settings import ALL_CHANNELS
+    import channels
 
-    order = {ch: i for i, ch in enumerate(ALL_CHANNELS)}
-    rows = sorted(ledger.latest(release_id).items(), key=lambda kv: order.get(kv[0], 99))
+    latest = ledger.latest(release_id)
+    rows = [(ch, latest[ch]) for ch in channels.ordered(latest)]
     versions = sorted({d.version for _, d in rows})
     table = Table(title=f"{title or release_id}（版本 {'、'.join(versions)}）" if versions else (title or release_id))
     for col in ("渠道", "状态", "尝试", "发布时间", "链接 / 错误"):
@@ -180,7 +176,7 @@ def _status_table(ledger, release_id: str, title: str = "") -> Table:
     for ch, d in rows:
         colour = colours.get(d.state, "white")
         when = f"{d.published_at.astimezone(tz):%m-%d %H:%M:%S}" if d.published_at else ""
-        table.add_row(SHORT_LABELS.get(ch, ch), f"[{colour}]{STATE_LABELS.get(d.state, d.state)}[/]",
+        table.add_row(channels.get(ch).short, f"[{colour}]{STATE_LABELS.get(d.state, d.state)}[/]",
                       str(d.attempts), when, d.last_error or _short_link(d.url))
     return table
 

@@ -14,7 +14,7 @@ from pressroom.errors import ValidationFailed
 def _label(channel: str) -> str:
     import channels
 
-    return channels.adapter(channel).LABEL
+    return channels.get(channel).label
 
 
 def _run(flow_call, what: str):
@@ -93,27 +93,30 @@ def _plan_table(p, plan) -> Table:
     table = Table(title=f"更正：{p.title}")
     for col in ("渠道", "已发布版本", "更正为", "状态"):
         table.add_column(col)
-    from pressroom.settings import ALL_CHANNELS
+    import channels
 
-    for ch, item in sorted(plan.items(), key=lambda kv: ALL_CHANNELS.index(kv[0])):
+    for ch in channels.ordered(plan):
+        item = plan[ch]
         table.add_row(_label(ch), item.old.version, p.version, "已更正" if item.done else "待更正")
     return table
 
 
 def _print_preview(ledger, p, plan, note: str) -> None:
+    from channels.corrections import release_text
     from pressroom.delivery import corrections as cx
+    from pressroom.text.diff import summary, text_diff
 
     rows = ledger.rows(p.id)
     started = next((i.correction for i in plan.values() if i.correction), None)
     old_version = next(iter(plan.values())).old.version
     old = cx.old_text(rows, old_version)
-    console.print(f"\n[bold]更正说明[/]：{started.note if started else note or cx.summary(old, cx.release_text(p))}",
+    console.print(f"\n[bold]更正说明[/]：{started.note if started else note or summary(old, release_text(p))}",
                   highlight=False)
     if old is None:
         console.print("（旧版本文本未存档，无法逐行比对）")
         return
     console.print("[bold]改动[/]（【删】原稿，【增】更正稿，〖〗内为改动的文字）：")
-    for line in cx.text_diff(old, cx.release_text(p)):
+    for line in text_diff(old, release_text(p)):
         console.print(line, highlight=False, markup=False)
 
 

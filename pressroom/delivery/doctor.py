@@ -18,6 +18,7 @@ import os
 import tempfile
 from typing import Callable
 
+import channels
 from pressroom.delivery.ledger import Ledger
 from pressroom.secrets import MissingCredential, redact
 from pressroom.settings import Settings
@@ -79,9 +80,7 @@ def guard(ledger: Ledger, outlet: str, send: Callable[[], object]):
 
 def _label(channel: str) -> str:
     try:
-        import channels
-
-        return channels.adapter(channel).LABEL
+        return channels.get(channel).label
     except Exception:  # a channel module not importable here still gets a row
         return channel
 
@@ -103,10 +102,10 @@ def run_doctor(settings: Settings, ledger: Ledger | None = None, only: set[str] 
     渠道 / 检查 / 结果 / 说明. Publishes nothing."""
     ledger = ledger or Ledger(settings.ledger_url)
     by_outlet: dict[str, list[str]] = {}
-    for ch in settings.channels:
+    for ch in channels.configured(settings):
         if only is not None and ch not in only:
             continue
-        by_outlet.setdefault(settings.transports[ch], []).append(ch)
+        by_outlet.setdefault(settings.transports.get(ch, "outbox"), []).append(ch)
     rows = []
     for outlet, chans in by_outlet.items():
         label = "、".join(_label(c) for c in chans)

@@ -99,9 +99,9 @@ def render_check(release: Release, catalog: Catalog) -> tuple[list[Problem], lis
         try:
             rendition = channels.render(ch, release, ctx)
         except RenditionError as e:
-            problems.append(Problem(_rel(catalog.settings, release), e.field, f"{channels.adapter(ch).LABEL}：{e.message}", e.fix))
+            problems.append(Problem(_rel(catalog.settings, release), e.field, f"{channels.get(ch).label}：{e.message}", e.fix))
             continue
-        warnings.extend(f"{channels.adapter(ch).LABEL}：{w}" for w in rendition.warnings)
+        warnings.extend(f"{channels.get(ch).label}：{w}" for w in rendition.warnings)
     return problems, warnings
 
 

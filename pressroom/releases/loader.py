@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from PIL import Image as PILImage
 
+from channels import configured as configured_channels
 from pressroom.errors import Problem, ValidationFailed
 from pressroom.model import (
     KIND_LABELS, NOT_APPLICABLE, PLACEHOLDER, REQUIRED_SECTIONS, Department, Expert, Image, KeyFigure,
@@ -344,14 +345,15 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
             c.add("event_at", f"事件发生时间{event_at}", "突发事件和政务舆情须填写事件发生时间，用于5小时/24小时/48小时时限")
             event_at = None
 
+    configured = configured_channels(settings)
     channels = _str_list(fm.get("channels"))
     if channels is None:
-        c.add("channels", "应为渠道列表", f"请写成 [{', '.join(settings.channels)}] 中的若干项")
+        c.add("channels", "应为渠道列表", f"请写成 [{', '.join(configured)}] 中的若干项")
         channels = []
     for ch in channels:
-        if ch not in settings.channels:
-            c.add("channels", f"“{ch}”不是已配置的发布渠道", f"可用渠道：{'、'.join(settings.channels)}")
-    channels = [ch for ch in channels if ch in settings.channels] or list(settings.channels)
+        if ch not in configured:
+            c.add("channels", f"“{ch}”不是已配置的发布渠道", f"可用渠道：{'、'.join(configured)}")
+    channels = [ch for ch in channels if ch in configured] or list(configured)
 
     keywords = _str_list(fm.get("keywords"))
     if keywords is None:

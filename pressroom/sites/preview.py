@@ -26,7 +26,7 @@ def build_preview(release: Release, catalog: Catalog, out_dir: Path) -> Path:
     _, copy_warnings = copy_gate(release, catalog.settings)
     panels = []
     for ch in release.channels:
-        label = channels.adapter(ch).LABEL
+        label = channels.get(ch).label
         try:
             rendition = channels.render(ch, release, ctx)
         except RenditionError as e:

@@ -1,7 +1,8 @@
 """The embedded default transport: a local folder laid out per outlet.
 
-``outbox/portal/`` is a browsable static site (pages, assets, index, feeds); ``newspaper/`` and ``tv/`` hold
-what the desks receive; ``wechat/`` and ``weibo/`` the exact API payloads; ``assets/`` the infographic and H5.
+Each channel declares its folder (``Channel.outbox``): ``outbox/portal/`` is a browsable static site (pages,
+assets, index, feeds); ``newspaper/`` and ``tv/`` hold what the desks receive; ``wechat/`` and ``weibo/`` the
+exact API payloads; ``assets/`` the infographic and H5.
 Every file is written atomically (temp file + rename), so a crash never leaves half a file, and a receipt
 written last records what was delivered, so a re-run can see it is already there.
 """
@@ -12,6 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import channels
 from pressroom.files import write_atomic
 from pressroom.settings import Settings
 
@@ -26,20 +28,17 @@ class OutboxTransport:
     def __init__(self, settings: Settings, channel: str):
         self.root = settings.outbox_dir
         self.channel = channel
+        self.layout = channels.get(channel).outbox
 
     def folder(self, release_id: str) -> Path:
-        """Where a release's files for this channel go."""
-        if self.channel == "portal":
-            return self.root / "portal"  # pages sit side by side so the site's relative links work
-        if self.channel in ("infographic", "h5"):
-            return self.root / "assets" / release_id
-        return self.root / self.channel / release_id
+        """Where a release's files for this channel go: the folder its channel declares."""
+        return self.root / self.layout.format(channel=self.channel, release=release_id)
 
     def _receipt_path(self, rendition) -> Path:
-        if self.channel == "portal":
-            return self.root / "portal" / "receipts" / f"{rendition.release_id}.json"
-        return self.folder(rendition.release_id) / (RECEIPT if self.channel not in ("infographic", "h5")
-                                                    else f".{self.channel}{RECEIPT}")
+        if "{release}" not in self.layout:  # one folder for every release (the portal's pages)
+            return self.folder(rendition.release_id) / "receipts" / f"{rendition.release_id}.json"
+        shared = sum(c.outbox == self.layout for c in channels.declared()) > 1
+        return self.folder(rendition.release_id) / (f".{self.channel}{RECEIPT}" if shared else RECEIPT)
 
     def deliver(self, rendition, delivery, ledger) -> Receipt:
         folder = self.folder(rendition.release_id)

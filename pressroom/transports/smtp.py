@@ -27,6 +27,7 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate
 from pathlib import PurePosixPath
 
+import channels
 from pressroom.secrets import MissingCredential, credential, redact, transport_settings
 from pressroom.settings import Settings
 
@@ -79,11 +80,9 @@ class SMTPTransport:
     # -- the message -------------------------------------------------------------------------------
 
     def build(self, rendition, desk: str) -> EmailMessage:
-        import channels
-
         copy, text, attachments = copy_and_attachments(rendition)
         msg = EmailMessage()
-        msg["Subject"] = f"【{channels.adapter(self.channel).LABEL}】{rendition.title}"
+        msg["Subject"] = f"【{channels.get(self.channel).label}】{rendition.title}"
         msg["From"] = self.sender
         msg["To"] = desk
         msg["Date"] = formatdate(localtime=True)
@@ -221,7 +220,7 @@ class SMTPTransport:
 def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
     """Connect, STARTTLS, log in, NOOP, QUIT — nothing is sent — and every mailed channel has a desk."""
     out = []
-    mailed = [ch for ch in settings.channels if settings.transports.get(ch) == "smtp"]
+    mailed = [ch for ch in channels.configured(settings) if settings.transports.get(ch) == "smtp"]
     for ch in mailed:
         desks = SMTPTransport(settings, ch).desks
         out.append((f"{ch} 编辑部邮箱", bool(desks), "、".join(desks) or f"未配置 [transport.smtp.desks] {ch}"))
