@@ -42,6 +42,17 @@ def contexts(samples, settings):
     return {rid: context_for(r, samples, settings) for rid, r in samples.items()}
 
 
+@pytest.fixture
+def ctx(settings):
+    """The render context of the channel tests' release built in code (``make_release`` in
+    tests/test_channel_portal.py, a policy interpretation): it links to its policy document ``DOC_REF``.
+    Function-scoped, like the copy each channel test module used to define."""
+    from channels.base import RenderContext
+    from tests.test_channel_portal import DOC_REF
+
+    return RenderContext(settings, {DOC_REF.id: DOC_REF})
+
+
 @pytest.fixture(scope="session")
 def prefect_server():
     """One temporary Prefect server for the whole test session (it takes ~12 s to start)."""

@@ -23,11 +23,6 @@ from tests.test_channel_portal import (
 )
 
 
-@pytest.fixture
-def ctx(settings):
-    return RenderContext(settings, {DOC_REF.id: DOC_REF})
-
-
 def page_of(rendition) -> str:
     return rendition.files[f"{rendition.release_id}-h5.html"].decode("utf-8")
 

@@ -10,20 +10,14 @@ import segno
 from PIL import Image as PILImage
 
 from channels import infographic
-from channels.base import RenderContext
 from channels.infographic import COVER_SIZE, POSTER_WIDTH, QrOp, TextOp
 from pressroom.errors import RenditionError
 from pressroom.text.linebreak import missing_glyphs
 from pressroom.model import Image, KeyFigure, Section
-from tests.test_channel_portal import DOC_REF, SAMPLE_IDS, loaded, make_release, png, samples_or_skip  # noqa: F401
+from tests.test_channel_portal import SAMPLE_IDS, loaded, make_release, png, samples_or_skip  # noqa: F401
 
 LONG_TITLE = ("我市出台进一步优化营商环境若干措施，围绕市场准入、要素保障、政务服务、法治保障四个方面推出"
               "三十条具体举措，着力打造市场化法治化国际化一流营商环境，持续激发各类经营主体活力")
-
-
-@pytest.fixture
-def ctx(settings):
-    return RenderContext(settings, {DOC_REF.id: DOC_REF})
 
 
 def image_of(data: bytes) -> PILImage.Image:

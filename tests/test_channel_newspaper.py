@@ -16,11 +16,6 @@ from pressroom.errors import RenditionError
 from tests.test_channel_portal import DOC_REF, SAMPLE_IDS, TZ, make_release
 
 
-@pytest.fixture
-def ctx(settings):
-    return RenderContext(settings, {DOC_REF.id: DOC_REF})
-
-
 def txt_of(rendition) -> str:
     return rendition.files[f"{rendition.release_id}.txt"].decode("utf-8-sig")
 

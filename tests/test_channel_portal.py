@@ -73,11 +73,6 @@ EVIL_BODY = ('正文<script>alert("x")</script>\n\n<img src="x" onerror="alert(1
              '<p onmouseover="alert(4)" style="color:red">悬停</p>\n\n<iframe src="https://evil.example/"></iframe>')
 
 
-@pytest.fixture
-def ctx(settings):
-    return RenderContext(settings, {DOC_REF.id: DOC_REF})
-
-
 class Tags(HTMLParser):
     """Every start tag with its attributes."""
 

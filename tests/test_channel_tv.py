@@ -11,7 +11,7 @@ from channels import tv
 from channels.base import RenderContext
 from pressroom.errors import RenditionError
 from pressroom.model import Section
-from tests.test_channel_portal import DOC_REF, SAMPLE_IDS, make_release
+from tests.test_channel_portal import SAMPLE_IDS, make_release
 
 BITE_1 = "今年全市没有启动居民生活用水价格调整程序。"  # 20 spoken characters
 BITE_2 = "任何调价都必须依法履行成本监审和价格听证程序。"  # 22
@@ -33,11 +33,6 @@ def tv_release(**overrides):
 
 def tv_settings(settings, **outlet):
     return dataclasses.replace(settings, outlets={**settings.outlets, "tv": {**settings.outlet("tv"), **outlet}})
-
-
-@pytest.fixture
-def ctx(settings):
-    return RenderContext(settings, {DOC_REF.id: DOC_REF})
 
 
 def script(rd) -> str:

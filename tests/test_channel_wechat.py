@@ -27,11 +27,6 @@ needs_infographic = pytest.mark.skipif(
 COVER = Image("images/cover.png", png(900, 383, (180, 30, 40)), "PNG", 900, 383)
 
 
-@pytest.fixture
-def ctx(settings):
-    return RenderContext(settings, {DOC_REF.id: DOC_REF})
-
-
 def release(**overrides):
     """The portal tests' release, with its own cover so the infographic is not needed."""
     return make_release(**{"cover": COVER, **overrides})

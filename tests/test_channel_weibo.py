@@ -9,20 +9,15 @@ import re
 import pytest
 
 from channels import weibo
-from channels.base import RenderContext, dump_json
+from channels.base import dump_json
 from channels.weibo import ELLIPSIS, trim, weibo_length
 from pressroom.errors import RenditionError
-from tests.test_channel_portal import DOC_REF, SAMPLE_IDS, loaded, make_release, samples_or_skip  # noqa: F401
+from tests.test_channel_portal import SAMPLE_IDS, loaded, make_release, samples_or_skip  # noqa: F401
 
 URL = "https://www.huainan.gov.cn/xwfb/water-price-2026.html"
 needs_infographic = pytest.mark.skipif(
     importlib.util.find_spec("channels.infographic") is None,
     reason="channels/infographic.py (the Weibo picture) has not landed yet")
-
-
-@pytest.fixture
-def ctx(settings):
-    return RenderContext(settings, {DOC_REF.id: DOC_REF})
 
 
 def status(rd) -> str:
