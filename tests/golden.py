@@ -72,7 +72,7 @@ _DATA_URI = re.compile(rb"data:(image/[a-z0-9.+-]+);base64,([A-Za-z0-9+/=]+)")
 def load_samples():
     """(settings, releases by id, problems): the project's settings and every sample release under
     content/releases, loaded as tests/conftest.py's ``settings`` and ``samples`` fixtures load them."""
-    from pressroom.loader import load_all, load_registry
+    from pressroom.releases.loader import load_all, load_registry
     from pressroom.settings import load_settings
 
     settings = load_settings(ROOT / "pressroom.toml")
@@ -181,7 +181,7 @@ def rendering_environment() -> dict:
     """What decides the bytes of the pictures: the imaging libraries' versions and the fonts."""
     from PIL import __version__ as pillow, features
 
-    from pressroom.linebreak import FONT_FILES
+    from pressroom.text.linebreak import FONT_FILES
 
     fonts = {}
     for path in sorted({Path(p) for p in FONT_FILES.values()}):
