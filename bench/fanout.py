@@ -59,6 +59,7 @@ def direct(ws: Path, release_id: str) -> float:
     from pressroom.delivery.ledger import Ledger, worker_token
     from pressroom.settings import load_settings
     from pressroom.sites.site import refresh_portal_column
+    from pressroom.delivery.engine import attempt_for
     from pressroom.transports import transport_for
 
     t = time.perf_counter()
@@ -71,7 +72,7 @@ def direct(ws: Path, release_id: str) -> float:
     for ch in r.channels:
         rend = channels.render(ch, r, ctx)
         row = ledger.claim(ledger.ensure(r.id, ch, r.version), token)
-        receipt = transport_for(settings, ch).deliver(rend, row, ledger)
+        receipt = transport_for(settings, ch).deliver(rend, attempt_for(ledger, row))
         ledger.mark_published(row, token, receipt.external_id, receipt.url)
     refresh_portal_column(settings, catalog, ledger)
     return time.perf_counter() - t

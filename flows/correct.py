@@ -1,9 +1,9 @@
-"""correct_release and retract_release (issue 8): a published release corrected, or withdrawn, on every
+"""correct_release and retract_release: a published release corrected, or withdrawn, on every
 channel that carried it, in the way each outlet allows — with a channel table in the Prefect UI like a publish
 run, and every step in the ledger (``pressroom history``).
 
 Correction (after the editor fixed the content): the new version goes to every channel that had an older one,
-through the publish flow's own ``deliver_one``, so each channel gets it at most once and a re-run sends
+through the delivery engine (``pressroom.delivery.engine``), so each channel gets it at most once and a re-run sends
 nothing twice. The portal page carries a dated 更正说明 (and the feed entry is updated, same GUID); WeChat
 gets a new article marked 【更正】 linking the old one (the platform cannot edit a published article), and
 the old one is deleted when ``[corrections] wechat_delete_old = true`` (or ``delete_old=True``); Weibo a
@@ -16,7 +16,6 @@ reason. A policy document and its interpretation are corrected or withdrawn as a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from pressroom import runtime
@@ -30,7 +29,8 @@ from prefect.runtime import flow_run  # noqa: E402
 from prefect.states import Failed, State  # noqa: E402
 
 import channels  # noqa: E402
-from flows.publish import Outcome, approval_gate, checked_bundle, deliver_one, retry_delays  # noqa: E402
+from flows.publish import approval_gate, checked_bundle  # noqa: E402
+from pressroom.delivery import engine  # noqa: E402
 from channels.corrections import Correction, Withdrawal, release_text  # noqa: E402
 from pressroom.delivery import corrections as cx  # noqa: E402
 from pressroom.sites.site import refresh_portal_column  # noqa: E402
@@ -40,19 +40,7 @@ from pressroom.errors import RenditionError, ValidationFailed  # noqa: E402
 from pressroom.delivery.ledger import PUBLISHED, RETRACTED, STATE_LABELS, Ledger, worker_token  # noqa: E402
 from pressroom.model import Release  # noqa: E402
 from pressroom.settings import Settings, load_settings  # noqa: E402
-from pressroom.transports import PermanentError, TransientError, TransportError, transport_for  # noqa: E402
-
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-@dataclass(frozen=True)
-class Stub:
-    """What ``deliver_one`` needs of a release to deliver a retraction row's notice."""
-
-    id: str
-    version: str
-    publish_at: datetime = EPOCH
-
+from pressroom.transports import PermanentError, TransportError  # noqa: E402
 
 def _label(channel: str) -> str:
     return channels.get(channel).label
@@ -99,13 +87,13 @@ def render_correction(channel: str, release: Release, ctx, c: Correction, earlie
 
 @task(cache_policy=NO_CACHE, task_run_name="更正 {channel}（{len_parts} 篇）")
 def correct_unit(channel: str, items: list, settings: Settings, token: str, delete_old: bool, actor: str,
-                 len_parts: int = 1) -> list[Outcome]:
+                 len_parts: int = 1) -> list[engine.Outcome]:
     """One channel of the correction, document first. A transient failure retries the unit; what is already
     published is skipped by the ledger."""
     logger = get_run_logger()
     out = []
     for release, rendition in items:
-        o = deliver_one(channel, rendition, release, settings, token, True, logger)
+        o = engine.deliver(engine.Job(release.id, channel, release.version), rendition, settings, token, logger)
         if o.state == PUBLISHED:
             o.notes += _after_correction(channel, release, settings, delete_old, actor, logger)
         out.append(o)
@@ -122,11 +110,10 @@ def _after_correction(channel: str, release: Release, settings: Settings, delete
     c = Correction.from_json(d.steps[cx.CORRECTION])
     old = ledger.get(release.id, channel, c.corrects)
     notes = []
-    transport = transport_for(settings, channel)
     if channel == "wechat" and delete_old and old.state == PUBLISHED:
-        if hasattr(transport, "retract"):
+        if engine.can_delete(settings, channel):
             try:
-                done = transport.retract(old, ledger)  # TransientError: the task retries
+                done = engine.delete_one(settings, old)  # TransientError: the task retries
             except PermanentError as e:
                 ledger.log(release.id, channel, c.corrects, "delete-failed", actor, str(e))
                 return [f"原文未能删除：{e}"]
@@ -243,7 +230,7 @@ def correct_release(release: str, note: str = "", actor: str = "", delete_old: b
             return Failed(message=f"更正未发出：{refused}")
 
     token = worker_token()
-    delays = retry_delays(settings)
+    delays = engine.retry_delays(settings)
     unit = correct_unit.with_options(retries=len(delays), retry_delay_seconds=delays or 0)
     units: dict[str, list] = {}
     for p in parts:
@@ -312,63 +299,37 @@ def _loaded(settings: Settings, release: str) -> tuple[list[Release], Catalog]:
 
 @task(cache_policy=NO_CACHE, task_run_name="撤稿 {channel}（{len_parts} 篇）")
 def retract_unit(channel: str, items: list, settings: Settings, token: str, actor: str,
-                 len_parts: int = 1) -> list[Outcome]:
+                 len_parts: int = 1) -> list[engine.Outcome]:
     """Withdraw one channel, document first: delete on the platform when the transport can, else deliver the
     withdrawal notice; then every published row of the release on this channel is ``retracted``."""
     logger = get_run_logger()
     ledger = Ledger(settings.ledger_url)
-    transport = transport_for(settings, channel)
     out = []
     for release_id, version, rendition in items:
         row = ledger.get(release_id, channel, version)
         w = Withdrawal.from_json(row.steps[cx.WITHDRAWAL])
         if row.state == RETRACTED:
-            out.append(Outcome(channel, RETRACTED, row.attempts, row.url, notes=["已撤稿，未重复操作"]))
+            out.append(engine.Outcome(channel, RETRACTED, row.attempts, row.url, notes=["已撤稿，未重复操作"]))
             continue
-        if hasattr(transport, "retract"):
-            o = _delete(channel, transport, ledger, row, w, token, actor, logger)
+        job = engine.Job(release_id, channel, version)
+        if engine.can_delete(settings, channel):
+            live = cx.live_rows(ledger.rows(release_id)).get(channel, [])
+            o = engine.delete_all(job, live, settings, token, f"撤稿：{w.reason}", actor, w.old_url, logger)
         else:
-            o = deliver_one(channel, rendition, Stub(release_id, version), settings, token, True, logger)
+            o = engine.deliver(job, rendition, settings, token, logger)
         if o.state == PUBLISHED:  # the notice is out, or everything is deleted
             for d in cx.live_rows(ledger.rows(release_id)).get(channel, []):
                 ledger.set_state(d, RETRACTED, f"撤稿：{w.reason}", actor)
             ledger.set_state(ledger.get(release_id, channel, version), RETRACTED, f"撤稿：{w.reason}", actor)
-            o = Outcome(channel, RETRACTED, o.attempts, o.url, notes=o.notes)
+            o = engine.Outcome(channel, RETRACTED, o.attempts, o.url, notes=o.notes)
         out.append(o)
     return out
-
-
-def _delete(channel, transport, ledger: Ledger, row, w: Withdrawal, token: str, actor: str, logger) -> Outcome:
-    """Delete every published copy (the original and any correction) at most once per claim; deleting is
-    idempotent on the platforms (gone counts as deleted), so a retry is safe."""
-    claimed = ledger.claim(row, token)
-    if claimed is None:
-        d = ledger.get(row.release_id, channel, row.version)
-        return Outcome(channel, d.state, d.attempts, d.url, d.last_error, notes=["由另一次运行处理"])
-    done = []
-    try:
-        for d in cx.live_rows(ledger.rows(row.release_id)).get(channel, []):
-            what = transport.retract(d, ledger)
-            ledger.set_state(d, RETRACTED, f"撤稿：{w.reason}（{what}）", actor)
-            done.append(what)
-    except TransientError as e:
-        ledger.mark_failed(claimed, token, f"暂时性错误：{e}")
-        logger.warning("%s: transient error while deleting, will retry: %s", channel, e)
-        raise
-    except TransportError as e:
-        ledger.mark_failed(claimed, token, str(e))
-        logger.error("%s: could not delete: %s", channel, e)
-        d = ledger.get(row.release_id, channel, row.version)
-        return Outcome(channel, d.state, d.attempts, error=d.last_error)
-    ledger.save_steps(claimed, {"deleted": done})
-    ledger.mark_published(claimed, token, url=w.old_url)  # the action is done; the caller marks it retracted
-    return Outcome(channel, PUBLISHED, claimed.attempts, w.old_url, notes=done)
 
 
 def retraction_table(ledger: Ledger, settings: Settings, release_id: str) -> list[dict]:
     rows = []
     for ch, d in sorted(cx.retraction_rows(ledger.rows(release_id)).items()):
-        deletes = hasattr(transport_for(settings, ch), "retract")
+        deletes = engine.can_delete(settings, ch)
         rows.append({"渠道": _label(ch), "撤回版本": d.version.removeprefix(cx.RETRACT_PREFIX),
                      "方式": "平台删除" if deletes else "撤稿通知", "状态": STATE_LABELS.get(d.state, d.state),
                      "尝试次数": d.attempts,
@@ -428,7 +389,7 @@ def retract_release(release: str, reason: str, notice: str = "", actor: str = ""
                               description=f"**撤稿：{titles.get(rid, rid)}** — 开始撤回")
 
     token = worker_token()
-    delays = retry_delays(settings)
+    delays = engine.retry_delays(settings)
     unit = retract_unit.with_options(retries=len(delays), retry_delay_seconds=delays or 0)
     running = {ch: unit.submit(ch, items, settings, token, actor, len(items)) for ch, items in todo.items()}
     for ch, fut in running.items():

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import io
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from pressroom import runtime
@@ -29,17 +28,13 @@ from prefect.states import Failed, State  # noqa: E402
 import channels  # noqa: E402
 from pressroom.delivery import approval  # noqa: E402
 from pressroom.releases.catalog import Catalog, validate  # noqa: E402
-from pressroom.delivery.doctor import channel_disabled  # noqa: E402
+from pressroom.delivery import engine  # noqa: E402
 from pressroom.errors import RenditionError, ValidationFailed  # noqa: E402
-from pressroom.delivery.ledger import (  # noqa: E402
-    DELIVERING, FAILED, PUBLISHED, SKIPPED, STATE_LABELS, UNCONFIRMED, Ledger, worker_token,
-)
+from pressroom.delivery.ledger import PUBLISHED, STATE_LABELS, Ledger, worker_token  # noqa: E402
 from pressroom.model import Release  # noqa: E402
 from pressroom.delivery.notify import notify  # noqa: E402
 from pressroom.settings import Settings, load_settings  # noqa: E402
-from pressroom.transports import PermanentError, TransientError, UnknownOutcome, transport_for  # noqa: E402
 
-WAIT_FOR_OTHER_RUN = timedelta(minutes=5)  # how long a second run waits for the first one's delivery
 LATE_START = timedelta(minutes=2)  # a scheduled run starting later than this says so
 
 
@@ -50,27 +45,6 @@ class Decision(RunInput):
     reviewer: str
     role: str = ""
     comment: str = ""
-
-
-@dataclass
-class Outcome:
-    channel: str
-    state: str
-    attempts: int = 0
-    url: str = ""
-    error: str = ""
-    delivered_at: datetime | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-def retry_delays(settings: Settings) -> list[float]:
-    """Backoff between delivery attempts (seconds); ``[publish] retry_delays`` in settings."""
-    import os
-
-    env = os.environ.get("PRESSROOM_RETRY_DELAYS")
-    if env is not None:
-        return [float(x) for x in env.split(",") if x.strip()]
-    return [float(x) for x in settings.extra.get("publish", {}).get("retry_delays", [5, 30, 120])]
 
 
 def _run_name() -> str:
@@ -84,72 +58,6 @@ def _run_name() -> str:
 @task(cache_policy=NO_CACHE, task_run_name="渲染 {channel}")
 def render_channel(channel: str, release: Release, ctx) -> channels.Rendition:
     return channels.render(channel, release, ctx)
-
-
-def deliver_one(channel: str, rendition, release: Release, settings: Settings, token: str,
-                override_embargo: bool, logger) -> Outcome:
-    """Deliver one rendition at most once. Raises TransientError (after recording it) for a retry."""
-    ledger = Ledger(settings.ledger_url)
-    row = ledger.ensure(release.id, channel, release.version)
-    if row.state == PUBLISHED:
-        return Outcome(channel, PUBLISHED, row.attempts, row.url, delivered_at=row.published_at,
-                       notes=["已发布，未重复发送"])
-    if not override_embargo and datetime.now(timezone.utc) < release.publish_at:
-        # Defence in depth: the flow waits for the embargo, and delivery refuses to run before it.
-        return Outcome(channel, FAILED, row.attempts, error=f"未到发布时间 {release.publish_at.isoformat()}")
-    disabled = channel_disabled(settings, ledger, channel)
-    if disabled:
-        # Circuit breaker: the outlet refused our credentials earlier; say so instead of failing again.
-        if row.state != SKIPPED:
-            ledger.set_state(row, SKIPPED, f"渠道已停用：{disabled}（运行 pressroom doctor 检查通过后自动恢复）")
-        return _outcome(ledger, release, channel)
-    claimed = ledger.claim(row, token)
-    if claimed is None:
-        return _wait_for_other_run(ledger, release, channel)
-    transport = transport_for(settings, channel)
-    if claimed.attempts > 1:
-        # An earlier attempt may have reached the outlet before failing or crashing: look before sending.
-        found = transport.lookup(rendition, claimed)
-        if found:
-            ledger.mark_published(claimed, token, found.external_id, found.url)
-            logger.info("%s: found already delivered (%s), not sending again", channel, found.url)
-            return _outcome(ledger, release, channel, ["发现此前已送达，未重复发送"])
-    try:
-        receipt = transport.deliver(rendition, claimed, ledger)
-    except TransientError as e:
-        ledger.mark_failed(claimed, token, f"暂时性错误：{e}")
-        logger.warning("%s: transient error, will retry: %s", channel, e)
-        raise  # Prefect retries the task with backoff
-    except PermanentError as e:
-        ledger.mark_failed(claimed, token, str(e))
-        logger.error("%s: refused by the outlet: %s", channel, e)
-        return _outcome(ledger, release, channel)
-    except UnknownOutcome as e:
-        found = transport.lookup(rendition, claimed)
-        if found:
-            ledger.mark_published(claimed, token, found.external_id, found.url)
-            return _outcome(ledger, release, channel, ["发送结果未知，经查询已发布"])
-        ledger.mark_failed(claimed, token, f"发送结果未知，请到平台核实后运行 pressroom resolve：{e}", state=UNCONFIRMED)
-        return _outcome(ledger, release, channel)
-    ledger.mark_published(claimed, token, receipt.external_id, receipt.url)
-    logger.info("%s: published %s", channel, receipt.url)
-    return _outcome(ledger, release, channel)
-
-
-def _outcome(ledger: Ledger, release: Release, channel: str, notes: list[str] | None = None) -> Outcome:
-    d = ledger.get(release.id, channel, release.version)
-    return Outcome(channel, d.state, d.attempts, d.url, d.last_error, d.published_at, notes or [])
-
-
-def _wait_for_other_run(ledger: Ledger, release: Release, channel: str) -> Outcome:
-    """Another run holds the claim: wait for its result instead of sending a second copy."""
-    deadline = time.monotonic() + WAIT_FOR_OTHER_RUN.total_seconds()
-    while time.monotonic() < deadline:
-        d = ledger.get(release.id, channel, release.version)
-        if d.state != DELIVERING:
-            break
-        time.sleep(0.5)
-    return _outcome(ledger, release, channel, ["由另一次运行发布"])
 
 
 @task(cache_policy=NO_CACHE, task_run_name="更新门户栏目首页与订阅源")
@@ -234,10 +142,6 @@ def publish_release(release: str, channels_only: list[str] | None = None, now: b
     return publish_parts(parts, catalog, ledger, channels_only, now, actor, logger)
 
 
-def publish_one(r: Release, catalog: Catalog, ledger: Ledger, channels_only, now: bool, actor: str, logger):
-    return publish_parts([r], catalog, ledger, channels_only, now, actor, logger)
-
-
 def _chosen_channels(r: Release, ledger: Ledger, channels_only, notes: dict) -> list[str]:
     chosen = [c for c in (channels_only or r.channels) if c in r.channels]
     for ch in list(chosen):
@@ -251,11 +155,13 @@ def _chosen_channels(r: Release, ledger: Ledger, channels_only, notes: dict) -> 
 
 @task(cache_policy=NO_CACHE, task_run_name="发布 {channel}（{len_parts} 篇）")
 def deliver_unit(channel: str, items: list, settings: Settings, token: str, override_embargo: bool,
-                 len_parts: int = 1) -> list[Outcome]:
+                 len_parts: int = 1) -> list[engine.Outcome]:
     """Deliver one channel of a bundle as a unit, document first. A transient failure of either half
     retries the unit; a half already published is skipped by the ledger, so nothing goes out twice."""
     logger = get_run_logger()
-    return [deliver_one(channel, rendition, release, settings, token, override_embargo, logger)
+    return [engine.deliver(engine.Job(release.id, channel, release.version,
+                                      None if override_embargo else release.publish_at),
+                           rendition, settings, token, logger)
             for release, rendition in items]
 
 
@@ -308,7 +214,7 @@ def publish_parts(parts: list[Release], catalog: Catalog, ledger: Ledger, channe
         # A bundle goes out when its last half may: never before any half's embargo.
         wait_for_embargo(max(parts, key=lambda p: p.publish_at), logger)
     token = worker_token()
-    delays = retry_delays(settings)
+    delays = engine.retry_delays(settings)
     deliver = deliver_unit.with_options(retries=len(delays), retry_delay_seconds=delays or 0)
     units: dict[str, list] = {}
     for r in parts:  # document first (bundle_of orders it so)
@@ -333,7 +239,7 @@ def publish_parts(parts: list[Release], catalog: Catalog, ledger: Ledger, channe
     if any(ch == "portal" and ledger.get(r.id, ch, r.version).state == PUBLISHED
            for r in parts for ch in chosen[r.id]):
         refresh_portal(settings, catalog)
-    outcomes = {(r.id, ch): _outcome(ledger, r, ch) for r in parts for ch in chosen[r.id]}
+    outcomes = {(r.id, ch): engine.outcome(ledger, engine.Job(r.id, ch, r.version)) for r in parts for ch in chosen[r.id]}
     for (rid, ch), o in outcomes.items():
         if o.state == PUBLISHED and o.url.startswith("http"):
             create_link_artifact(key=f"link-{rid}-{ch}", link=o.url,
@@ -344,7 +250,7 @@ def publish_parts(parts: list[Release], catalog: Catalog, ledger: Ledger, channe
                      "notes": {f"{rid}/{ch}": n for (rid, ch), n in notes.items()}}
     if len(parts) > 1:
         summary["bundle"] = {r.id: {ch: o.state for (rid, ch), o in outcomes.items() if rid == r.id} for r in parts}
-        summary["skew_seconds"] = bundle_skew(list(outcomes.values()))
+        summary["skew_seconds"] = engine.bundle_skew(list(outcomes.values()))
         logger.info("bundle %s: delivery skew %.3f s", head.id, summary["skew_seconds"])
     failed = {k: o for k, o in outcomes.items() if o.state != PUBLISHED}
     many = len(parts) > 1
@@ -411,12 +317,6 @@ def approval_gate(parts: list[Release], catalog: Catalog, ledger: Ledger, emerge
         ledger.log(head.id, "", sig, "approval-void", "", "审核期间稿件被修改")
         return f"{head.title}：审核期间稿件被修改，原审核作废；请重新发布并重新审核"
     return None
-
-
-def bundle_skew(outcomes: list[Outcome]) -> float:
-    """Latest minus earliest delivery time across a bundle (seconds): how simultaneous it was."""
-    times = [o.delivered_at for o in outcomes if o.delivered_at]
-    return (max(times) - min(times)).total_seconds() if len(times) > 1 else 0.0
 
 
 def _note_late_start(head: Release, ledger: Ledger, logger) -> None:

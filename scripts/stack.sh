@@ -129,7 +129,7 @@ setup_server() {
     "$PY" -m prefect work-pool create "$POOL" --type process >/dev/null
   (cd "$ROOT" && "$PY" -m prefect --no-prompt deploy --all >"$LOGS/deploy.log" 2>&1) ||
     die "prefect deploy failed; see $LOGS/deploy.log"
-  "$PY" -m pressroom.delivery.concurrency >&2  # per-outlet API rate limits (global concurrency limits)
+  "$PY" -m pressroom.transports.ratelimit >&2  # per-outlet API rate limits (global concurrency limits)
 }
 
 stop_workers() {  # a worker stops taking runs at once and waits for its running flow runs (≤ 20 s here)

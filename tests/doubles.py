@@ -11,7 +11,7 @@ import signal
 from pathlib import Path
 
 from pressroom import transports
-from pressroom.transports import PermanentError, Receipt, TransientError, UnknownOutcome
+from pressroom.transports import Attempt, PermanentError, Receipt, TransientError, Transport, UnknownOutcome
 
 
 def platform_dir() -> Path:
@@ -33,16 +33,16 @@ def _count(name: str) -> int:
     return n
 
 
-class PlatformTransport:
+class PlatformTransport(Transport):
     name = "platform"
     fail_times = 0  # transient failures before success
     mode = ""  # "", "permanent", "crash-after-send", "lost-reply"
 
     def __init__(self, settings, channel):
-        self.channel = channel
+        super().__init__(settings, channel)
         platform_dir().mkdir(parents=True, exist_ok=True)
 
-    def deliver(self, rendition, delivery, ledger) -> Receipt:
+    def deliver(self, rendition, attempt: Attempt) -> Receipt:
         key = f"{rendition.release_id}-{self.channel}"
         if self.mode == "permanent":
             raise PermanentError("platform refused: 45003 title too long")
@@ -58,7 +58,7 @@ class PlatformTransport:
             raise UnknownOutcome("connection dropped after the request was sent")
         return Receipt(external_id=path.name, url=f"https://platform.example/{path.name}")
 
-    def lookup(self, rendition, delivery) -> Receipt | None:
+    def lookup(self, rendition, attempt: Attempt) -> Receipt | None:
         for p in sorted(platform_dir().glob("item-*.json")):
             item = json.loads(p.read_text())
             if item["release_id"] == rendition.release_id and item["channel"] == self.channel \

@@ -82,9 +82,9 @@ def load_samples():
 
 def cases(releases: Mapping) -> list[tuple[str, str]]:
     """(release id, channel) for every sample release and every channel it goes to."""
-    from pressroom.settings import ALL_CHANNELS
+    import channels
 
-    return [(rid, ch) for rid in sorted(releases) for ch in ALL_CHANNELS if ch in releases[rid].channels]
+    return [(rid, ch) for rid in sorted(releases) for ch in channels.names() if ch in releases[rid].channels]
 
 
 def check_checkout() -> None:

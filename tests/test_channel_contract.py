@@ -1,5 +1,5 @@
 """The channel contract (``channels.base``), for every channel and every sample release that goes to it:
-the module declares NAME and LABEL, ``render`` returns a matching ``Rendition`` of plain relative,
+the module declares its ``CHANNEL`` (name, Chinese labels) and the correction/withdrawal functions, ``render`` returns a matching ``Rendition`` of plain relative,
 non-empty files, deterministically, and the limits the channel module itself declares hold.
 
 No limit is made up here: each check uses the module's own constants and functions. Portal declares none,
@@ -22,11 +22,10 @@ from PIL import Image as PILImage
 import channels
 from channels import h5, infographic, newspaper, portal, tv, wechat, weibo
 from channels.base import Rendition, dump_json
-from pressroom.settings import ALL_CHANNELS
 from tests import golden
 
 _, _releases, _ = golden.load_samples()
-CASES = [(ch, rid) for ch in ALL_CHANNELS for rid in sorted(_releases) if ch in _releases[rid].channels]
+CASES = [(ch, rid) for ch in channels.names() for rid in sorted(_releases) if ch in _releases[rid].channels]
 IDS = [f"{ch}/{rid}" for ch, rid in CASES]
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
@@ -55,11 +54,15 @@ def image(data: bytes) -> PILImage.Image:
 
 def check_module(channel: str) -> None:
     module = channels.adapter(channel)
-    assert getattr(module, "NAME", None) == channel, f"channels.{channel}.NAME is {getattr(module, 'NAME', None)!r}"
-    label = getattr(module, "LABEL", None)
-    assert isinstance(label, str) and label.strip(), f"channels.{channel}.LABEL is empty"
-    assert _HAN.search(label), f"channels.{channel}.LABEL {label!r} is not Chinese"
-    assert callable(getattr(module, "render", None))
+    decl = module.CHANNEL
+    assert decl.name == channel, f"channels.{channel}.CHANNEL.name is {decl.name!r}"
+    for what in ("label", "short"):
+        label = getattr(decl, what)
+        assert isinstance(label, str) and label.strip(), f"channels.{channel}.CHANNEL.{what} is empty"
+        assert _HAN.search(label) or label.isupper(), f"channels.{channel}.CHANNEL.{what} {label!r} is not Chinese"
+    assert "{release}" in decl.outbox or "{" not in decl.outbox, f"channels.{channel}.CHANNEL.outbox {decl.outbox!r}"
+    for fn in ("render", "correct", "withdraw"):
+        assert callable(getattr(module, fn, None)), f"channels.{channel} lacks {fn}"
 
 
 def check_rendition(channel: str, release, ctx, rd) -> None:
@@ -225,7 +228,7 @@ LIMITS = {
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("channel", ALL_CHANNELS)
+@pytest.mark.parametrize("channel", channels.names())
 def test_module_declares_name_and_label(channel):
     check_module(channel)
 
@@ -331,8 +334,10 @@ def test_the_determinism_check_catches_a_changing_render(samples, contexts, monk
         check_deterministic("portal", release, ctx, rd)
 
 
-@pytest.mark.parametrize(("attr", "value"), [("NAME", "micro-blog"), ("LABEL", "Weibo"), ("LABEL", " ")])
+@pytest.mark.parametrize(("attr", "value"), [("name", "micro-blog"), ("label", "Weibo"), ("label", " "), ("short", "")])
 def test_the_module_check_catches_a_wrong_declaration(attr, value, monkeypatch):
-    monkeypatch.setattr(weibo, attr, value)
+    import dataclasses
+
+    monkeypatch.setattr(weibo, "CHANNEL", dataclasses.replace(weibo.CHANNEL, **{attr: value}))
     with pytest.raises(AssertionError):
         check_module("weibo")

@@ -321,7 +321,7 @@ def test_rate_limits_without_a_server_or_limit_never_block(monkeypatch, stack):
     import prefect.concurrency.sync
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from pressroom.delivery import concurrency
+    from pressroom.transports import ratelimit as concurrency
     from pressroom.settings import load_settings
 
     def must_not_be_called(*a, **kw):
@@ -503,7 +503,7 @@ def outlet_copies(outlets, ids: list[str], titles: dict[str, str]) -> dict[str, 
 
 
 def test_fifty_releases_at_once_on_two_workers_are_each_published_exactly_once(stack, outlets):
-    from pressroom.delivery.concurrency import limit_name
+    from pressroom.transports.ratelimit import limit_name
     from pressroom.delivery.ledger import PUBLISHED, Ledger
 
     stack.full()

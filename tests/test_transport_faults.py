@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+from pressroom.delivery.engine import attempt_for
+
 import channels
 from pressroom.delivery.ledger import Ledger
 from tests.servers.harness import CREDENTIALS, DESKS, outlets, publish  # noqa: F401
@@ -116,7 +118,7 @@ def test_wechat_crash_after_submit_resumes_without_a_second_publication(outlets,
     t = outlets.transport("wechat")
     t.poll_delays = []  # "dies" right after submitting (no poll)
     with pytest.raises(Exception):
-        t.deliver(rend, claimed, ledger)
+        t.deliver(rend, attempt_for(ledger, claimed))
     row = outlets.row(SAMPLE, "wechat", r.version)
     assert row.state == "delivering" and row.steps["publish_id"]
     o = go(outlets, samples, rendered, "wechat")
@@ -204,7 +206,7 @@ def test_cms_put_twice_leaves_one_page(outlets, samples, rendered):
     rend = rendered("portal")
     ledger = outlets.ledger()
     row = ledger.ensure(SAMPLE, "portal", rend.version)
-    first, second = t.deliver(rend, row, ledger), t.deliver(rend, row, ledger)
+    first, second = t.deliver(rend, attempt_for(ledger, row)), t.deliver(rend, attempt_for(ledger, row))
     assert first == second and outlets.cms.puts == 2 and list(outlets.cms.pages) == [PAGE]
 
 
@@ -240,7 +242,7 @@ def test_smtp_crash_after_all_desks_is_found_in_the_steps(outlets, samples, rend
     r, rend = samples[SAMPLE], rendered("newspaper")
     ledger = outlets.ledger()
     claimed = ledger.claim(ledger.ensure(SAMPLE, "newspaper", r.version), _dead_claimer())
-    outlets.transport("newspaper").deliver(rend, claimed, ledger)  # sent; the worker dies before recording
+    outlets.transport("newspaper").deliver(rend, attempt_for(ledger, claimed))  # sent; the worker dies before recording
     o = go(outlets, samples, rendered, "newspaper")
     assert o.state == "published" and o.attempts == 2 and len(outlets.smtp.messages) == 2
 

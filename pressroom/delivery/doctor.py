@@ -5,7 +5,7 @@ draft API is authorised; Weibo: the token reads the account's timeline and ``rip
 and login work and every desk has an address; CMS: the endpoint answers and accepts the token; outbox: the
 folder is writable) and returns rows with the columns 渠道 / 检查 / 结果 / 说明. It never publishes.
 
-The circuit breaker: when an outlet refuses our credentials, the transport ``trip``s it; later deliveries
+The circuit breaker: when an outlet refuses our credentials, the delivery engine ``trip``s it; later deliveries
 to that outlet stop at once (``ChannelDisabled``, nothing sent) with the reason, instead of each release
 failing on its own. A doctor run whose checks of that outlet all pass ``reset``s it. The state is kept as
 events in the ledger (release id ``BREAKER_ID``), so every worker sees it and ``pressroom history`` shows it.
@@ -13,23 +13,15 @@ events in the ledger (release id ``BREAKER_ID``), so every worker sees it and ``
 
 from __future__ import annotations
 
-import importlib
-import os
-import tempfile
-from typing import Callable
-
 import channels
 from pressroom.delivery.ledger import Ledger
 from pressroom.secrets import MissingCredential, redact
 from pressroom.settings import Settings
+from pressroom.transports import HealthChecked, PermanentError, transport_class
 
 BREAKER_ID = "*outlets*"
 DISABLED, ENABLED = "outlet-disabled", "outlet-enabled"
 PASS, FAIL, SKIP = "通过", "失败", "跳过"
-
-# Transport name -> module with ``doctor(settings) -> list[(check, ok, detail)]``.
-CHECKERS = {"wechat": "pressroom.transports.wechat", "weibo": "pressroom.transports.weibo",
-            "smtp": "pressroom.transports.smtp", "cms": "pressroom.transports.cms"}
 
 
 # -- circuit breaker ---------------------------------------------------------------------------------
@@ -62,20 +54,6 @@ def reset(ledger: Ledger, outlet: str, actor: str = "pressroom doctor") -> bool:
     return True
 
 
-def guard(ledger: Ledger, outlet: str, send: Callable[[], object]):
-    """Run ``send`` unless ``outlet`` is disabled; trip the breaker when it raises CredentialsRefused."""
-    from pressroom.transports.http import ChannelDisabled, CredentialsRefused
-
-    reason = disabled_reason(ledger, outlet)
-    if reason is not None:
-        raise ChannelDisabled(f"渠道已停用，未发送：{reason}")
-    try:
-        return send()
-    except CredentialsRefused as e:
-        trip(ledger, outlet, str(e))
-        raise
-
-
 # -- checks ------------------------------------------------------------------------------------------
 
 def _label(channel: str) -> str:
@@ -83,18 +61,6 @@ def _label(channel: str) -> str:
         return channels.get(channel).label
     except Exception:  # a channel module not importable here still gets a row
         return channel
-
-
-def _outbox_check(settings: Settings) -> list[tuple[str, bool, str]]:
-    root = settings.outbox_dir
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=root, prefix=".doctor.")
-        os.close(fd)
-        os.unlink(tmp)
-        return [("本地发件箱可写", True, str(root))]
-    except OSError as e:
-        return [("本地发件箱可写", False, f"{root}：{e.strerror or e}")]
 
 
 def run_doctor(settings: Settings, ledger: Ledger | None = None, only: set[str] | None = None) -> list[dict]:
@@ -109,22 +75,22 @@ def run_doctor(settings: Settings, ledger: Ledger | None = None, only: set[str] 
     rows = []
     for outlet, chans in by_outlet.items():
         label = "、".join(_label(c) for c in chans)
-        if outlet == "outbox":
-            results = _outbox_check(settings)
-        elif outlet in CHECKERS:
-            try:
-                results = importlib.import_module(CHECKERS[outlet]).doctor(settings)
-            except MissingCredential as e:
-                results = [("凭据", False, str(e))]
-            except Exception as e:  # a check must not stop the others
-                results = [("检查", False, f"{type(e).__name__}: {e}")]
-        else:
+        try:
+            cls = transport_class(outlet)
+        except PermanentError as e:
+            rows.append({"渠道": label, "检查": f"发送方式“{outlet}”", "结果": FAIL, "说明": str(e)})
+            continue
+        if not issubclass(cls, HealthChecked):
             rows.append({"渠道": label, "检查": f"发送方式“{outlet}”", "结果": SKIP, "说明": "无法检查此发送方式"})
             continue
+        try:
+            results = cls.doctor(settings)
+        except MissingCredential as e:
+            results = [("凭据", False, str(e))]
+        except Exception as e:  # a check must not stop the others
+            results = [("检查", False, f"{type(e).__name__}: {e}")]
         for check, ok, detail in results:
             rows.append({"渠道": label, "检查": check, "结果": PASS if ok else FAIL, "说明": redact(detail)})
-        if outlet == "outbox":
-            continue
         if results and all(ok for _, ok, _ in results):
             if reset(ledger, outlet):
                 rows.append({"渠道": label, "检查": "熔断", "结果": PASS, "说明": "此前因凭据被拒停用，现已恢复启用"})

@@ -1,18 +1,26 @@
-"""Transports: how a rendition reaches its outlet. Separate from rendering (channels/).
+"""Transports: how a rendition reaches its outlet. Separate from rendering (``channels/``) and from the
+ledger (``pressroom.delivery``): the delivery engine claims the row, checks the circuit breaker, looks
+before resending and records the outcome; a transport only talks to its outlet.
 
-Contract: ``deliver(rendition, delivery, ledger) -> Receipt`` sends once; ``lookup(rendition, delivery) ->
-Receipt | None`` asks the outlet whether this exact item is already there (used after a crash or an
-unknown outcome, before anything is sent again). Errors say what may happen next:
+The contract (``Transport``): ``deliver(rendition, attempt) -> Receipt`` sends once; ``lookup(rendition,
+attempt) -> Receipt | None`` asks the outlet whether this exact item is already there (after a crash or an
+unknown outcome, before anything is sent again) and raises when it could not ask — "could not look" is
+never "not there". Optional capabilities are declared by inheriting ``Retracts`` (the outlet can delete
+what was published) and ``HealthChecked`` (``pressroom doctor`` can check the credentials). Errors say what
+may happen next:
 
 - ``TransientError``: nothing was published; retry with backoff (busy, 5xx, rate limit).
 - ``PermanentError``: the outlet refused; retrying cannot help (bad payload, auth refused).
 - ``UnknownOutcome``: the request left and the answer was lost; never blindly retried (look first).
+- ``CredentialsRefused`` (a ``PermanentError``): the engine disables the outlet (the circuit breaker).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Protocol
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
 
 from pressroom.settings import Settings
 
@@ -39,31 +47,108 @@ class UnknownOutcome(TransportError):
     pass
 
 
-class Transport(Protocol):
-    name: str
-
-    def deliver(self, rendition, delivery, ledger) -> Receipt: ...
-
-    def lookup(self, rendition, delivery) -> Receipt | None: ...
+class CredentialsRefused(PermanentError):
+    """The outlet refused our credentials: every later delivery to it would fail the same way."""
 
 
-_FACTORIES: dict[str, Callable[[Settings, str], Transport]] = {}
+class ChannelDisabled(PermanentError):
+    """The outlet was disabled by the circuit breaker: nothing was sent."""
 
 
-def register(name: str, factory: Callable[[Settings, str], Transport]) -> None:
-    """Make a transport available to settings' ``[transports]`` by name."""
-    _FACTORIES[name] = factory
+@dataclass
+class Attempt:
+    """What a transport gets for one delivery, from the engine that owns the ledger: the claimed row, a way
+    to save a platform step's id the moment it exists, and the rows of the release's other versions on this
+    channel (their platform ids are never adopted as ours)."""
+
+    row: Any  # pressroom.delivery.ledger.Delivery, as claimed
+    save: Callable[[dict], None] = lambda steps: None
+    fresh_steps: Callable[[], dict] | None = None  # the row's steps as the ledger has them now
+    others: tuple = ()
+    steps: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.steps = dict(self.row.steps)
+
+    def save_steps(self, **kv) -> None:
+        self.steps.update(kv)
+        self.save(kv)
+
+    def current_steps(self) -> dict:
+        return dict(self.fresh_steps()) if self.fresh_steps else dict(self.steps)
+
+    def other_ids(self, keys: tuple[str, ...] = ()) -> set[str]:
+        """Platform ids recorded for the other versions: their external ids and the named step ids."""
+        ids = {str(d.external_id) for d in self.others}
+        ids |= {str(d.steps.get(k)) for d in self.others for k in keys if d.steps.get(k)}
+        return ids - {""}
+
+
+class Transport(ABC):
+    name: ClassVar[str]
+
+    def __init__(self, settings: Settings, channel: str):
+        self.settings = settings
+        self.channel = channel
+
+    @property
+    def outlet(self) -> str:
+        """The outlet's name for the circuit breaker and rate limits: the transport's."""
+        return self.name
+
+    @abstractmethod
+    def deliver(self, rendition, attempt: Attempt) -> Receipt: ...
+
+    @abstractmethod
+    def lookup(self, rendition, attempt: Attempt) -> Receipt | None: ...
+
+
+class Retracts(ABC):
+    """The outlet can delete what was published (deleting what is gone counts as deleted)."""
+
+    @abstractmethod
+    def retract(self, row) -> str: ...
+
+
+class HealthChecked(ABC):
+    """``pressroom doctor`` can check this outlet without publishing."""
+
+    @staticmethod
+    @abstractmethod
+    def doctor(settings: Settings) -> list[tuple[str, bool, str]]: ...
+
+
+# The registry: transport name (as written in ``[transports]``) -> its class.
+TRANSPORTS: dict[str, str | type[Transport]] = {
+    "outbox": "pressroom.transports.outbox:OutboxTransport",
+    "wechat": "pressroom.transports.wechat:WeChatTransport",
+    "weibo": "pressroom.transports.weibo:WeiboTransport",
+    "smtp": "pressroom.transports.smtp:SMTPTransport",
+    "cms": "pressroom.transports.cms:CMSTransport",
+}
+
+
+def register(name: str, cls: type[Transport]) -> None:
+    """Add a transport (an installation's own, or a test's double) under ``name``."""
+    if not issubclass(cls, Transport):
+        raise TypeError(f"{cls!r} does not implement pressroom.transports.Transport")
+    TRANSPORTS[name] = cls
+
+
+def transport_class(name: str) -> type[Transport]:
+    try:
+        entry = TRANSPORTS[name]
+    except KeyError:
+        raise PermanentError(f"配置的发送方式“{name}”不存在（可用：{'、'.join(sorted(TRANSPORTS))}）") from None
+    if isinstance(entry, str):
+        module, _, cls = entry.partition(":")
+        entry = getattr(importlib.import_module(module), cls)
+    return entry
+
+
+def transport_name(settings: Settings, channel: str) -> str:
+    return settings.transports.get(channel, "outbox")
 
 
 def transport_for(settings: Settings, channel: str) -> Transport:
-    name = settings.transports.get(channel, "outbox")
-    if name not in _FACTORIES:
-        _load_builtin()
-    try:
-        return _FACTORIES[name](settings, channel)
-    except KeyError:
-        raise PermanentError(f"渠道 {channel} 配置的发送方式“{name}”不存在（可用：{'、'.join(sorted(_FACTORIES))}）") from None
-
-
-def _load_builtin() -> None:
-    from pressroom.transports import cms, outbox, smtp, wechat, weibo  # noqa: F401  (each registers itself)
+    return transport_class(transport_name(settings, channel))(settings, channel)

@@ -33,8 +33,10 @@ import mimetypes
 from pressroom.secrets import MissingCredential, credential, install_log_redaction, redact, transport_settings
 from pressroom.settings import Settings
 
-from pressroom.transports import PermanentError, Receipt, TransientError, TransportError, register
-from pressroom.transports.http import CredentialsRefused, Http, json_of
+from pressroom.transports import (
+    Attempt, CredentialsRefused, HealthChecked, PermanentError, Receipt, TransientError, Transport, TransportError,
+)
+from pressroom.transports.http import Http, json_of
 
 log = logging.getLogger(__name__)
 install_log_redaction((__name__,))
@@ -51,9 +53,13 @@ def _main_page(rendition) -> str:
     return own if own in pages else pages[0]
 
 
-class CMSTransport:
+class CMSTransport(Transport, HealthChecked):
     name = "cms"
     outlet = "cms"
+
+    @staticmethod
+    def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
+        return check(settings)
 
     def __init__(self, settings: Settings, channel: str):
         self.settings, self.channel = settings, channel
@@ -91,12 +97,7 @@ class CMSTransport:
             return CredentialsRefused(msg + "，令牌被拒绝")
         return PermanentError(msg)
 
-    def deliver(self, rendition, delivery, ledger) -> Receipt:
-        from pressroom.delivery import doctor
-
-        return doctor.guard(ledger, self.outlet, lambda: self._deliver(rendition))
-
-    def _deliver(self, rendition) -> Receipt:
+    def deliver(self, rendition, attempt: Attempt) -> Receipt:
         if not self.configured:
             raise PermanentError(f"{SERVICE}：未配置 [transport.cms] base_url")
         headers = self._headers()
@@ -111,7 +112,7 @@ class CMSTransport:
         return Receipt(external_id=str(data.get("id") or rendition.release_id),
                        url=str(data.get("url") or rendition.url))
 
-    def lookup(self, rendition, delivery) -> Receipt | None:
+    def lookup(self, rendition, attempt: Attempt) -> Receipt | None:
         """The CMS's page for this release, if it holds exactly this version."""
         try:
             resp = self.http.request("GET", self.path(rendition.release_id), what="查询页面", idempotent=True,
@@ -130,7 +131,7 @@ class CMSTransport:
                        url=str(data.get("url") or rendition.url))
 
 
-def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
+def check(settings: Settings) -> list[tuple[str, bool, str]]:
     t = CMSTransport(settings, "portal")
     if not t.configured:
         return [("CMS 地址", False, "未配置 [transport.cms] base_url")]
@@ -142,5 +143,3 @@ def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
         return [("CMS 连通与令牌", True, f"{t.http.base} 可访问，令牌有效")]
     return [("CMS 连通与令牌", False, str(t._refused(resp, "连通性检查")))]
 
-
-register("cms", CMSTransport)

@@ -22,22 +22,13 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutio
 
 from pressroom.secrets import install_log_redaction, redact
 
-from pressroom.transports import PermanentError, TransientError, UnknownOutcome
+from pressroom.transports import CredentialsRefused, PermanentError, TransientError, UnknownOutcome
 
 log = logging.getLogger(__name__)
 install_log_redaction((__name__,))
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 20.0
-
-
-class CredentialsRefused(PermanentError):
-    """The outlet refused our credentials (bad secret, revoked token, IP not whitelisted, API not
-    authorised). Retrying cannot help; the channel should be disabled until ``pressroom doctor`` passes."""
-
-
-class ChannelDisabled(PermanentError):
-    """The channel is disabled (its credentials were refused earlier): nothing was sent."""
 
 
 def _not_sent(exc: requests.ConnectionError) -> bool:

@@ -11,23 +11,37 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import channels
 from pressroom.files import write_atomic
 from pressroom.settings import Settings
 
-from pressroom.transports import Receipt, register
+from pressroom.transports import Attempt, HealthChecked, Receipt, Transport
 
 RECEIPT = ".receipt.json"
 
 
-class OutboxTransport:
+class OutboxTransport(Transport, HealthChecked):
     name = "outbox"
 
+    @staticmethod
+    def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
+        root = settings.outbox_dir
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=root, prefix=".doctor.")
+            os.close(fd)
+            os.unlink(tmp)
+            return [("本地发件箱可写", True, str(root))]
+        except OSError as e:
+            return [("本地发件箱可写", False, f"{root}：{e.strerror or e}")]
+
     def __init__(self, settings: Settings, channel: str):
+        super().__init__(settings, channel)
         self.root = settings.outbox_dir
-        self.channel = channel
         self.layout = channels.get(channel).outbox
 
     def folder(self, release_id: str) -> Path:
@@ -40,7 +54,7 @@ class OutboxTransport:
         shared = sum(c.outbox == self.layout for c in channels.declared()) > 1
         return self.folder(rendition.release_id) / (f".{self.channel}{RECEIPT}" if shared else RECEIPT)
 
-    def deliver(self, rendition, delivery, ledger) -> Receipt:
+    def deliver(self, rendition, attempt: Attempt) -> Receipt:
         folder = self.folder(rendition.release_id)
         for name, data in sorted(rendition.files.items()):
             write_atomic(folder / name, data)
@@ -51,7 +65,7 @@ class OutboxTransport:
         write_atomic(self._receipt_path(rendition), json.dumps(receipt, ensure_ascii=False, indent=2).encode())
         return Receipt(external_id=str(main.relative_to(self.root)), url=rendition.url or main.as_uri())
 
-    def lookup(self, rendition, delivery) -> Receipt | None:
+    def lookup(self, rendition, attempt: Attempt) -> Receipt | None:
         try:
             receipt = json.loads(self._receipt_path(rendition).read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
@@ -68,5 +82,3 @@ class OutboxTransport:
         best = min(top, key=lambda n: (rank.get(Path(n).suffix, 9), Path(n).stem != self.channel, n))
         return self.folder(rendition.release_id) / best
 
-
-register("outbox", OutboxTransport)

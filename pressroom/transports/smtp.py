@@ -31,8 +31,9 @@ import channels
 from pressroom.secrets import MissingCredential, credential, redact, transport_settings
 from pressroom.settings import Settings
 
-from pressroom.transports import PermanentError, Receipt, TransientError, UnknownOutcome, register
-from pressroom.transports.http import CredentialsRefused
+from pressroom.transports import (
+    Attempt, CredentialsRefused, HealthChecked, PermanentError, Receipt, TransientError, Transport, UnknownOutcome,
+)
 
 SERVICE = "邮件"
 
@@ -58,9 +59,13 @@ def attachment_names(names: list[str]) -> dict[str, str]:
     return {n: b if base.count(b) == 1 else n.replace("/", "_") for n, b in zip(names, base)}
 
 
-class SMTPTransport:
+class SMTPTransport(Transport, HealthChecked):
     name = "smtp"
     outlet = "smtp"
+
+    @staticmethod
+    def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
+        return check(settings)
 
     def __init__(self, settings: Settings, channel: str):
         self.settings, self.channel = settings, channel
@@ -174,15 +179,10 @@ class SMTPTransport:
         if code != 250:
             raise refused("邮件正文", code, reply)
 
-    def deliver(self, rendition, delivery, ledger) -> Receipt:
-        from pressroom.delivery import doctor
-
-        return doctor.guard(ledger, self.outlet, lambda: self._deliver(rendition, delivery, ledger))
-
-    def _deliver(self, rendition, delivery, ledger) -> Receipt:
+    def deliver(self, rendition, attempt: Attempt) -> Receipt:
         if not self.desks:
             raise PermanentError(f"{SERVICE}：未配置 {self.channel} 的编辑部邮箱（[transport.smtp.desks] {self.channel}）")
-        sent = dict(delivery.steps.get("sent") or {})
+        sent = dict(attempt.steps.get("sent") or {})
         todo = [d for d in self.desks if d not in sent]
         if todo:
             conn = self._connect()
@@ -192,10 +192,10 @@ class SMTPTransport:
                     try:
                         self._send(conn, desk, msg)
                     except UnknownOutcome:
-                        ledger.save_steps(delivery, {"unconfirmed": desk})
+                        attempt.save_steps(unconfirmed=desk)
                         raise
                     sent[desk] = msg["Message-ID"]
-                    ledger.save_steps(delivery, {"sent": sent})
+                    attempt.save_steps(sent=dict(sent))
             finally:
                 try:
                     conn.quit()
@@ -206,18 +206,15 @@ class SMTPTransport:
     def _receipt(self, rendition) -> Receipt:
         return Receipt(external_id=message_id(rendition, self.domain), url="mailto:" + ",".join(self.desks))
 
-    def lookup(self, rendition, delivery) -> Receipt | None:
+    def lookup(self, rendition, attempt: Attempt) -> Receipt | None:
         """SMTP has no way to ask a mailbox. Only what was recorded counts: every desk answered 250."""
-        from pressroom.delivery.ledger import Ledger
-
-        current = Ledger(self.settings.ledger_url).get(delivery.release_id, delivery.channel, delivery.version)
-        sent = (current or delivery).steps.get("sent") or {}
+        sent = attempt.current_steps().get("sent") or {}
         if self.desks and all(d in sent for d in self.desks):
             return self._receipt(rendition)
         return None
 
 
-def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
+def check(settings: Settings) -> list[tuple[str, bool, str]]:
     """Connect, STARTTLS, log in, NOOP, QUIT — nothing is sent — and every mailed channel has a desk."""
     out = []
     mailed = [ch for ch in channels.configured(settings) if settings.transports.get(ch) == "smtp"]
@@ -237,5 +234,3 @@ def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
         out.append(("SMTP 连接与登录", False, str(e)))
     return out
 
-
-register("smtp", SMTPTransport)

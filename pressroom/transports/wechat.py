@@ -33,13 +33,15 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from pressroom.delivery.concurrency import throttle
+from pressroom.transports.ratelimit import throttle
 from pressroom.secrets import (MissingCredential, credential, install_log_redaction, redact, remember,
                                transport_settings)
 from pressroom.settings import Settings
 
-from pressroom.transports import PermanentError, Receipt, TransientError, TransportError, UnknownOutcome, register
-from pressroom.transports.http import CredentialsRefused, Http, json_of
+from pressroom.transports import (
+    Attempt, CredentialsRefused, HealthChecked, PermanentError, Receipt, Retracts, TransientError, Transport, TransportError, UnknownOutcome,
+)
+from pressroom.transports.http import Http, json_of
 
 log = logging.getLogger(__name__)
 install_log_redaction((__name__,))
@@ -109,9 +111,17 @@ def _wait_for(publish_id: str, seconds: float) -> None:
             _events_cond.wait(left)
 
 
-class WeChatTransport:
+# Step ids that identify a platform item of one version (never adopted for another version).
+ID_STEPS = ("draft_media_id", "article_id")
+
+
+class WeChatTransport(Transport, Retracts, HealthChecked):
     name = "wechat"
     outlet = "wechat"
+
+    @staticmethod
+    def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
+        return check(settings)
 
     def __init__(self, settings: Settings, channel: str):
         self.settings, self.channel = settings, channel
@@ -147,7 +157,7 @@ class WeChatTransport:
         appid = credential(self.settings, "wechat", "appid")
         secret = credential(self.settings, "wechat", "secret")
         body = {"grant_type": "client_credential", "appid": appid, "secret": secret, "force_refresh": force}
-        throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.delivery.concurrency)
+        throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.transports.ratelimit)
         resp = self.http.request("POST", "/cgi-bin/stable_token", what="获取 access_token", idempotent=True,
                                  json_bytes=json.dumps(body, ensure_ascii=False).encode("utf-8"))
         data = json_of(resp, SERVICE, "获取 access_token")
@@ -169,7 +179,7 @@ class WeChatTransport:
         for attempt in (1, 2):
             token = self._token(rejected)
             payload = json.dumps(body, ensure_ascii=False).encode("utf-8") if body is not None else None
-            throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.delivery.concurrency)
+            throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.transports.ratelimit)
             resp = self.http.request("POST", path, what=what, idempotent=idempotent,
                                      params={"access_token": token, **(params or {})}, json_bytes=payload,
                                      files=files)
@@ -195,12 +205,8 @@ class WeChatTransport:
 
     # -- deliver ---------------------------------------------------------------------------------
 
-    def deliver(self, rendition, delivery, ledger) -> Receipt:
-        from pressroom.delivery import doctor
-
-        return doctor.guard(ledger, self.outlet, lambda: self._deliver(rendition, delivery, ledger))
-
-    def _deliver(self, rendition, delivery, ledger) -> Receipt:
+    def deliver(self, rendition, attempt: Attempt) -> Receipt:
+        delivery = attempt.row
         try:
             credential(self.settings, "wechat", "appid")
             credential(self.settings, "wechat", "secret")
@@ -210,11 +216,11 @@ class WeChatTransport:
 
         def save(**kv) -> None:
             steps.update(kv)
-            ledger.save_steps(delivery, kv)
+            attempt.save_steps(**kv)
 
         resumed = delivery.attempts > 1
         article = self._article(rendition)
-        known = self._other_versions(delivery)
+        known = attempt.other_ids(ID_STEPS)
         if not steps.get("article_url"):
             if not steps.get("publish_id"):
                 found = self._find_published(article, known) if resumed else None
@@ -323,17 +329,6 @@ class WeChatTransport:
 
     # -- looking on the platform -------------------------------------------------------------------
 
-    def _other_versions(self, delivery) -> set[str]:
-        """Platform ids recorded for other versions of this release (never to be adopted as ours)."""
-        from pressroom.delivery.ledger import Ledger
-
-        ids: set[str] = set()
-        for d in Ledger(self.settings.ledger_url).rows(delivery.release_id):
-            if d.channel == self.channel and d.version != delivery.version:
-                ids |= {str(d.steps.get(k)) for k in ("draft_media_id", "article_id") if d.steps.get(k)}
-                ids.add(d.external_id)
-        return ids - {""}
-
     def _pages(self, path: str, what: str):
         for page in range(self.lookup_pages):
             res = self._call(path, what, {"offset": page * 20, "count": 20, "no_content": 1}, idempotent=True)
@@ -365,14 +360,10 @@ class WeChatTransport:
                 raise
         return None
 
-    def lookup(self, rendition, delivery) -> Receipt | None:
+    def lookup(self, rendition, attempt: Attempt) -> Receipt | None:
         """What the platform already has: the saved steps first (publish_id → freepublish/get), then the
         published list. None when not published, or when it cannot be told (the caller then decides)."""
-        from pressroom.delivery.ledger import Ledger
-
-        ledger = Ledger(self.settings.ledger_url)
-        current = ledger.get(delivery.release_id, delivery.channel, delivery.version) or delivery
-        steps = dict(current.steps)
+        steps = attempt.current_steps()
         try:
             if not steps.get("article_url") and steps.get("publish_id"):
                 res = self._call("/cgi-bin/freepublish/get", "查询发布状态", {"publish_id": steps["publish_id"]},
@@ -381,12 +372,12 @@ class WeChatTransport:
                     items = (res.get("article_detail") or {}).get("item") or []
                     steps.update(article_id=str(res.get("article_id") or ""),
                                  article_url=next((i.get("article_url") for i in items if i.get("article_url")), ""))
-                    ledger.save_steps(current, {k: steps[k] for k in ("article_id", "article_url")})
+                    attempt.save_steps(**{k: steps[k] for k in ("article_id", "article_url")})
             if not steps.get("article_url") and not steps.get("publish_id"):
-                found = self._find_published(self._article(rendition), self._other_versions(current))
+                found = self._find_published(self._article(rendition), attempt.other_ids(ID_STEPS))
                 if found:
                     steps.update(article_id=found[0], article_url=found[1])
-                    ledger.save_steps(current, {"article_id": found[0], "article_url": found[1]})
+                    attempt.save_steps(article_id=found[0], article_url=found[1])
         except (TransportError, MissingCredential) as e:
             log.warning("wechat: lookup could not ask the platform: %s", redact(e))
             return None
@@ -398,14 +389,9 @@ class WeChatTransport:
 
     # -- withdrawing (issue 8) ---------------------------------------------------------------------
 
-    def retract(self, delivery, ledger) -> str:
+    def retract(self, delivery) -> str:
         """Delete the published article of ``delivery`` (``freepublish/delete``, irreversible). An article
         that is already gone counts as deleted, so a retry or a re-run is harmless. Returns what was done."""
-        from pressroom.delivery import doctor
-
-        return doctor.guard(ledger, self.outlet, lambda: self._retract(delivery))
-
-    def _retract(self, delivery) -> str:
         article_id = str(delivery.steps.get("article_id") or delivery.external_id or "")
         if not article_id:
             raise PermanentError(f"{SERVICE}：台账中没有这篇文章的 article_id，无法自动删除，请到公众平台“发表记录”中删除")
@@ -445,7 +431,7 @@ def _mime(name: str) -> str:
     return "image/png" if n.endswith(".png") else "image/gif" if n.endswith(".gif") else "image/jpeg"
 
 
-def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
+def check(settings: Settings) -> list[tuple[str, bool, str]]:
     """Token obtainable, and the draft API authorised (a read: ``draft/batchget`` of one item)."""
     t = WeChatTransport(settings, "wechat")
     out = []
@@ -462,5 +448,3 @@ def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
         out.append(("草稿/发布接口权限", False, str(e)))
     return out
 
-
-register("wechat", WeChatTransport)

@@ -23,12 +23,14 @@ import json
 import logging
 import re
 
-from pressroom.delivery.concurrency import throttle
+from pressroom.transports.ratelimit import throttle
 from pressroom.secrets import MissingCredential, credential, install_log_redaction, redact, transport_settings
 from pressroom.settings import Settings
 
-from pressroom.transports import PermanentError, Receipt, TransientError, TransportError, UnknownOutcome, register
-from pressroom.transports.http import CredentialsRefused, Http, json_of
+from pressroom.transports import (
+    Attempt, CredentialsRefused, HealthChecked, PermanentError, Receipt, Retracts, TransientError, Transport, TransportError, UnknownOutcome,
+)
+from pressroom.transports.http import Http, json_of
 
 log = logging.getLogger(__name__)
 install_log_redaction((__name__,))
@@ -57,9 +59,13 @@ def _words(text: str) -> str:
     return re.sub(r"\s+", "", _URL.sub("", text or ""))
 
 
-class WeiboTransport:
+class WeiboTransport(Transport, Retracts, HealthChecked):
     name = "weibo"
     outlet = "weibo"
+
+    @staticmethod
+    def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
+        return check(settings)
 
     def __init__(self, settings: Settings, channel: str):
         self.settings, self.channel = settings, channel
@@ -96,12 +102,8 @@ class WeiboTransport:
 
     # -- deliver ---------------------------------------------------------------------------------
 
-    def deliver(self, rendition, delivery, ledger) -> Receipt:
-        from pressroom.delivery import doctor
-
-        return doctor.guard(ledger, self.outlet, lambda: self._deliver(rendition, delivery))
-
-    def _deliver(self, rendition, delivery) -> Receipt:
+    def deliver(self, rendition, attempt: Attempt) -> Receipt:
+        delivery = attempt.row
         token = self._token()
         status, pic_name, pic = self._status(rendition)
         try:
@@ -109,14 +111,14 @@ class WeiboTransport:
         except ValueError:
             raise PermanentError(f"{SERVICE}：未配置或配置错误的 rip（用户真实 IP，接口必填）：请在 [transport.weibo] "
                                  f"中填写本单位的出口 IP") from None
-        known = self._other_versions(delivery)
+        known = attempt.other_ids()
         if delivery.attempts > 1 and (delivery.id, delivery.attempts) not in self._looked:
             found = self._find(status, known)  # raises if it cannot look: never post blind
             if found:
                 return found
         form = {"access_token": token, "status": status, "rip": self.rip}
         files = {"pic": (pic_name, pic, _mime(pic_name))} if pic is not None else None
-        throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.delivery.concurrency)
+        throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.transports.ratelimit)
         try:
             resp = self.http.request("POST", SHARE, what="发布微博", data=form, files=files)
         except UnknownOutcome as e:
@@ -149,17 +151,11 @@ class WeiboTransport:
 
     # -- looking ---------------------------------------------------------------------------------
 
-    def _other_versions(self, delivery) -> set[str]:
-        from pressroom.delivery.ledger import Ledger
-
-        return {d.external_id for d in Ledger(self.settings.ledger_url).rows(delivery.release_id)
-                if d.channel == self.channel and d.version != delivery.version and d.external_id}
-
     def _find(self, status: str, known: set[str], quiet: bool = False) -> Receipt | None:
         """Search the account's recent posts for this status."""
         want = _words(status)
         try:
-            throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.delivery.concurrency)
+            throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.transports.ratelimit)
             resp = self.http.request("GET", TIMELINE, what="查询最近微博", idempotent=True,
                                      params={"access_token": self._token(), "count": self.lookup_count})
             data = json_of(resp, SERVICE, "查询最近微博")
@@ -176,10 +172,11 @@ class WeiboTransport:
                 return self._receipt(post)
         return None
 
-    def lookup(self, rendition, delivery) -> Receipt | None:
+    def lookup(self, rendition, attempt: Attempt) -> Receipt | None:
+        delivery = attempt.row
         try:
             status = self._status(rendition)[0]
-            found = self._find(status, self._other_versions(delivery))
+            found = self._find(status, attempt.other_ids())
         except (TransportError, MissingCredential, KeyError) as e:
             log.warning("weibo: lookup could not ask the platform: %s", redact(e))
             return None
@@ -189,18 +186,13 @@ class WeiboTransport:
 
     # -- withdrawing (issue 8) ---------------------------------------------------------------------
 
-    def retract(self, delivery, ledger) -> str:
+    def retract(self, delivery) -> str:
         """Delete the post of ``delivery`` (``statuses/destroy``); a post already gone (20101) counts as
         deleted, so a retry or a re-run is harmless. Returns what was done."""
-        from pressroom.delivery import doctor
-
-        return doctor.guard(ledger, self.outlet, lambda: self._retract(delivery))
-
-    def _retract(self, delivery) -> str:
         post_id = str(delivery.external_id or "")
         if not post_id:
             raise PermanentError(f"{SERVICE}：台账中没有这条微博的 id，无法自动删除，请到微博手动删除")
-        throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.delivery.concurrency)
+        throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.transports.ratelimit)
         resp = self.http.request("POST", DESTROY, what="删除微博", idempotent=True,
                                  data={"access_token": self._token(), "id": post_id})
         data = json_of(resp, SERVICE, "删除微博")
@@ -216,7 +208,7 @@ def _mime(name: str) -> str:
     return "image/png" if n.endswith(".png") else "image/gif" if n.endswith(".gif") else "image/jpeg"
 
 
-def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
+def check(settings: Settings) -> list[tuple[str, bool, str]]:
     t = WeiboTransport(settings, "weibo")
     out = []
     try:
@@ -235,5 +227,3 @@ def doctor(settings: Settings) -> list[tuple[str, bool, str]]:
         out.append(("access_token", False, str(e)))
     return out
 
-
-register("weibo", WeiboTransport)

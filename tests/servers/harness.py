@@ -124,18 +124,16 @@ TOKEN = "testhost:1:transport-tests"
 
 
 def publish(o: Outlets, release, rendition, channel: str | None = None, attempts: int = 4, token: str = TOKEN):
-    """Deliver as the flow does (``flows.publish.deliver_one``), retrying a TransientError like Prefect's
-    task retries would. Returns the final Outcome."""
-    from flows.publish import deliver_one
+    """Deliver as the flows do (the delivery engine), retrying a TransientError like Prefect's task
+    retries would. Returns the final Outcome."""
+    from pressroom.delivery import engine
     from pressroom.transports import TransientError
 
-    channel = channel or rendition.channel
+    job = engine.Job(release.id, channel or rendition.channel, release.version)
     logger = logging.getLogger("tests.publish")
     for _ in range(attempts):
         try:
-            return deliver_one(channel, rendition, release, o.settings, token, True, logger)
+            return engine.deliver(job, rendition, o.settings, token, logger)
         except TransientError:
             continue
-    from flows.publish import _outcome
-
-    return _outcome(o.ledger(), release, channel)
+    return engine.outcome(o.ledger(), job)

@@ -6,7 +6,7 @@ tripping the platform's own limits (WeChat 45011, Weibo 10022–10024 and its 30
 
 Without a Prefect server (the embedded default), or when the limit was never created, ``throttle`` returns
 at once: it never blocks and never starts a temporary server. ``ensure_limits(settings)`` creates or
-updates the limits (``scripts/stack.sh`` runs it: ``python -m pressroom.delivery.concurrency``).
+updates the limits (``scripts/stack.sh`` runs it: ``python -m pressroom.transports.ratelimit``).
 
 Settings, ``[rate_limits]`` in pressroom.toml (defaults below), one table per outlet::
 
@@ -131,7 +131,7 @@ def throttle(outlet: str, wait_seconds: float = WAIT_SECONDS) -> None:
             log.warning("rate limit %s unavailable, calling without it: %s", name, e)
 
 
-def main() -> None:  # python -m pressroom.delivery.concurrency
+def main() -> None:  # python -m pressroom.transports.ratelimit
     from pressroom import runtime
 
     runtime.configure()

@@ -1,0 +1,207 @@
+"""The delivery engine: one rendition to one outlet, at most once. Publish, correct and retract differ only
+in which ledger rows they select and what they do afterwards; every send goes through here.
+
+For one (release, channel, version) row: the embargo is checked (defence in depth: the flows wait for it);
+a disabled outlet (the circuit breaker) is skipped with its reason; the row is claimed by one caller (a
+conditional UPDATE); a row tried before is looked up on the outlet before anything is sent again; the
+transport is called with an ``Attempt`` (it never opens the ledger); its error class decides what happens
+next (retry, failure, 待核实); credentials refused trip the breaker. Everything is recorded in the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from pressroom.delivery import doctor
+from pressroom.delivery.ledger import (
+    DELIVERING, FAILED, PUBLISHED, RETRACTED, SKIPPED, UNCONFIRMED, Delivery, Ledger,
+)
+from pressroom.settings import Settings
+from pressroom.transports import (
+    Attempt, ChannelDisabled, CredentialsRefused, PermanentError, Receipt, Retracts, TransientError, Transport,
+    TransportError, UnknownOutcome, transport_for,
+)
+
+WAIT_FOR_OTHER_RUN = timedelta(minutes=5)  # how long a second run waits for the first one's delivery
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row to deliver: which release, channel and version, and the earliest moment it may go out
+    (``None``: no embargo applies — the embargo was overridden by a named person, or it is a withdrawal)."""
+
+    release_id: str
+    channel: str
+    version: str
+    not_before: datetime | None = None
+
+
+@dataclass
+class Outcome:
+    channel: str
+    state: str
+    attempts: int = 0
+    url: str = ""
+    error: str = ""
+    delivered_at: datetime | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def retry_delays(settings: Settings) -> list[float]:
+    """Backoff between delivery attempts (seconds); ``[publish] retry_delays`` in settings."""
+    env = os.environ.get("PRESSROOM_RETRY_DELAYS")
+    if env is not None:
+        return [float(x) for x in env.split(",") if x.strip()]
+    return [float(x) for x in settings.extra.get("publish", {}).get("retry_delays", [5, 30, 120])]
+
+
+def attempt_for(ledger: Ledger, row: Delivery) -> Attempt:
+    """What a transport gets: the row, a way to save step ids, and the release's other versions' rows."""
+    others = tuple(d for d in ledger.rows(row.release_id) if d.channel == row.channel and d.version != row.version)
+
+    def fresh() -> dict:
+        return (ledger.get(row.release_id, row.channel, row.version) or row).steps
+
+    return Attempt(row=row, save=lambda steps: ledger.save_steps(row, steps), fresh_steps=fresh, others=others)
+
+
+def outcome(ledger: Ledger, job: Job, notes: list[str] | None = None) -> Outcome:
+    d = ledger.get(job.release_id, job.channel, job.version)
+    return Outcome(job.channel, d.state, d.attempts, d.url, d.last_error, d.published_at, notes or [])
+
+
+def deliver(job: Job, rendition, settings: Settings, token: str, logger=log) -> Outcome:
+    """Deliver one rendition at most once. Raises TransientError (after recording it) for a retry."""
+    ledger = Ledger(settings.ledger_url)
+    row = ledger.ensure(job.release_id, job.channel, job.version)
+    if row.state == PUBLISHED:
+        return Outcome(job.channel, PUBLISHED, row.attempts, row.url, delivered_at=row.published_at,
+                       notes=["已发布，未重复发送"])
+    if job.not_before is not None and datetime.now(timezone.utc) < job.not_before:
+        return Outcome(job.channel, FAILED, row.attempts, error=f"未到发布时间 {job.not_before.isoformat()}")
+    transport = transport_for(settings, job.channel)
+    disabled = doctor.disabled_reason(ledger, transport.outlet)
+    if disabled:
+        # The outlet refused our credentials earlier: say so instead of failing again.
+        if row.state != SKIPPED:
+            ledger.set_state(row, SKIPPED, f"渠道已停用：{disabled}（运行 pressroom doctor 检查通过后自动恢复）")
+        return outcome(ledger, job)
+    claimed = ledger.claim(row, token)
+    if claimed is None:
+        return wait_for_other_run(ledger, job)
+    attempt = attempt_for(ledger, claimed)
+    if claimed.attempts > 1:
+        # An earlier attempt may have reached the outlet before failing or crashing: look before sending.
+        found = transport.lookup(rendition, attempt)
+        if found:
+            ledger.mark_published(claimed, token, found.external_id, found.url)
+            logger.info("%s: found already delivered (%s), not sending again", job.channel, found.url)
+            return outcome(ledger, job, ["发现此前已送达，未重复发送"])
+    return _send(job, rendition, ledger, transport, attempt, token, logger)
+
+
+def _send(job: Job, rendition, ledger: Ledger, transport: Transport, attempt: Attempt, token: str,
+          logger) -> Outcome:
+    claimed = attempt.row
+    try:
+        receipt = _guarded(ledger, transport, lambda: transport.deliver(rendition, attempt))
+    except TransientError as e:
+        ledger.mark_failed(claimed, token, f"暂时性错误：{e}")
+        logger.warning("%s: transient error, will retry: %s", job.channel, e)
+        raise  # the caller's task retries with backoff
+    except PermanentError as e:
+        ledger.mark_failed(claimed, token, str(e))
+        logger.error("%s: refused by the outlet: %s", job.channel, e)
+        return outcome(ledger, job)
+    except UnknownOutcome as e:
+        found = transport.lookup(rendition, attempt_for(ledger, claimed))
+        if found:
+            ledger.mark_published(claimed, token, found.external_id, found.url)
+            return outcome(ledger, job, ["发送结果未知，经查询已发布"])
+        ledger.mark_failed(claimed, token, f"发送结果未知，请到平台核实后运行 pressroom resolve：{e}", state=UNCONFIRMED)
+        return outcome(ledger, job)
+    ledger.mark_published(claimed, token, receipt.external_id, receipt.url)
+    logger.info("%s: published %s", job.channel, receipt.url)
+    return outcome(ledger, job)
+
+
+def _guarded(ledger: Ledger, transport: Transport, call):
+    """Call the outlet unless its breaker is open; trip the breaker when it refuses our credentials."""
+    reason = doctor.disabled_reason(ledger, transport.outlet)
+    if reason is not None:
+        raise ChannelDisabled(f"渠道已停用，未发送：{reason}")
+    try:
+        return call()
+    except CredentialsRefused as e:
+        doctor.trip(ledger, transport.outlet, str(e))
+        raise
+
+
+def wait_for_other_run(ledger: Ledger, job: Job) -> Outcome:
+    """Another run holds the claim: wait for its result instead of sending a second copy."""
+    deadline = time.monotonic() + WAIT_FOR_OTHER_RUN.total_seconds()
+    while time.monotonic() < deadline:
+        d = ledger.get(job.release_id, job.channel, job.version)
+        if d.state != DELIVERING:
+            break
+        time.sleep(0.5)
+    return outcome(ledger, job, ["由另一次运行发布"])
+
+
+def can_delete(settings: Settings, channel: str) -> bool:
+    """Whether the channel's outlet can delete what was published (else a withdrawal notice is sent)."""
+    return isinstance(transport_for(settings, channel), Retracts)
+
+
+def delete_one(settings: Settings, row: Delivery) -> str:
+    """Delete one published copy on its outlet (TransientError: retry; PermanentError: it could not)."""
+    transport = transport_for(settings, row.channel)
+    if not isinstance(transport, Retracts):
+        raise PermanentError(f"{row.channel} 的发送方式无法删除已发布内容")
+    return _guarded(Ledger(settings.ledger_url), transport, lambda: transport.retract(row))
+
+
+def delete_all(job: Job, live: list[Delivery], settings: Settings, token: str, why: str, actor: str, url: str,
+               logger=log) -> Outcome:
+    """Delete every published copy (the original and any correction) under one claim of the retraction
+    row, each row marked retracted the moment it is gone; deleting is idempotent on the platforms (gone
+    counts as deleted), so a retry is safe."""
+    ledger = Ledger(settings.ledger_url)
+    transport = transport_for(settings, job.channel)
+    claimed = ledger.claim(ledger.get(job.release_id, job.channel, job.version), token)
+    if claimed is None:
+        d = ledger.get(job.release_id, job.channel, job.version)
+        return Outcome(job.channel, d.state, d.attempts, d.url, d.last_error, notes=["由另一次运行处理"])
+    done = []
+    try:
+        for d in live:
+            what = _guarded(ledger, transport, lambda d=d: transport.retract(d))
+            ledger.set_state(d, RETRACTED, f"{why}（{what}）", actor)
+            done.append(what)
+    except TransientError as e:
+        ledger.mark_failed(claimed, token, f"暂时性错误：{e}")
+        logger.warning("%s: transient error while deleting, will retry: %s", job.channel, e)
+        raise
+    except TransportError as e:
+        ledger.mark_failed(claimed, token, str(e))
+        logger.error("%s: could not delete: %s", job.channel, e)
+        d = ledger.get(job.release_id, job.channel, job.version)
+        return Outcome(job.channel, d.state, d.attempts, error=d.last_error)
+    ledger.save_steps(claimed, {"deleted": done})
+    ledger.mark_published(claimed, token, url=url)  # the action is done; the caller marks it retracted
+    return Outcome(job.channel, PUBLISHED, claimed.attempts, url, notes=done)
+
+
+def bundle_skew(outcomes: list[Outcome]) -> float:
+    """Latest minus earliest delivery time across a bundle (seconds): how simultaneous it was."""
+    times = [o.delivered_at for o in outcomes if o.delivered_at]
+    return (max(times) - min(times)).total_seconds() if len(times) > 1 else 0.0
+
+
+__all__ = ["Job", "Outcome", "Receipt", "attempt_for", "bundle_skew", "can_delete", "delete_all", "delete_one", "deliver",
+           "outcome", "retry_delays", "wait_for_other_run"]
