@@ -98,10 +98,15 @@ def dump_json(data: Any) -> bytes:
     return (json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
+# Where templates are looked up, in order: the project's folder, then any an installation adds for its own
+# outlets (call ``template_env.cache_clear()`` after changing it).
+TEMPLATE_DIRS = [TEMPLATES_DIR]
+
+
 @lru_cache(maxsize=1)
 def template_env() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIRS),
         autoescape=jinja2.select_autoescape(["html", "xml"]),
         undefined=jinja2.StrictUndefined,  # a missing variable is a bug, not an empty string
         keep_trailing_newline=True,
