@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from pressroom.cli.base import app, console, err, print_problems, require_signoffs, status_table
+from pressroom.cli.base import app, console, err, find_release, require_signoffs, status_table
 from pressroom.errors import ValidationFailed
 from pressroom.settings import load_settings
 
@@ -37,21 +37,11 @@ def correct(release: str = typer.Argument(..., help="稿件 id 或文件夹（�
     nothing twice."""
     from pressroom.delivery import corrections as cx
     from pressroom import runtime
-    from pressroom.releases.catalog import validate
     from pressroom.delivery.ledger import Ledger
 
     runtime.configure(quiet_console=True)
     settings = load_settings()
-    catalog = validate(settings, only=release)
-    try:
-        r = catalog.find(release)
-    except ValidationFailed as e:
-        print_problems(release, e.problems)
-        err.print("[bold red]未通过校验：没有更正任何渠道。[/]")
-        raise typer.Exit(1)
-    except KeyError:
-        err.print(f"[red]找不到稿件“{release}”[/]")
-        raise typer.Exit(1)
+    catalog, r = find_release(settings, release, refused="未通过校验：没有更正任何渠道。")
     ledger = Ledger(settings.ledger_url)
     parts = catalog.bundle_of(r)
     if any(cx.is_retracted(ledger.rows(p.id)) for p in parts):
