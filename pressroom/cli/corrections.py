@@ -1,4 +1,4 @@
-"""``pressroom correct`` and ``pressroom retract`` (issue 8): registered on the main ``app``."""
+"""``pressroom correct`` and ``pressroom retract``: a corrected version, or a withdrawal, on every channel."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from pressroom.cli import _print_problems, _require_signoffs, _status_table, app, console, err, load_settings
+from pressroom.cli.base import app, console, err, find_release, require_signoffs, status_table
 from pressroom.errors import ValidationFailed
+from pressroom.settings import load_settings
 
 
 def _label(channel: str) -> str:
@@ -36,21 +37,11 @@ def correct(release: str = typer.Argument(..., help="稿件 id 或文件夹（�
     nothing twice."""
     from pressroom.delivery import corrections as cx
     from pressroom import runtime
-    from pressroom.releases.catalog import validate
     from pressroom.delivery.ledger import Ledger
 
     runtime.configure(quiet_console=True)
     settings = load_settings()
-    catalog = validate(settings, only=release)
-    try:
-        r = catalog.find(release)
-    except ValidationFailed as e:
-        _print_problems(release, e.problems)
-        err.print("[bold red]未通过校验：没有更正任何渠道。[/]")
-        raise typer.Exit(1)
-    except KeyError:
-        err.print(f"[red]找不到稿件“{release}”[/]")
-        raise typer.Exit(1)
+    catalog, r = find_release(settings, release, refused="未通过校验：没有更正任何渠道。")
     ledger = Ledger(settings.ledger_url)
     parts = catalog.bundle_of(r)
     if any(cx.is_retracted(ledger.rows(p.id)) for p in parts):
@@ -70,13 +61,13 @@ def correct(release: str = typer.Argument(..., help="稿件 id 或文件夹（�
         for p in parts:
             _print_preview(ledger, p, plans[p.id], note)
         return
-    _require_signoffs(settings, catalog, ledger, r)  # a correction is signed off like a publication
+    require_signoffs(settings, catalog, ledger, r)  # a correction is signed off like a publication
     from flows.correct import correct_release
 
     state = _run(lambda: correct_release(r.id, note=note, actor=actor or "cli", delete_old=delete_old,
                                          return_state=True), "更正")
     for p in parts:
-        console.print(_status_table(ledger, p.id, p.title))
+        console.print(status_table(ledger, p.id, p.title))
     if not state.is_completed():
         err.print(f"[bold red]{state.message}[/]", highlight=False)
         raise typer.Exit(1)
@@ -163,7 +154,7 @@ def retract(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
     state = _run(lambda: retract_release(ids[0], reason=reason, notice=notice, actor=actor or "cli",
                                          return_state=True), "撤稿")
     for rid in ids:
-        console.print(_status_table(ledger, rid, _title(rid)))
+        console.print(status_table(ledger, rid, _title(rid)))
     if not state.is_completed():
         err.print(f"[bold red]{state.message}[/]", highlight=False)
         raise typer.Exit(1)

@@ -1,4 +1,4 @@
-"""``pressroom db …`` (issue 9): registered on the main ``app``. The ledger's migrations."""
+"""``pressroom db …``: the ledger's migrations."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Optional
 
 import typer
 
-from pressroom.cli import app, console, err, load_settings
+from pressroom.cli.base import app, console, err
+from pressroom.settings import load_settings
 
 db_app = typer.Typer(help="发布账本数据库：迁移（多个 worker 共用 PostgreSQL 时，启动 worker 前先运行 upgrade）",
                      no_args_is_help=True)

@@ -345,8 +345,7 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
             c.add("event_at", f"事件发生时间{event_at}", "突发事件和政务舆情须填写事件发生时间，用于5小时/24小时/48小时时限")
             event_at = None
 
-    configured = configured_channels(settings)
-    channels = _str_list(fm.get("channels"))
+    configured, channels = configured_channels(settings), _str_list(fm.get("channels"))
     if channels is None:
         c.add("channels", "应为渠道列表", f"请写成 [{', '.join(configured)}] 中的若干项")
         channels = []

@@ -1,0 +1,98 @@
+"""The root ``pressroom`` Typer app, the two consoles and the helpers several command modules share.
+
+Command modules import from here and nowhere else in ``pressroom.cli``; ``pressroom.cli`` imports the
+command modules (which registers their commands) and exposes ``app``. Heavy imports (Prefect, channels,
+SQLAlchemy) stay inside the functions that need them, so ``pressroom --help`` answers quickly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pressroom.errors import ValidationFailed
+from pressroom.settings import load_settings
+
+app = typer.Typer(help="pressroom：新闻办发布流水线（一次发布，多渠道同步，可追溯）", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+console = Console()
+err = Console(stderr=True)
+
+
+def print_problems(folder: str, problems) -> None:
+    err.print(f"[bold red]✗ {folder}[/]")
+    for p in problems:
+        err.print(f"  • {p}", highlight=False, markup=False)
+
+
+def find_release(settings, name: str, refused: str = ""):
+    """Validate a release (with its bundle) and return (catalog, release), or print every problem in Chinese
+    and exit 1."""
+    from pressroom.releases.catalog import validate as run
+
+    catalog = run(settings, only=name)
+    try:
+        return catalog, catalog.find(name)
+    except ValidationFailed as e:
+        print_problems(name, e.problems)
+        if refused:
+            err.print(f"[bold red]{refused}[/]")
+    except KeyError:
+        err.print(f"[red]找不到稿件“{name}”[/]")
+    raise typer.Exit(1)
+
+
+def status_table(ledger, release_id: str, title: str = "") -> Table:
+    import channels
+    from pressroom.delivery.ledger import STATE_LABELS
+
+    colours = {"published": "green", "failed": "red", "unconfirmed": "magenta", "delivering": "cyan",
+               "retracted": "yellow", "skipped": "yellow"}
+    latest = ledger.latest(release_id)
+    rows = [(ch, latest[ch]) for ch in channels.ordered(latest)]
+    versions = sorted({d.version for _, d in rows})
+    table = Table(title=f"{title or release_id}（版本 {'、'.join(versions)}）" if versions else (title or release_id))
+    for col in ("渠道", "状态", "尝试", "发布时间", "链接 / 错误"):
+        table.add_column(col, overflow="fold")
+    tz = load_settings().tz
+    for ch, d in rows:
+        colour = colours.get(d.state, "white")
+        when = f"{d.published_at.astimezone(tz):%m-%d %H:%M:%S}" if d.published_at else ""
+        table.add_row(channels.get(ch).short, f"[{colour}]{STATE_LABELS.get(d.state, d.state)}[/]",
+                      str(d.attempts), when, d.last_error or _short_link(d.url))
+    return table
+
+
+def _short_link(url: str) -> str:
+    """Outbox files as paths relative to the working directory: shorter, and clickable in a terminal."""
+    if not url.startswith("file://"):
+        return url
+    from urllib.parse import unquote, urlparse
+
+    path = Path(unquote(urlparse(url).path))
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def require_signoffs(settings, catalog, ledger, r) -> None:
+    """Without a Prefect server nobody could resume a paused run from elsewhere: ask for the sign-offs
+    first instead of waiting forever."""
+    from prefect.settings import PREFECT_API_URL
+
+    from pressroom.delivery import approval
+
+    parts = catalog.bundle_of(r)
+    policy = approval.policy(settings)
+    if PREFECT_API_URL.value() or r.kind == "emergency" or not approval.needs_approval(parts, policy):
+        return
+    missing = [lvl for lvl in policy.levels
+               if lvl not in {d.get("level") for d in approval.decisions(ledger, parts) if d["action"] == "signoff"}]
+    if missing:
+        err.print(f"[bold red]{r.title} 需要审核后才能发布，尚缺：{'、'.join(missing)}[/]", highlight=False)
+        err.print(f"请各级审核人运行：pressroom approve {parts[0].id} --reviewer 姓名 --role {missing[0]}"
+                  "（或连接 Prefect 服务器，在界面中审核）", highlight=False)
+        raise typer.Exit(1)

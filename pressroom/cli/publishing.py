@@ -1,0 +1,248 @@
+"""``pressroom publish``, ``status``, ``schedule``, ``approve`` and ``history``: a release on its way out
+and what the ledger says about it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import List, Optional
+
+import typer
+from rich.console import Group
+from rich.table import Table
+
+from pressroom.cli.base import app, console, err, find_release, require_signoffs, status_table
+from pressroom.settings import load_settings
+
+
+@app.command()
+def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
+            channels: Optional[List[str]] = typer.Option(None, "--channels", "-c", help="只发这些渠道（可重复）"),
+            now: bool = typer.Option(False, "--now", help="不等待发布时间，立即发布（记入台账）"),
+            actor: str = typer.Option("", "--actor", help="操作人（记入台账）")):
+    """Publish a release to every channel through the Prefect flow (ephemeral Prefect unless
+    PREFECT_API_URL is set), with live progress; exit 1 if any channel did not publish."""
+    import threading
+
+    from rich.live import Live
+
+    from pressroom import runtime
+    from pressroom.delivery.ledger import Ledger
+
+    runtime.configure(quiet_console=True)
+    settings = load_settings()
+    catalog, r = find_release(settings, release, refused="未通过校验：没有发布到任何渠道。")
+    ledger = Ledger(settings.ledger_url)
+    require_signoffs(settings, catalog, ledger, r)
+    console.print(f"发布 [bold]{r.title}[/]（{r.kind_label}，{r.department.short}，版本 {r.version}）")
+    if not now and r.publish_at > datetime.now(settings.tz):
+        console.print(f"等待发布时间 {r.publish_at:%Y-%m-%d %H:%M %Z}（用 --now 立即发布）")
+    from flows.publish import publish_release
+
+    result: dict = {}
+
+    def work():
+        result["state"] = publish_release(r.id, channels_only=channels or None, now=now,
+                                          actor=actor or "cli", return_state=True)
+
+    thread = threading.Thread(target=work, daemon=True)
+    parts = catalog.bundle_of(r)  # a policy bundle publishes both halves
+
+    def tables():
+        return Group(*(status_table(ledger, p.id, p.title) for p in parts))
+
+    with Live(tables(), console=console, refresh_per_second=4, transient=True) as live:
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.25)
+            live.update(tables())
+    console.print(tables())
+    state = result.get("state")
+    if state is None or not state.is_completed():
+        err.print(f"[bold red]{state.message if state else '发布流程异常结束'}[/]", highlight=False)
+        raise typer.Exit(1)
+    portal = settings.outbox_dir / "portal" / "index.html"
+    if settings.transports.get("portal") == "outbox" and portal.exists():
+        console.print(f"门户栏目：{portal.as_uri()}")
+
+
+@app.command()
+def status(release: Optional[str] = typer.Argument(None, help="稿件 id；不填则列出全部"),
+           as_json: bool = typer.Option(False, "--json", help="输出 JSON，供脚本使用"),
+           deadlines: bool = typer.Option(False, "--deadlines", help="突发事件与舆情的时限（5 小时、24 小时、48 小时）")):
+    """Publish status per channel, from the ledger."""
+    import json
+
+    from pressroom.delivery.ledger import Ledger
+
+    settings = load_settings()
+    ledger = Ledger(settings.ledger_url)
+    if deadlines:
+        _print_deadlines(settings, ledger, as_json)
+        return
+    ids = [release] if release else sorted({d.release_id for d in ledger.rows()})
+    if as_json:
+        out = {rid: {ch: {"state": d.state, "version": d.version, "attempts": d.attempts, "url": d.url,
+                          "external_id": d.external_id, "error": d.last_error,
+                          "published_at": d.published_at.isoformat() if d.published_at else None}
+                     for ch, d in sorted(ledger.latest(rid).items())} for rid in ids}
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    if not ids:
+        console.print("台账为空：还没有发布过稿件。")
+    for rid in ids:
+        console.print(status_table(ledger, rid))
+
+
+@app.command()
+def schedule(release: Optional[str] = typer.Argument(None, help="稿件 id 或文件夹"),
+             list_: bool = typer.Option(False, "--list", help="列出等待发布的排期"),
+             cancel: bool = typer.Option(False, "--cancel", help="取消该稿件的排期")):
+    """Schedule a release (its policy bundle as one run) on the Prefect server at its publish_at."""
+    from pressroom.delivery import schedule as sched
+
+    try:
+        if list_:
+            table = Table(title="排期（等待发布）")
+            for col in ("稿件", "排期版本", "发布时间", "状态", "流程运行"):
+                table.add_column(col, overflow="fold")
+            settings = load_settings()
+            for s in sched.scheduled():
+                when = f"{s.scheduled_at.astimezone(settings.tz):%Y-%m-%d %H:%M}" if s.scheduled_at else ""
+                table.add_row(s.release, s.version, when, s.state, f"{s.name} ({s.id})")
+            console.print(table)
+            return
+        if not release:
+            err.print("请给出稿件 id，或用 --list 查看排期")
+            raise typer.Exit(2)
+        settings = load_settings()
+        catalog, r = find_release(settings, release, refused="未通过校验：不能排期。")
+        if cancel:
+            ids = sched.cancel(r, catalog)
+            console.print(f"已取消 {len(ids)} 个排期" + (f"：{', '.join(ids)}" if ids else ""))
+            return
+        s = sched.schedule(r, catalog)
+        console.print(f"已排期：{s.release}（版本 {s.version}）于 "
+                      f"{s.scheduled_at.astimezone(settings.tz):%Y-%m-%d %H:%M} 发布，流程运行 {s.name} ({s.id})")
+    except sched.ScheduleError as e:
+        err.print(f"[red]{e}[/]", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def approve(target: str = typer.Argument(..., help="稿件 id，或等待审核的流程运行 id"),
+            reviewer: str = typer.Option(..., "--reviewer", help="审核人姓名"),
+            role: str = typer.Option("", "--role", help="审核级别（默认：下一个待签级别）"),
+            reject: bool = typer.Option(False, "--reject", help="驳回"),
+            comment: str = typer.Option("", "--comment", help="审核意见 / 驳回理由")):
+    """Sign off (or reject) a release: resumes its paused publish run, or records the sign-off for the
+    current content ahead of publishing. A sign-off is bound to the content hash; an edit voids it."""
+    import uuid
+
+    from pressroom.delivery import approval
+    from pressroom.delivery.ledger import Ledger
+
+    if reject and not comment:
+        err.print("驳回须用 --comment 写明理由")
+        raise typer.Exit(2)
+    decision = {"approve": not reject, "reviewer": reviewer, "role": role, "comment": comment}
+    try:
+        run_id = uuid.UUID(target)
+    except ValueError:
+        run_id = None
+    if run_id is not None:
+        _resume(run_id, decision)
+        console.print(f"已提交审核意见到流程运行 {run_id}")
+        return
+    settings = load_settings()
+    catalog, r = find_release(settings, target)
+    parts = catalog.bundle_of(r)
+    paused = _paused_runs(parts[0].id)
+    if paused:
+        for rid in paused:
+            _resume(rid, decision)
+        console.print(f"已提交审核意见到 {len(paused)} 个等待审核的流程运行")
+        return
+    ledger = Ledger(settings.ledger_url)
+    policy = approval.policy(settings)
+    level = approval.next_level(ledger, parts, policy)
+    if level is None:
+        console.print("各级审核均已签署（针对当前内容）。")
+        return
+    if role and role != level:
+        err.print(f"审核须逐级进行：当前应由“{level}”审核（级别：{' → '.join(policy.levels)}）")
+        raise typer.Exit(2)
+    approval.record(ledger, parts, level, not reject, reviewer, level, comment)
+    verdict = "驳回" if reject else "签署同意"
+    console.print(f"{level} {reviewer} {verdict}：{'、'.join(p.id for p in parts)}"
+                  f"（内容签名 {approval.signature(parts)}；稿件再修改则需重新审核）")
+
+
+def _paused_runs(release_id: str) -> list:
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        return []  # ephemeral mode: no run can be waiting in another process
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType, FlowRunFilterTags,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])),
+            tags=FlowRunFilterTags(all_=[f"release:{release_id}"])))
+    return [r.id for r in runs]
+
+
+def _resume(run_id, decision: dict) -> None:
+    from prefect.flow_runs import resume_flow_run
+
+    resume_flow_run(run_id, run_input=decision)
+
+
+def _print_deadlines(settings, ledger, as_json: bool) -> None:
+    import json
+
+    from pressroom.delivery import deadlines as dl
+    from pressroom.releases.catalog import validate as run
+
+    clocks = dl.clocks(run(settings, render=False), ledger, datetime.now(settings.tz))
+    if as_json:
+        typer.echo(json.dumps([{"event": c.event_id, "rule": c.rule, "due": c.due.isoformat(), "status": c.status,
+                                "met_at": c.met_at.isoformat() if c.met_at else None} for c in clocks],
+                              ensure_ascii=False, indent=2))
+        return
+    colours = {dl.MET: "green", dl.LATE: "yellow", dl.OPEN: "white", dl.WARNING: "bold yellow", dl.BREACHED: "bold red"}
+    table = Table(title="事件时限")
+    for col in ("事件", "部门", "要求", "期限", "状态", "完成时间"):
+        table.add_column(col, overflow="fold")
+    now = datetime.now(settings.tz)
+    for c in clocks:
+        left = c.due - now
+        due = f"{c.due.astimezone(settings.tz):%m-%d %H:%M}"
+        if c.status in (dl.OPEN, dl.WARNING):
+            due += f"（剩 {int(left.total_seconds() // 3600)} 小时 {int(left.total_seconds() % 3600 // 60)} 分）"
+        done = f"{c.met_at.astimezone(settings.tz):%m-%d %H:%M}" if c.met_at else ""
+        table.add_row(f"{c.title}（{c.event_id}）", c.department, c.rule, due,
+                      f"[{colours[c.status]}]{c.label}[/]", done)
+    console.print(table)
+
+
+@app.command()
+def history(release: str = typer.Argument(..., help="稿件 id")):
+    """Every version and action of a release, with who and when, from the ledger's audit trail."""
+    from pressroom.delivery.ledger import Ledger
+
+    settings = load_settings()
+    events = Ledger(settings.ledger_url).history(release)
+    if not events:
+        console.print(f"台账中没有稿件 {release} 的记录")
+        return
+    table = Table(title=f"{release} 操作记录")
+    for col in ("时间", "渠道", "版本", "动作", "操作人", "说明"):
+        table.add_column(col, overflow="fold")
+    for e in events:
+        table.add_row(f"{e['at'].astimezone(settings.tz):%Y-%m-%d %H:%M:%S}", e["channel"], e["version"],
+                      e["action"], e["actor"], e["detail"][:300])
+    console.print(table)

@@ -1,0 +1,130 @@
+"""``pressroom new``, ``validate``, ``list`` and ``preview``: writing and checking releases."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from pressroom.cli.base import app, console, err, find_release, print_problems
+from pressroom.errors import ValidationFailed
+from pressroom.model import KIND_LABELS, PLACEHOLDER, REQUIRED_SECTIONS
+from pressroom.settings import load_settings
+
+
+@app.command()
+def new(kind: str = typer.Argument(..., help="routine | policy | emergency | opinion | policy-document"),
+        slug: str = typer.Argument(..., help="稿件 id，也是文件夹名，如 water-price-2026"),
+        department: str = typer.Option(..., "--department", "-d", help="部门简称（content/departments.yaml）"),
+        title: str = typer.Option(PLACEHOLDER, "--title", help="标题")):
+    """Scaffold a release folder with the kind's required sections, like `hugo new`."""
+    from pressroom.releases.loader import ID_PATTERN, load_registry
+
+    settings = load_settings()
+    if kind not in KIND_LABELS:
+        err.print(f"发布类型“{kind}”无效，可选：{'、'.join(f'{k}（{v}）' for k, v in KIND_LABELS.items())}")
+        raise typer.Exit(2)
+    if not ID_PATTERN.match(slug):
+        err.print(f"id“{slug}”格式不对：只能用小写英文字母、数字和连字符（2—64 位）")
+        raise typer.Exit(2)
+    registry = load_registry(settings.content_dir)
+    if department not in registry.departments:
+        err.print(f"部门“{department}”不在 content/departments.yaml 中")
+        raise typer.Exit(2)
+    folder = settings.content_dir / "releases" / slug
+    if folder.exists():
+        err.print(f"{folder} 已存在，未作改动")
+        raise typer.Exit(2)
+    speakers = sorted(registry.speakers_of(department), key=lambda s: not s.head)
+    tomorrow = (datetime.now(settings.tz) + timedelta(days=1)).replace(hour=10, minute=0)
+    lines = [
+        "---",
+        f"id: {slug}",
+        f"title: {title}",
+        f"kind: {kind}",
+        f"department: {department}",
+        f"speakers: [{speakers[0].name if speakers else PLACEHOLDER}]",
+        f"publish_at: {tomorrow:%Y-%m-%d %H:%M}   # 北京时间",
+        f"digest: {PLACEHOLDER}",
+        "keywords: []",
+        "key_figures: []   # - {label: 说明, value: \"31\", unit: 个}",
+    ]
+    if kind == "policy":
+        lines.append(f"interprets: {PLACEHOLDER}   # 被解读政策文件的 id")
+    if kind == "policy-document":
+        lines += [f"document_number: {PLACEHOLDER}", "issuer: []"]
+    if kind in ("emergency", "opinion"):
+        lines.append(f"event_at: {datetime.now(settings.tz):%Y-%m-%d %H:%M}   # 事件发生时间")
+    lines += ["---", "", f"{PLACEHOLDER}（导语：何时、何地、何人、何事）", ""]
+    for heading in REQUIRED_SECTIONS[kind] or ("正文",):
+        lines += [f"## {heading}", "", PLACEHOLDER, ""]
+    folder.mkdir(parents=True)
+    (folder / "images").mkdir()
+    (folder / "release.md").write_text("\n".join(lines), encoding="utf-8")
+    console.print(f"已创建 {folder / 'release.md'}（{KIND_LABELS[kind]}）：请填写所有“{PLACEHOLDER}”，再运行 pressroom validate")
+
+
+@app.command()
+def validate(paths: Optional[List[Path]] = typer.Argument(None, help="稿件文件夹；不填则校验全部")):
+    """Validate releases (and the registry); exit 1 listing every problem."""
+    from pressroom.releases.catalog import validate as run
+
+    settings = load_settings()
+    try:
+        catalog = run(settings)
+    except ValidationFailed as e:
+        print_problems("登记表（departments.yaml / spokespeople.yaml）", e.problems)
+        raise typer.Exit(1)
+    wanted = {p.resolve().name if p.name != "release.md" else p.resolve().parent.name for p in paths or []}
+    failed = 0
+    for folder, problems in sorted(catalog.problems.items()):
+        if wanted and folder not in wanted:
+            continue
+        failed += 1
+        print_problems(folder, problems)
+    for r in sorted(catalog.releases.values(), key=lambda r: r.id):
+        if wanted and Path(r.source).name not in wanted:
+            continue
+        console.print(f"[green]✓[/] {r.id}（{r.kind_label}，{r.department.short}）")
+        for w in catalog.warnings.get(r.id, []):
+            console.print(Text.assemble(("    提示 ", "yellow"), w), highlight=False, soft_wrap=True)
+    missing = wanted - set(catalog.problems) - {Path(r.source).name for r in catalog.releases.values()}
+    for name in sorted(missing):
+        err.print(f"[red]✗ 找不到稿件文件夹 {name}[/]")
+        failed += 1
+    if failed:
+        err.print(f"[bold red]{failed} 篇稿件未通过校验，任何渠道都不会发布它们。[/]")
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_releases():
+    """List releases: kind, department, publish time, validity."""
+    from pressroom.releases.catalog import validate as run
+
+    settings = load_settings()
+    catalog = run(settings, render=False)
+    table = Table(title="稿件")
+    for col in ("id", "类型", "部门", "发布时间", "状态"):
+        table.add_column(col)
+    for r in sorted(catalog.releases.values(), key=lambda r: r.publish_at):
+        table.add_row(r.id, r.kind_label, r.department.short, f"{r.publish_at:%Y-%m-%d %H:%M %z}", "[green]有效[/]")
+    for folder, problems in sorted(catalog.problems.items()):
+        table.add_row(folder, "", "", "", f"[red]{len(problems)} 个问题[/]")
+    console.print(table)
+
+
+@app.command()
+def preview(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
+            out: Optional[Path] = typer.Option(None, "--out", help="输出文件夹（默认 outbox/preview/<id>）")):
+    """Write one HTML page showing every channel's rendition side by side, with its warnings."""
+    from pressroom.sites.preview import build_preview
+
+    settings = load_settings()
+    catalog, r = find_release(settings, release)
+    page = build_preview(r, catalog, out or settings.outbox_dir / "preview" / r.id)
+    console.print(f"预览：{page.as_uri()}")
