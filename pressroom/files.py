@@ -1,9 +1,12 @@
-"""Writing published files: atomically (temp file + rename), so a crash never leaves half a file."""
+"""Writing published files: atomically (temp file + rename), so a crash never leaves half a file, and one
+writer at a time where two processes may rebuild the same shared file."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -27,3 +30,15 @@ def write_atomic(path: Path, data: bytes) -> bool:
         Path(tmp).unlink(missing_ok=True)
         raise
     return True
+
+
+@contextmanager
+def locked(path: Path):
+    """Hold an exclusive lock on the file ``path`` (created if missing) for the ``with`` block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

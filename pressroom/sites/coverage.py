@@ -15,8 +15,6 @@ add`` edits it under a file lock with an atomic rename, so two editors adding li
 
 from __future__ import annotations
 
-import fcntl
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -26,7 +24,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from pressroom.errors import Problem, ValidationFailed
-from pressroom.files import write_atomic
+from pressroom.files import locked, write_atomic
 
 STORE = "coverage.yaml"
 HEADER = (
@@ -154,20 +152,9 @@ def dump(media: Mapping[str, Media]) -> bytes:
     return (HEADER + body).encode("utf-8")
 
 
-@contextmanager
-def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def _update(content_dir: Path, release_id: str, change) -> Media:
     path = store_path(content_dir)
-    with _locked(path):
+    with locked(path.with_name(f".{path.name}.lock")):
         media = load(content_dir)
         media[release_id] = change(media.get(release_id, Media()))
         write_atomic(path, dump(media))

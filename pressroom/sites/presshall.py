@@ -61,7 +61,7 @@ from channels.portal import body_html, image_resolver, people, text
 from pressroom.sites.coverage import Media
 from pressroom.model import Registry, Release
 from pressroom.settings import TEMPLATES_DIR, Settings
-from pressroom.files import write_atomic
+from pressroom.files import locked, write_atomic
 
 SUBDIR = "presshall"
 MANIFEST = ".build-manifest.json"
@@ -704,7 +704,7 @@ def build_site(releases: Iterable[Release], published: Mapping[str, datetime], r
     """Build (or update) the press-hall site in ``out_dir``. ``published`` decides what is on the site;
     ``full`` ignores the manifest (every page rendered, still written only when its bytes differ); ``notes``
     are the 更正说明 of corrected releases (``pressroom.delivery.corrections.correction_notes``).
-    Two processes building the same folder must hold a lock around this (``pressroom.sites.site.locked``)."""
+    Two processes building the same folder must hold a lock around this (``pressroom.files.locked``)."""
     with _BUILDING:
         return _build(releases, published, registry, settings, Path(out_dir), media, now, infographics, notes or {},
                       full, workers)
@@ -843,7 +843,6 @@ def refresh(settings: Settings, catalog, ledger, now: datetime | None = None, fu
     from pressroom.sites import coverage, linkcheck
     from pressroom.delivery.corrections import correction_notes
     from pressroom.errors import ValidationFailed
-    from pressroom.sites.site import locked
 
     out = site_dir(settings)
     try:

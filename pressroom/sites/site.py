@@ -3,27 +3,11 @@ The press-hall site (``pressroom.sites.presshall``) is rebuilt alongside."""
 
 from __future__ import annotations
 
-import fcntl
-from contextlib import contextmanager
-from pathlib import Path
-
 from pressroom.sites import presshall
 from pressroom.releases.catalog import Catalog
 from pressroom.delivery.ledger import Ledger
 from pressroom.settings import Settings
-from pressroom.files import write_atomic
-
-
-@contextmanager
-def locked(path: Path):
-    """One writer at a time for shared pages (two flow runs may finish together)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+from pressroom.files import locked, write_atomic
 
 
 def refresh_portal_column(settings: Settings, catalog: Catalog, ledger: Ledger) -> list[str]:
