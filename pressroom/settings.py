@@ -18,9 +18,6 @@ from zoneinfo import ZoneInfo
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
-# Every channel pressroom can render, in the order editors see them.
-ALL_CHANNELS = ("portal", "wechat", "weibo", "newspaper", "tv", "infographic", "h5")
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -36,11 +33,6 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.city.get("timezone", "Asia/Shanghai"))
-
-    @property
-    def channels(self) -> tuple[str, ...]:
-        """The configured channels: those with a transport, in canonical order."""
-        return tuple(c for c in ALL_CHANNELS if c in self.transports)
 
     def outlet(self, channel: str) -> Mapping[str, Any]:
         return self.outlets.get(channel, MappingProxyType({}))
@@ -71,7 +63,9 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         root=base,
         city=_freeze(data.get("city", {})),
         outlets=_freeze(data.get("outlets", {})),
-        transports=_freeze(data.get("transports", {c: "outbox" for c in ALL_CHANNELS})),
+        # channel -> transport; without the table every registered channel goes to the outbox
+        # (``channels.configured``).
+        transports=_freeze(data.get("transports", {})),
         content_dir=resolve("PRESSROOM_CONTENT", "content", "content"),
         outbox_dir=resolve("PRESSROOM_OUTBOX", "outbox", "outbox"),
         ledger_url=ledger_url,

@@ -551,3 +551,38 @@ def test_infographics_from_the_outbox_join_the_pictures(samples, registry, setti
     poster.write_bytes(png("blue"))  # the channel drew a new poster: the copy follows
     assert f"assets/{r.id}/infographic.png" in build().written
     assert copied.read_bytes() == poster.read_bytes()
+
+
+# -- the press hall is rebuilt after every portal publication, whatever delivers the portal ------------
+
+def _ledger_with_portal(tmp_path, samples, settings, transport: str):
+    import dataclasses
+
+    from pressroom.delivery.ledger import Ledger, worker_token
+    from pressroom.releases.catalog import Catalog
+    from pressroom.releases.loader import load_registry
+
+    s = dataclasses.replace(settings, outbox_dir=tmp_path / "outbox", ledger_url=f"sqlite:///{tmp_path / 'l.db'}",
+                            transports={**settings.transports, "portal": transport})
+    ledger = Ledger(s.ledger_url)
+    r = samples["work-report-2026-q3"]
+    token = worker_token()
+    row = ledger.claim(ledger.ensure(r.id, "portal", r.version), token)
+    ledger.mark_published(row, token, r.id, "https://cms.example/x")
+    return s, Catalog(s, load_registry(s.content_dir), dict(samples), []), ledger
+
+
+def test_with_the_portal_in_a_cms_the_press_hall_is_still_rebuilt(tmp_path, samples, settings):
+    from pressroom.sites.site import refresh_portal_column
+
+    s, catalog, ledger = _ledger_with_portal(tmp_path, samples, settings, "cms")
+    assert refresh_portal_column(s, catalog, ledger) == []  # the column itself lives in the CMS
+    assert not (s.outbox_dir / "portal" / "index.html").exists()
+    page = presshall.site_dir(s) / "releases" / "work-report-2026-q3.html"
+    assert page.exists(), "the press hall did not list the release published through the CMS"
+
+
+def test_a_rebuild_without_the_link_check_reports_no_check(tmp_path, samples, settings):
+    s, catalog, ledger = _ledger_with_portal(tmp_path, samples, settings, "outbox")
+    result = presshall.refresh(s, catalog, ledger, check=False)
+    assert result.check is None and not any("链接检查" in w for w in result.warnings)

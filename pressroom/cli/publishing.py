@@ -61,7 +61,7 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
         err.print(f"[bold red]{state.message if state else '发布流程异常结束'}[/]", highlight=False)
         raise typer.Exit(1)
     portal = settings.outbox_dir / "portal" / "index.html"
-    if settings.transports.get("portal") == "outbox" and portal.exists():
+    if settings.transports.get("portal", "outbox") == "outbox" and portal.exists():
         console.print(f"门户栏目：{portal.as_uri()}")
 
 

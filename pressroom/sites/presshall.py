@@ -857,6 +857,6 @@ def refresh(settings: Settings, catalog, ledger, now: datetime | None = None, fu
                             notes=correction_notes(rows, RenderContext(settings)), full=full)
         if check:
             result.check = linkcheck.check_site(out, check_coverage=False)
-        if not result.check.ok:
+        if result.check is not None and not result.check.ok:
             result.warnings.append("新闻发布厅链接检查未通过：" + "；".join(result.check.lines()[1:-1])[:2000])
     return result

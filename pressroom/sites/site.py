@@ -8,6 +8,7 @@ from pressroom.releases.catalog import Catalog
 from pressroom.delivery.ledger import Ledger
 from pressroom.settings import Settings
 from pressroom.files import locked, write_atomic
+from pressroom.transports import transport_name
 
 
 def refresh_portal_column(settings: Settings, catalog: Catalog, ledger: Ledger) -> list[str]:
@@ -17,7 +18,9 @@ def refresh_portal_column(settings: Settings, catalog: Catalog, ledger: Ledger) 
 
     from pressroom.delivery.corrections import column_notices
 
-    if settings.transports.get("portal") != "outbox":
+    if transport_name(settings, "portal") != "outbox":
+        # The column lives in the CMS; the press-hall site is still built here from the ledger.
+        presshall.refresh(settings, catalog, ledger)
         return []
     root = settings.outbox_dir / "portal"
     with locked(root / ".lock"):
