@@ -35,6 +35,8 @@ class Channel:
     desk: bool = False  # a desk (newspaper, TV) receives copy it edits itself: corrections are notices
     outbox: str = "{channel}/{release}"  # its folder in the local outbox
     uses: tuple[str, ...] = ()  # channels whose output it reuses (the poster of the infographic)
+    column: bool = False  # its pages make up the site's column: publishing one rebuilds the column, feeds, press hall
+    preview: str = ""  # a picture among its files shown small on the Prefect run page
 
 
 @dataclass(frozen=True)

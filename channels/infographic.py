@@ -32,7 +32,8 @@ from channels.base import Channel, RenderContext, Rendition, display_date
 from channels.corrections import Correction, Withdrawal, manual_withdrawal
 from channels.portal import text
 
-CHANNEL = Channel(name="infographic", label="图解", short="图解", outbox="assets/{release}")
+CHANNEL = Channel(name="infographic", label="图解", short="图解", outbox="assets/{release}",
+                  preview="infographic.png")
 NAME = CHANNEL.name
 
 # --- Geometry ---------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from channels import markup
 from channels.corrections import Correction, Withdrawal, page_note, withdrawal, withdrawal_page
 from channels.base import Channel, ReleaseRef, RenderContext, Rendition, display_date, display_time, render_template
 
-CHANNEL = Channel(name="portal", label="门户网站“新闻发布”栏目", short="门户网站", fast=True,
+CHANNEL = Channel(name="portal", label="门户网站“新闻发布”栏目", short="门户网站", fast=True, column=True,
                   outbox="portal")  # pages side by side, so the site's relative links work
 NAME = CHANNEL.name
 

@@ -79,12 +79,6 @@ def _tag_run(ids: list[str], kind: str) -> None:
 # Correction
 
 
-@task(cache_policy=NO_CACHE, task_run_name="生成更正稿 {channel}")
-def render_correction(channel: str, release: Release, ctx, c: Correction, earlier: list, old: str | None):
-    base = channels.render(channel, release, ctx)
-    return base, channels.correct(channel, release, ctx, base, c, earlier, old)
-
-
 @task(cache_policy=NO_CACHE, task_run_name="更正 {channel}（{len_parts} 篇）")
 def correct_unit(channel: str, items: list, settings: Settings, token: str, delete_old: bool, actor: str,
                  len_parts: int = 1) -> list[engine.Outcome]:
@@ -179,43 +173,64 @@ def correct_release(release: str, note: str = "", actor: str = "", delete_old: b
     parts = checked_bundle(catalog, release, "未更正任何渠道", logger)
     if isinstance(parts, State):
         return parts
-    head = parts[0]
     _tag_run([p.id for p in parts], "correction")
-    if any(cx.is_retracted(ledger.rows(p.id)) for p in parts):
-        return Failed(message=f"{head.title}：稿件已撤稿，不能更正")
     if delete_old is None:
         delete_old = bool(settings.extra.get("corrections", {}).get("wechat_delete_old", False))
+    plans, done = _plans(parts, ledger, note, actor)
+    if done is not None:
+        return done
+    renditions = _render_corrections(parts, plans, catalog, ledger)
+    if isinstance(renditions, State):
+        return renditions
+    if renditions:
+        # A correction is new content: the same sign-offs as a publication (an emergency's may follow).
+        refused = approval_gate(parts, catalog, ledger, any(p.kind == "emergency" for p in parts), actor, logger)
+        if refused:
+            return Failed(message=f"更正未发出：{refused}")
+    notes = _deliver_corrections(parts, plans, renditions, settings, ledger, delete_old, actor, logger)
+    if any(channels.get(ch).column for p in parts for ch in plans[p.id] if (p.id, ch) in renditions):
+        refresh_portal_column(settings, catalog, ledger)
+    return _correction_report(parts, plans, renditions, notes, ledger, actor, logger)
+
+
+def _plans(parts: list[Release], ledger: Ledger, note: str, actor: str) -> tuple[dict, State | dict | None]:
+    """The correction's records saved before anything is sent, and per release what each channel corrects
+    (``cx.correction_plan``); or, second, the run's result when there is nothing to do."""
+    head = parts[0]
+    if any(cx.is_retracted(ledger.rows(p.id)) for p in parts):
+        return {}, Failed(message=f"{head.title}：稿件已撤稿，不能更正")
     now = datetime.now(timezone.utc).replace(microsecond=0)  # shown on pages: whole seconds
     for p in parts:
         _correction_records(ledger, p, note.strip(), actor, now)
     plans = {p.id: cx.correction_plan(ledger.rows(p.id), p.version) for p in parts}
-    if not any(plans.values()):
-        published = any(d.state == PUBLISHED for p in parts for d in ledger.rows(p.id))
-        if not published:
-            return Failed(message=f"{head.title}：尚未发布，无需更正；请用 pressroom publish 发布")
-        logger.info("nothing to correct: every channel carries version %s", head.version)
-        return {"release": head.id, "version": head.version, "title": head.title, "channels": {},
-                "note": "各渠道已是当前版本，无需更正"}
+    if any(plans.values()):
+        return plans, None
+    if not any(d.state == PUBLISHED for p in parts for d in ledger.rows(p.id)):
+        return plans, Failed(message=f"{head.title}：尚未发布，无需更正；请用 pressroom publish 发布")
+    return plans, {"release": head.id, "version": head.version, "title": head.title, "channels": {},
+                   "note": "各渠道已是当前版本，无需更正"}
 
-    # Render every correction first: one that cannot render holds the whole correction back.
-    futures = {}
+
+def _render_corrections(parts: list[Release], plans: dict, catalog: Catalog, ledger: Ledger):
+    """Every correction before any is sent: one that cannot render holds the whole correction back. The
+    ordinary renditions are validation's; each channel shows the correction its own way."""
+    renditions, broken, bases = {}, [], {}
     for p in parts:
         ctx = catalog.context(p)
         rows = ledger.rows(p.id)
         earlier = [Correction.from_json(d.steps[cx.CORRECTION]) for d in rows
-                   if d.channel == "portal" and d.version != p.version and cx.CORRECTION in d.steps
+                   if channels.get(d.channel).column and d.version != p.version and cx.CORRECTION in d.steps
                    and d.state in (PUBLISHED, RETRACTED)]
         for ch, item in plans[p.id].items():
             if item.done:
                 continue
             old = cx.old_text(rows, item.old.version, ch if channels.get(ch).desk else None)
-            futures[(p.id, ch)] = render_correction.submit(ch, p, ctx, item.correction, earlier, old)
-    renditions, broken, bases = {}, [], {}
-    for (rid, ch), fut in futures.items():
-        try:
-            bases[(rid, ch)], renditions[(rid, ch)] = fut.result()
-        except RenditionError as e:
-            broken.append(f"{rid} / {_label(ch)}：{e}")
+            try:
+                base = catalog.renditions.get((p.id, ch)) or channels.render(ch, p, ctx)
+                bases[(p.id, ch)] = base
+                renditions[(p.id, ch)] = channels.correct(ch, p, ctx, base, item.correction, earlier, old)
+            except RenditionError as e:
+                broken.append(f"{p.id} / {_label(ch)}：{e}")
     if broken:
         return Failed(message="更正稿生成失败，未更正任何渠道：\n" + "\n".join(broken))
     cx.remember(ledger, parts, bases)  # what the next correction will compare with
@@ -223,12 +238,12 @@ def correct_release(release: str, note: str = "", actor: str = "", delete_old: b
         ledger.mark_rendered(ledger.get(rid, ch, catalog.releases[rid].version), rendition.content_hash)
     for p in parts:
         _correction_artifact(ledger, p, "已生成各渠道更正稿")
-    if renditions:
-        # A correction is new content: the same sign-offs as a publication (an emergency's may follow).
-        refused = approval_gate(parts, catalog, ledger, any(p.kind == "emergency" for p in parts), actor, logger)
-        if refused:
-            return Failed(message=f"更正未发出：{refused}")
+    return renditions
 
+
+def _deliver_corrections(parts, plans, renditions, settings: Settings, ledger: Ledger, delete_old: bool,
+                         actor: str, logger) -> dict[tuple[str, str], list[str]]:
+    """Each channel's correction as one task (both halves of a bundle), then what follows it."""
     token = worker_token()
     delays = engine.retry_delays(settings)
     unit = correct_unit.with_options(retries=len(delays), retry_delay_seconds=delays or 0)
@@ -249,9 +264,11 @@ def correct_release(release: str, note: str = "", actor: str = "", delete_old: b
         for ch, item in cx.correction_plan(ledger.rows(p.id), p.version).items():
             if item.done and (p.id, ch) not in notes:
                 notes[(p.id, ch)] = _after_correction(ch, p, settings, delete_old, actor, logger)
+    return notes
 
-    if any(ch == "portal" for ch in units):
-        refresh_portal_column(settings, catalog, ledger)
+
+def _correction_report(parts, plans, renditions, notes, ledger: Ledger, actor: str, logger):
+    head = parts[0]
     summary: dict = {"release": head.id, "version": head.version, "title": head.title, "channels": {}, "notes": {}}
     failed = []
     for p in parts:
@@ -263,15 +280,7 @@ def correct_release(release: str, note: str = "", actor: str = "", delete_old: b
             summary["channels"] = states
         else:
             summary.setdefault("bundle", {})[p.id] = states
-        for ch, i in plan.items():
-            if i.done and i.new.url.startswith("http"):
-                create_link_artifact(key=f"correction-link-{p.id}-{ch}", link=i.new.url,
-                                     link_text=f"{_label(ch)}更正：{p.title}")
-            elif not i.done:
-                failed.append(f"{p.id} / {_label(ch)}：{STATE_LABELS.get(states[ch], states[ch])}"
-                              f"（{i.new.last_error if i.new else ''}）")
-            if notes.get((p.id, ch)):
-                summary["notes"][f"{p.id}/{ch}"] = "；".join(notes[(p.id, ch)])
+        failed += _correction_links(p, plan, states, notes, summary)
         if complete and any((p.id, ch) in renditions for ch in plan):  # finished by this run
             ledger.log(p.id, "", p.version, "correction-complete", actor,
                        "已更正：" + "、".join(_label(ch) for ch in sorted(plan)))
@@ -279,6 +288,21 @@ def correct_release(release: str, note: str = "", actor: str = "", delete_old: b
         return Failed(message=f"{head.title}：{len(failed)} 个渠道未完成更正\n" + "\n".join(failed), data=summary)
     logger.info("corrected %s on %d channels", " + ".join(p.id for p in parts), sum(len(v) for v in plans.values()))
     return summary
+
+
+def _correction_links(p: Release, plan: dict, states: dict, notes: dict, summary: dict) -> list[str]:
+    """A link artifact per corrected channel; the channels not corrected, for the run's message."""
+    failed = []
+    for ch, i in plan.items():
+        if i.done and i.new.url.startswith("http"):
+            create_link_artifact(key=f"correction-link-{p.id}-{ch}", link=i.new.url,
+                                 link_text=f"{_label(ch)}更正：{p.title}")
+        elif not i.done:
+            failed.append(f"{p.id} / {_label(ch)}：{STATE_LABELS.get(states[ch], states[ch])}"
+                          f"（{i.new.last_error if i.new else ''}）")
+        if notes.get((p.id, ch)):
+            summary["notes"][f"{p.id}/{ch}"] = "；".join(notes[(p.id, ch)])
+    return failed
 
 
 # =============================================================================================
@@ -353,8 +377,27 @@ def retract_release(release: str, reason: str, notice: str = "", actor: str = ""
         catalog = None
         ids, titles = [release], {release: _title(release)}
     _tag_run(ids, "retraction")
+    todo = _withdrawals(ids, titles, settings, ledger, reason.strip(), notice.strip(), actor)
+    if not todo:
+        if any(cx.is_retracted(ledger.rows(rid)) for rid in ids):
+            logger.info("already retracted: %s", " + ".join(ids))
+            return {"release": ids[0], "title": titles.get(ids[0], ids[0]), "channels": {}, "note": "已撤稿，未重复操作"}
+        return Failed(message=f"{titles.get(ids[0], ids[0])}：没有发布到任何渠道，无需撤稿")
+    for rid in ids:
+        create_table_artifact(key=f"retraction-{rid}", table=retraction_table(ledger, settings, rid),
+                              description=f"**撤稿：{titles.get(rid, rid)}** — 开始撤回")
+    _deliver_withdrawals(todo, settings, actor, logger)
+    if any(channels.get(ch).column for ch in todo):
+        refresh_portal_column(settings, catalog or validate(settings, render=False), ledger)
+    return _retraction_report(ids, titles, settings, ledger, reason, actor)
+
+
+def _withdrawals(ids: list[str], titles: dict, settings: Settings, ledger: Ledger, reason: str, notice: str,
+                 actor: str) -> dict[str, list]:
+    """Per channel, [(release id, retraction version, rendition)]: the withdrawal record saved on its row
+    before anything is sent (once: a re-run reuses it)."""
     now = datetime.now(timezone.utc).replace(microsecond=0)  # shown on pages: whole seconds
-    todo: dict[str, list] = {}  # channel -> [(release id, retraction version, rendition)]
+    todo: dict[str, list] = {}
     for rid in ids:
         rows = ledger.rows(rid)
         live, done = cx.live_rows(rows), cx.retraction_rows(rows)
@@ -364,30 +407,24 @@ def retract_release(release: str, reason: str, notice: str = "", actor: str = ""
             row = ledger.get(rid, ch, version)
             if row is None:
                 newest = live[ch][-1]
-                w = Withdrawal(now, newest.version, reason.strip(), notice.strip(), titles.get(rid, rid), actor,
-                                  cx.first_published(d for d in rows if d.channel == ch), newest.url)
+                w = Withdrawal(now, newest.version, reason, notice, titles.get(rid, rid), actor,
+                               cx.first_published(d for d in rows if d.channel == ch), newest.url)
                 if not started:
                     ledger.log(rid, "", "", "retract-requested", actor, f"撤稿原因：{w.reason}")
                     started = True
-                row = ledger.ensure(rid, ch, version)
-                ledger.save_steps(row, {cx.WITHDRAWAL: w.to_json()})
+                ledger.save_steps(ledger.ensure(rid, ch, version), {cx.WITHDRAWAL: w.to_json()})
                 row = ledger.get(rid, ch, version)
             if row.state == RETRACTED and ch not in live:
                 continue
-            w = Withdrawal.from_json(row.steps[cx.WITHDRAWAL])
-            rendition = channels.withdraw(ch, rid, channels.RenderContext(settings), w)
+            rendition = channels.withdraw(ch, rid, channels.RenderContext(settings),
+                                          Withdrawal.from_json(row.steps[cx.WITHDRAWAL]))
             if row.state not in (PUBLISHED, RETRACTED):
                 ledger.mark_rendered(row, rendition.content_hash)
             todo.setdefault(ch, []).append((rid, version, rendition))
-    if not todo:
-        if any(cx.is_retracted(ledger.rows(rid)) for rid in ids):
-            logger.info("already retracted: %s", " + ".join(ids))
-            return {"release": ids[0], "title": titles.get(ids[0], ids[0]), "channels": {}, "note": "已撤稿，未重复操作"}
-        return Failed(message=f"{titles.get(ids[0], ids[0])}：没有发布到任何渠道，无需撤稿")
-    for rid in ids:
-        create_table_artifact(key=f"retraction-{rid}", table=retraction_table(ledger, settings, rid),
-                              description=f"**撤稿：{titles.get(rid, rid)}** — 开始撤回")
+    return todo
 
+
+def _deliver_withdrawals(todo: dict[str, list], settings: Settings, actor: str, logger) -> None:
     token = worker_token()
     delays = engine.retry_delays(settings)
     unit = retract_unit.with_options(retries=len(delays), retry_delay_seconds=delays or 0)
@@ -397,9 +434,9 @@ def retract_release(release: str, reason: str, notice: str = "", actor: str = ""
             fut.result()
         except TransportError as e:
             logger.error("%s: not withdrawn: %s", ch, e)
-    if "portal" in todo:
-        refresh_portal_column(settings, catalog or validate(settings, render=False), ledger)
 
+
+def _retraction_report(ids: list[str], titles: dict, settings: Settings, ledger: Ledger, reason: str, actor: str):
     summary: dict = {"release": ids[0], "title": titles.get(ids[0], ids[0]), "channels": {}, "reason": reason}
     failed = []
     for rid in ids:

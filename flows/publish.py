@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from pressroom import runtime
@@ -29,6 +30,7 @@ import channels  # noqa: E402
 from pressroom.delivery import approval  # noqa: E402
 from pressroom.releases.catalog import Catalog, validate  # noqa: E402
 from pressroom.delivery import engine  # noqa: E402
+from pressroom.delivery.corrections import remember  # noqa: E402
 from pressroom.errors import RenditionError, ValidationFailed  # noqa: E402
 from pressroom.delivery.ledger import PUBLISHED, STATE_LABELS, Ledger, worker_token  # noqa: E402
 from pressroom.model import Release  # noqa: E402
@@ -90,10 +92,11 @@ def _table_artifact(ledger: Ledger, release: Release, chosen: list[str], stage: 
                           description=f"**{release.title}**（{release.kind_label}，版本 {release.version}）— {stage}")
 
 
-def _infographic_artifact(rendition) -> None:
+def _preview_artifact(rendition, channel: channels.Channel) -> None:
+    """The picture a channel declares as its preview (the infographic's poster), small, on the run page."""
     from PIL import Image as PILImage
 
-    png = rendition.files.get("infographic.png")
+    png = rendition.files.get(channel.preview)
     if not png:
         return
     with PILImage.open(io.BytesIO(png)) as im:
@@ -102,8 +105,9 @@ def _infographic_artifact(rendition) -> None:
         buf = io.BytesIO()
         im.save(buf, "JPEG", quality=80)
     data = base64.b64encode(buf.getvalue()).decode()
-    create_markdown_artifact(key=f"infographic-{rendition.release_id}",
-                             markdown=f"![图解](data:image/jpeg;base64,{data})", description="图解预览")
+    create_markdown_artifact(key=f"{channel.name}-{rendition.release_id}",
+                             markdown=f"![{channel.label}](data:image/jpeg;base64,{data})",
+                             description=f"{channel.label}预览")
 
 
 def checked_bundle(catalog: Catalog, release: str, undone: str, logger) -> list[Release] | State:
@@ -165,13 +169,49 @@ def deliver_unit(channel: str, items: list, settings: Settings, token: str, over
             for release, rendition in items]
 
 
+@dataclass
+class Publication:
+    """One publish run's bundle as it goes through the steps: which channels each part goes to, why some
+    do not (``notes``), and what each channel delivers."""
+
+    parts: list[Release]
+    chosen: dict[str, list[str]]
+    notes: dict[tuple[str, str], str]
+    renditions: dict[tuple[str, str], channels.Rendition] = field(default_factory=dict)
+
+    @property
+    def head(self) -> Release:
+        return self.parts[0]
+
+    @property
+    def emergency(self) -> bool:
+        return any(r.kind == "emergency" for r in self.parts)
+
+    def rows(self):
+        return [(r, ch) for r in self.parts for ch in self.chosen[r.id]]
+
+
 def publish_parts(parts: list[Release], catalog: Catalog, ledger: Ledger, channels_only, now: bool,
                   actor: str, logger):
-    settings = catalog.settings
-    for r in parts:
-        unknown = [c for c in channels_only or [] if c not in r.channels]
-        if unknown and len(parts) == 1:
-            return Failed(message=f"稿件 {r.id} 不发往这些渠道：{'、'.join(unknown)}")
+    """The steps of a publication: choose the channels, render (validation's renditions), sign-off,
+    embargo, deliver, refresh the site, report."""
+    unknown = [c for c in channels_only or [] if c not in parts[0].channels]
+    if unknown and len(parts) == 1:
+        return Failed(message=f"稿件 {parts[0].id} 不发往这些渠道：{'、'.join(unknown)}")
+    pub = _choose(parts, ledger, channels_only, now, actor)
+    broken = _render(pub, catalog, ledger)
+    if broken:
+        return Failed(message="渲染失败，未发布到任何渠道：\n" + "\n".join(broken))
+    refused = approval_gate(parts, catalog, ledger, pub.emergency, actor, logger)
+    if refused:
+        return Failed(message=refused)
+    now = _embargo(pub, ledger, now, actor, logger)
+    _deliver(pub, catalog.settings, ledger, now)
+    outcomes = _after_delivery(pub, catalog, ledger)
+    return _report(pub, catalog.settings, ledger, outcomes, logger)
+
+
+def _choose(parts: list[Release], ledger: Ledger, channels_only, now: bool, actor: str) -> Publication:
     notes: dict[tuple[str, str], str] = {}
     chosen = {r.id: _chosen_channels(r, ledger, channels_only, notes) for r in parts}
     for r in parts:
@@ -179,52 +219,61 @@ def publish_parts(parts: list[Release], catalog: Catalog, ledger: Ledger, channe
             ledger.ensure(r.id, ch, r.version)
         if now:
             ledger.log(r.id, "", r.version, "embargo-override", actor, f"立即发布（原定 {r.publish_at.isoformat()}）")
+    return Publication(parts, chosen, notes)
 
-    # Render everything first: one half that cannot render holds back the whole bundle.
-    futures = {(r.id, ch): render_channel.submit(ch, r, catalog.context(r)) for r in parts for ch in chosen[r.id]}
-    renditions: dict[tuple[str, str], channels.Rendition] = {}
+
+def _render(pub: Publication, catalog: Catalog, ledger: Ledger) -> list[str]:
+    """Every channel's rendition before anything goes out: one half that cannot render holds back the
+    whole bundle. Validation rendered them; only a catalog made without rendering renders here."""
+    futures = {(r.id, ch): render_channel.submit(ch, r, catalog.context(r)) for r, ch in pub.rows()
+               if (r.id, ch) not in catalog.renditions}
     broken: list[str] = []
     for (rid, ch), fut in futures.items():
         try:
-            renditions[(rid, ch)] = fut.result()
-        except RenditionError as e:  # validation renders too; only happens if the context changed
+            catalog.renditions[(rid, ch)] = fut.result()
+        except RenditionError as e:
             broken.append(f"{rid} / {channels.get(ch).label}：{e}")
-            continue
-        ledger.mark_rendered(ledger.get(rid, ch, catalog.releases[rid].version), renditions[(rid, ch)].content_hash)
-    for r in parts:
-        _table_artifact(ledger, r, chosen[r.id], "已生成各渠道稿件")
-        if (r.id, "infographic") in renditions:
-            _infographic_artifact(renditions[(r.id, "infographic")])
-    if broken:
-        return Failed(message="渲染失败，未发布到任何渠道：\n" + "\n".join(broken))
-    # [issue 8 hook] keep each channel's text on its ledger row, so a later correction can show what changed
-    from pressroom.delivery.corrections import remember
-    remember(ledger, parts, renditions)
+    for r, ch in pub.rows():
+        if (r.id, ch) in catalog.renditions:
+            pub.renditions[(r.id, ch)] = catalog.renditions[(r.id, ch)]
+            ledger.mark_rendered(ledger.get(r.id, ch, r.version), pub.renditions[(r.id, ch)].content_hash)
+    for r in pub.parts:
+        _table_artifact(ledger, r, pub.chosen[r.id], "已生成各渠道稿件")
+        for ch in pub.chosen[r.id]:
+            if channels.get(ch).preview and (r.id, ch) in pub.renditions:
+                _preview_artifact(pub.renditions[(r.id, ch)], channels.get(ch))
+    if not broken:
+        # Each channel's text stays on its ledger row, so a later correction can show what changed.
+        remember(ledger, pub.parts, pub.renditions)
+    return broken
 
-    emergency = any(r.kind == "emergency" for r in parts)
-    refused = approval_gate(parts, catalog, ledger, emergency, actor, logger)
-    if refused:
-        return Failed(message=refused)
-    if emergency and not now:
+
+def _embargo(pub: Publication, ledger: Ledger, now: bool, actor: str, logger) -> bool:
+    """Whether the embargo is overridden; otherwise wait for it."""
+    if pub.emergency and not now:
         # R4: authoritative information goes out at once; the embargo does not hold an emergency back.
-        now = True
-        for r in parts:
+        for r in pub.parts:
             ledger.log(r.id, "", r.version, "emergency-fast-path", actor, "突发事件：不等待发布时间，快速渠道优先")
+        return True
     if not now:
         # A bundle goes out when its last half may: never before any half's embargo.
-        wait_for_embargo(max(parts, key=lambda p: p.publish_at), logger)
+        wait_for_embargo(max(pub.parts, key=lambda p: p.publish_at), logger)
+    return now
+
+
+def _deliver(pub: Publication, settings: Settings, ledger: Ledger, now: bool) -> None:
+    """Every channel as one task (both halves of a bundle together); an emergency's fast channels first."""
     token = worker_token()
     delays = engine.retry_delays(settings)
     deliver = deliver_unit.with_options(retries=len(delays), retry_delay_seconds=delays or 0)
     units: dict[str, list] = {}
-    for r in parts:  # document first (bundle_of orders it so)
-        for ch in chosen[r.id]:
-            units.setdefault(ch, []).append((r, renditions[(r.id, ch)]))
-    head = parts[0]
+    for r, ch in pub.rows():  # document first (bundle_of orders it so)
+        units.setdefault(ch, []).append((r, pub.renditions[(r.id, ch)]))
+    head = pub.head
     progress = create_progress_artifact(progress=0.0, key=f"progress-{head.id}", description=f"{head.title}：发布进度")
     # An emergency reaches the fast channels (where the public looks first) before the rest.
     waves = ([[ch for ch in units if channels.get(ch).fast], [ch for ch in units if not channels.get(ch).fast]]
-             if emergency else [list(units)])
+             if pub.emergency else [list(units)])
     done = 0
     for wave in waves:
         running = {deliver.submit(ch, units[ch], settings, token, now, len(units[ch])): ch for ch in wave}
@@ -232,43 +281,49 @@ def publish_parts(parts: list[Release], catalog: Catalog, ledger: Ledger, channe
             ch = running[fut]
             done += 1
             update_progress_artifact(progress, progress=100.0 * done / max(1, len(units)))
-            for r in parts:
-                if ch in chosen[r.id]:
-                    _table_artifact(ledger, r, chosen[r.id], f"{done}/{len(units)} 个渠道已完成")
+            for r in pub.parts:
+                if ch in pub.chosen[r.id]:
+                    _table_artifact(ledger, r, pub.chosen[r.id], f"{done}/{len(units)} 个渠道已完成")
 
-    if any(ch == "portal" and ledger.get(r.id, ch, r.version).state == PUBLISHED
-           for r in parts for ch in chosen[r.id]):
-        refresh_portal(settings, catalog)
-    outcomes = {(r.id, ch): engine.outcome(ledger, engine.Job(r.id, ch, r.version)) for r in parts for ch in chosen[r.id]}
+
+def _after_delivery(pub: Publication, catalog: Catalog, ledger: Ledger) -> dict:
+    """The column, its feeds and the press hall rebuilt once a page went out; a link to each publication."""
+    if any(channels.get(ch).column and ledger.get(r.id, ch, r.version).state == PUBLISHED for r, ch in pub.rows()):
+        refresh_portal(catalog.settings, catalog)
+    outcomes = {(r.id, ch): engine.outcome(ledger, engine.Job(r.id, ch, r.version)) for r, ch in pub.rows()}
     for (rid, ch), o in outcomes.items():
         if o.state == PUBLISHED and o.url.startswith("http"):
             create_link_artifact(key=f"link-{rid}-{ch}", link=o.url,
                                  link_text=f"{channels.get(ch).label}：{catalog.releases[rid].title}")
+    return outcomes
 
+
+def _report(pub: Publication, settings: Settings, ledger: Ledger, outcomes: dict, logger):
+    """The run's result, and (R9) a notice to the offices concerned for bundles and emergencies."""
+    head, many = pub.head, len(pub.parts) > 1
     summary: dict = {"release": head.id, "version": head.version, "title": head.title,
                      "channels": {ch: o.state for (rid, ch), o in outcomes.items() if rid == head.id},
-                     "notes": {f"{rid}/{ch}": n for (rid, ch), n in notes.items()}}
-    if len(parts) > 1:
-        summary["bundle"] = {r.id: {ch: o.state for (rid, ch), o in outcomes.items() if rid == r.id} for r in parts}
+                     "notes": {f"{rid}/{ch}": n for (rid, ch), n in pub.notes.items()}}
+    if many:
+        summary["bundle"] = {r.id: {ch: o.state for (rid, ch), o in outcomes.items() if rid == r.id} for r in pub.parts}
         summary["skew_seconds"] = engine.bundle_skew(list(outcomes.values()))
         logger.info("bundle %s: delivery skew %.3f s", head.id, summary["skew_seconds"])
     failed = {k: o for k, o in outcomes.items() if o.state != PUBLISHED}
-    many = len(parts) > 1
 
     def who(rid, ch):
         return f"{rid} / {channels.get(ch).label}" if many else channels.get(ch).label
 
     lines = [f"{who(rid, ch)}：{STATE_LABELS.get(o.state, o.state)}（{o.error}）" for (rid, ch), o in failed.items()]
-    lines += [f"{who(rid, ch)}：{n}" for (rid, ch), n in notes.items()]
-    if many or emergency:  # R9: the offices concerned hear about bundles and emergencies
+    lines += [f"{who(rid, ch)}：{n}" for (rid, ch), n in pub.notes.items()]
+    if many or pub.emergency:
         if "skew_seconds" in summary:
             lines.append(f"同步误差（最后一个与第一个渠道送达的时间差）：{summary['skew_seconds']:.1f} 秒")
-        notify(settings, ledger, parts, "failed" if failed or notes else "published",
+        notify(settings, ledger, pub.parts, "failed" if failed or pub.notes else "published",
                lines or [f"{who(rid, ch)}：已发布 {o.url}" for (rid, ch), o in outcomes.items()])
-    if failed or notes:
-        return Failed(message=f"{head.title}：{len(failed) + len(notes)} 个渠道未发布\n" + "\n".join(lines),
+    if failed or pub.notes:
+        return Failed(message=f"{head.title}：{len(failed) + len(pub.notes)} 个渠道未发布\n" + "\n".join(lines),
                       data=summary)
-    logger.info("published %s on %d channel deliveries", " + ".join(p.id for p in parts), len(outcomes))
+    logger.info("published %s on %d channel deliveries", " + ".join(p.id for p in pub.parts), len(outcomes))
     return summary
 
 

@@ -4,8 +4,10 @@ release that fails here reaches no channel."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pressroom.errors import Problem, RenditionError, ValidationFailed
 from pressroom.releases.loader import RELEASE_FILE, load_all, load_registry
@@ -20,6 +22,9 @@ class Catalog:
     releases: dict[str, Release]  # the valid ones, by id
     problems: dict[str, list[Problem]]  # by release folder name
     warnings: dict[str, list[str]] = field(default_factory=dict)  # by release id
+    # What validation rendered, by (release id, channel): the publish flow delivers exactly these, so each
+    # channel of a release is rendered once per publish.
+    renditions: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def find(self, name: str) -> Release:
         """A release by id, folder name or path."""
@@ -101,14 +106,45 @@ def render_check(release: Release, catalog: Catalog) -> tuple[list[Problem], lis
         except RenditionError as e:
             problems.append(Problem(_rel(catalog.settings, release), e.field, f"{channels.get(ch).label}：{e.message}", e.fix))
             continue
+        catalog.renditions[(release.id, ch)] = rendition
         warnings.extend(f"{channels.get(ch).label}：{w}" for w in rendition.warnings)
     return problems, warnings
+
+
+# The last few catalogs validated in this process, by what they were made from: a CLI publish validates,
+# then runs the flow in the same process, which validates again; the content is loaded and every channel
+# rendered once. Any change to a file under content/ (or to the settings) makes a new key.
+_MEMO: dict[tuple, Catalog] = {}
+_MEMO_SIZE = 4
+
+
+def _fingerprint(settings: Settings) -> tuple:
+    files = []
+    for folder, _dirs, names in os.walk(settings.content_dir):
+        for name in names:
+            st = os.stat(os.path.join(folder, name))
+            files.append((folder, name, st.st_mtime_ns, st.st_size, st.st_ino))
+    return (repr(settings), tuple(sorted(files)))
 
 
 def validate(settings: Settings, render: bool = True, only: str | None = None) -> Catalog:
     """Load every release (cheap) and check them. The copy gate and the render check (the expensive part)
     run for every release, or with ``only`` (an id, folder or path) for that release and its bundle.
-    Releases with problems are moved out of ``releases``."""
+    Releases with problems are moved out of ``releases``. Unchanged content validated before in this
+    process is not loaded or rendered again (a rendered catalog also answers ``render=False``)."""
+    key = _fingerprint(settings)
+    for want in ((only, True), (only, False))[: 1 if render else 2]:
+        hit = _MEMO.get((*want, key))
+        if hit is not None:
+            return hit
+    catalog = _validate(settings, render, only)
+    _MEMO[(only, render, key)] = catalog
+    while len(_MEMO) > _MEMO_SIZE:
+        _MEMO.pop(next(iter(_MEMO)))
+    return catalog
+
+
+def _validate(settings: Settings, render: bool, only: str | None) -> Catalog:
     registry = load_registry(settings.content_dir)
     releases, problems = load_all(settings, registry)
     catalog = Catalog(settings, registry, dict(releases), problems)
