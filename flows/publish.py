@@ -197,7 +197,7 @@ def publish_parts(parts: list[Release], catalog: Catalog, ledger: Ledger, channe
             _infographic_artifact(renditions[(r.id, "infographic")])
     if broken:
         return Failed(message="渲染失败，未发布到任何渠道：\n" + "\n".join(broken))
-    # [issue 8 hook] keep each channel's text on its ledger row, so a later correction can show what changed
+    # For corrections: keep each channel's text on its ledger row, so a later correction can show what changed
     from pressroom.delivery.corrections import remember
     remember(ledger, parts, renditions)
 

@@ -1,4 +1,4 @@
-"""``pressroom correct`` and ``pressroom retract`` (issue 8): registered on the main ``app``."""
+"""``pressroom correct`` and ``pressroom retract``: registered on the main ``app``."""
 
 from __future__ import annotations
 

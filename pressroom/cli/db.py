@@ -1,4 +1,4 @@
-"""``pressroom db …`` (issue 9): registered on the main ``app``. The ledger's migrations."""
+"""``pressroom db …``: registered on the main ``app``. The ledger's migrations."""
 
 from __future__ import annotations
 
