@@ -1,5 +1,5 @@
 """Press-hall site build: full build of a large archive, incremental rebuild after one more release, and the
-link check, with peak memory. Targets (issue 7): 10,000 releases full build <= 20 s, incremental <= 1 s,
+link check, with peak memory. Targets: 10,000 releases full build <= 20 s, incremental <= 1 s,
 peak RSS <= 500 MB on a 2-core machine.
 
     .venv/bin/python bench/site.py [--releases 10000] [--workers N] [--keep DIR]

@@ -273,7 +273,7 @@ def feeds(releases: Iterable[Release], settings: Settings,
 
 
 # ---------------------------------------------------------------------------------------------
-# Corrections and withdrawals (issue 8; the notes themselves come from ``pressroom.delivery.corrections``)
+# Corrections and withdrawals (the notes themselves come from ``pressroom.delivery.corrections``)
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ carries no ``<a>`` at all: the portal page is ``content_source_url`` ("阅读原
 other half and an event's other releases are named with their portal URL as plain text (readers can copy it;
 "阅读原文" leads to the portal page, where the same links are clickable).
 
-Limits: platform documentation of ``draft/add`` (draftbox ``api_draft_add``), as summarised in the shared
-channel facts: title ≤ 32, author ≤ 16, digest ≤ 128, content < 20,000 characters and < 1 MB, in-article
-images jpg/png < 1 MB, permanent image material ≤ 10 MB, ``content_source_url`` ≤ 1 KB.
+Limits: platform documentation of ``draft/add`` (draftbox ``api_draft_add``), summarised with their sources
+in docs/outlets.md#wechat: title ≤ 32, author ≤ 16, digest ≤ 128, content < 20,000 characters and < 1 MB,
+in-article images jpg/png < 1 MB, permanent image material ≤ 10 MB, ``content_source_url`` ≤ 1 KB.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Prefect settings pressroom needs, set in one place before Prefect is imported.
 
 Ephemeral mode (no PREFECT_API_URL) starts a temporary local server; without these its telemetry heartbeat
-and shutdown logs spill tracebacks into an editor's terminal (shared/docs/prefect-notes.md). The console
+and shutdown logs spill tracebacks into an editor's terminal (docs/outlets.md#prefect). The console
 handler is quiet for the CLI (which draws its own progress); the UI still receives every log line.
 """
 

@@ -29,7 +29,7 @@ FONT_FILES = {False: FONT_DIR / "NotoSansCJK-Regular.ttc", True: FONT_DIR / "Not
 SC_INDEX = 2
 SC_NAME = "Noto Sans CJK SC"
 
-# Kinsoku sets, as listed in the shared channel facts (GB/T 15834 and common CJK typesetting practice).
+# Kinsoku sets, as listed in docs/outlets.md#line-breaking (GB/T 15834 and common CJK typesetting practice).
 NO_START = set("!%),.:;>?]}°·’”…‰′″℃、。〃〉》」』】〕〗！＂％＇），．：；？］｝～")
 NO_END = set("$([{£¥·‘“〈《「『【〔〖（［｛￡￥")
 SPACES = " \t"  # break opportunities that take no room at the end of a line

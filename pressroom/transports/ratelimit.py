@@ -27,7 +27,7 @@ from typing import Any, Mapping
 log = logging.getLogger(__name__)
 
 PREFIX = "pressroom-"
-# What the platforms publish (shared/docs/channel-facts.md): WeChat answers 45011 past a per-minute
+# What the platforms publish (docs/outlets.md#rate-limits): WeChat answers 45011 past a per-minute
 # frequency; Weibo allows 30 posts an hour per user and blacklists repeated excess.
 DEFAULT_LIMITS: dict[str, dict[str, float]] = {
     "wechat": {"per_second": 5, "burst": 10},

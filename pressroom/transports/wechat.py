@@ -387,7 +387,7 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
             return None  # published but not yet pushed: deliver resumes at the push
         return Receipt(external_id=str(steps["article_id"]), url=str(steps["article_url"]))
 
-    # -- withdrawing (issue 8) ---------------------------------------------------------------------
+    # -- withdrawing -------------------------------------------------------------------------------
 
     def retract(self, delivery) -> str:
         """Delete the published article of ``delivery`` (``freepublish/delete``, irreversible). An article

@@ -184,7 +184,7 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
             self._looked.add((delivery.id, delivery.attempts))  # deliver need not look again
         return found
 
-    # -- withdrawing (issue 8) ---------------------------------------------------------------------
+    # -- withdrawing -------------------------------------------------------------------------------
 
     def retract(self, delivery) -> str:
         """Delete the post of ``delivery`` (``statuses/destroy``); a post already gone (20101) counts as
