@@ -1,4 +1,4 @@
-"""Corrections and retractions (issue 8) end to end: the real flows (session Prefect harness), the real ledger,
+"""Corrections and retractions end to end: the real flows (session Prefect harness), the real ledger,
 the outbox, and the outlet doubles (WeChat, Weibo, CMS, SMTP) that show every duplicate and every deletion."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Scale-out (issue 9) on the documented production layout, started by ``scripts/stack.sh``: PostgreSQL from
+"""Scale-out on the documented production layout, started by ``scripts/stack.sh``: PostgreSQL from
 Debian's package on 127.0.0.1 in a temporary folder, the Prefect server on PostgreSQL, one process work pool,
 two workers. Fifty releases (WeChat, Weibo and portal each — the three API outlets; the other channels are
 left out to keep the run near three minutes on two cores) are scheduled for the same second through the

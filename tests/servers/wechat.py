@@ -1,5 +1,5 @@
 """A WeChat official-account API double: token, uploadimg, add_material, draft/add|batchget,
-freepublish/submit|get|batchget|delete, message/mass/sendall — strict per shared/docs/channel-facts.md.
+freepublish/submit|get|batchget|delete, message/mass/sendall — strict per docs/outlets.md#wechat.
 
 Strict means: an expired or unknown token gets 42001 / 40001, ``\\uXXXX`` escapes get 40033, a missing or
 temporary ``thumb_media_id`` gets 40007, a title over 32 characters 45003, a digest over 128 45004, an

@@ -1,5 +1,5 @@
 """A Weibo API double: ``statuses/share``, ``statuses/user_timeline``, ``statuses/destroy`` — strict per
-shared/docs/channel-facts.md.
+docs/outlets.md#weibo.
 
 Strict means: ``rip`` and ``status`` required (10016), a status over 140 汉字 20012 (bytes / 2 with every URL
 shortened to a 20-byte t.cn link, as the platform stores it), no link under the safe domain or a
