@@ -194,7 +194,7 @@ def correct_release(release: str, note: str = "", actor: str = "", delete_old: b
     if any(cx.is_retracted(ledger.rows(p.id)) for p in parts):
         return Failed(message=f"{head.title}：稿件已撤稿，不能更正")
     if delete_old is None:
-        delete_old = bool(settings.extra.get("corrections", {}).get("wechat_delete_old", False))
+        delete_old = settings.corrections.wechat_delete_old
     now = datetime.now(timezone.utc).replace(microsecond=0)  # shown on pages: whole seconds
     for p in parts:
         _correction_records(ledger, p, note.strip(), actor, now)

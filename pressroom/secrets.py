@@ -48,7 +48,7 @@ class MissingCredential(Exception):
 
 def transport_settings(settings: Settings, outlet: str) -> Mapping:
     """The ``[transport.<outlet>]`` table of settings (empty when absent)."""
-    return (settings.extra.get("transport") or {}).get(outlet) or {}
+    return settings.transport_tables.get(outlet) or {}
 
 
 def remember(value: str | None) -> None:
