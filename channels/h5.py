@@ -43,8 +43,7 @@ def _poster(release: Release, ctx: RenderContext) -> bytes:
 
 def page_html(release: Release, ctx: RenderContext) -> str:
     s = ctx.settings
-    outlet = s.outlet("portal")
-    sites = list(outlet.get("sites", [])) or [str(s.city.get("name", ""))]
+    sites = list(s.site_names)
     image_src = image_resolver(release, lambda img: data_uri(img.data, MIME.get(img.format, "image/png")))
     link = counterpart_link(release, ctx)
     sections = [{"heading": sec.heading, "html": body_html(sec.body, image_src),
@@ -57,7 +56,7 @@ def page_html(release: Release, ctx: RenderContext) -> str:
         subtitle=text(release.subtitle),
         digest=text(release.digest),
         sites=sites,
-        press_office=str(s.city.get("press_office", "")),
+        press_office=s.city.press_office,
         published=display_time(release.publish_at.astimezone(s.tz)),
         people=people(release),
         poster=data_uri(_poster(release, ctx), "image/png"),

@@ -373,9 +373,9 @@ def desk_label(channel: str, ctx: RenderContext) -> tuple[str, str]:
     """(who receives it, the outlet's word for "printed" / "aired")."""
     out = ctx.settings.outlet(channel)
     if channel == "tv":
-        station, programme = str(out.get("station", "")), str(out.get("programme", ""))
+        station, programme = out["station"], out["programme"]
         return f"{station}{f'《{programme}》' if programme else ''}编辑部", "播出"
-    return f"{'、'.join(out.get('papers', [])) or '报社'}编辑部", "刊发"
+    return f"{'、'.join(out['papers']) or '报社'}编辑部", "刊发"
 
 
 def desk_correction(channel: str, release: Release, ctx: RenderContext, c: Correction, old: str | None,
@@ -386,7 +386,7 @@ def desk_correction(channel: str, release: Release, ctx: RenderContext, c: Corre
         release_id=release.id, old_version=c.corrects, new_version=release.version,
         old_sent=dated(c.old_published_at, ctx) if c.old_published_at else "", at=dated(c.at, ctx), note=c.note,
         diff=text_diff(old, new) if old is not None else [], archived=old is not None, full=new,
-        press_office=str(ctx.settings.city.get("press_office", "")))
+        press_office=ctx.settings.city.press_office)
 
 
 def desk_withdrawal(channel: str, release_id: str, ctx: RenderContext, w: Withdrawal) -> str:
@@ -394,7 +394,7 @@ def desk_withdrawal(channel: str, release_id: str, ctx: RenderContext, w: Withdr
     return render_template(
         "corrections/desk-withdrawal.txt", who=who, done=done, title=w.title,
         release_id=release_id, version=w.withdraws, sent=dated(w.published_at, ctx) if w.published_at else "",
-        at=dated(w.at, ctx), reason=w.reason, press_office=str(ctx.settings.city.get("press_office", "")))
+        at=dated(w.at, ctx), reason=w.reason, press_office=ctx.settings.city.press_office)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -512,10 +512,10 @@ def withdrawal_rendition(channel: str, release_id: str, ctx: RenderContext, w: W
 def withdrawal_page(release_id: str, ctx: RenderContext, w: Withdrawal) -> str:
     s = ctx.settings
     outlet = s.outlet("portal")
-    sites = list(outlet.get("sites", [])) or [str(s.city.get("name", ""))]
+    sites = list(s.site_names)
     return render_template(
         "corrections/withdrawn.html", title=markup.clean_text(w.title).strip(), site=sites[0], sites=sites,
-        column=str(outlet.get("column", "新闻发布")), press_office=str(s.city.get("press_office", "")),
+        column=outlet["column"], press_office=s.city.press_office,
         url=ctx.url_for(release_id), published=dated(w.published_at, ctx) if w.published_at else "",
         withdrawn=dated(w.at, ctx), withdrawn_iso=w.at.astimezone(s.tz).isoformat(), notice=w.notice or DEFAULT_NOTICE)
 
