@@ -29,12 +29,12 @@ CONTRACT = ("CHANNEL", "render", "correct", "withdraw")
 class UnknownChannel(KeyError):
     """A channel name that no registered outlet declares."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, where: str = ""):
         super().__init__(name)
-        self.name = name
+        self.name, self.where = name, where
 
     def __str__(self) -> str:
-        return f"“{self.name}”不是已知的发布渠道（可用：{'、'.join(names())}）"
+        return f"{self.where}“{self.name}”不是已知的发布渠道（可用：{'、'.join(names())}）"
 
 
 @lru_cache(maxsize=1)
@@ -86,8 +86,9 @@ def configured(settings: Settings) -> tuple[str, ...]:
     outlet when the table is absent), in the registry's order. A name no outlet declares is an error."""
     if not settings.transports:
         return names()
-    for name in settings.transports:
-        adapter(name)
+    unknown = [name for name in settings.transports if name not in _modules()]
+    if unknown:
+        raise UnknownChannel(unknown[0], where="pressroom.toml：[transports] 中的")
     return tuple(n for n in names() if n in settings.transports)
 
 

@@ -63,7 +63,7 @@ class RenderContext:
 
     @property
     def portal_base(self) -> str:
-        base = str(self.settings.outlet("portal").get("base_url", "https://example.gov.cn/xwfb/"))
+        base = self.settings.outlet("portal")["base_url"]
         return base if base.endswith("/") else base + "/"
 
     def counterpart(self, release: Release) -> ReleaseRef | None:

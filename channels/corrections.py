@@ -132,7 +132,7 @@ def desk_correction(desk: Desk, release: Release, ctx: RenderContext, base: Rend
         release_id=release.id, old_version=c.corrects, new_version=release.version,
         old_sent=dated(c.old_published_at, ctx) if c.old_published_at else "", at=dated(c.at, ctx), note=c.note,
         diff=text_diff(old, new) if old is not None else [], archived=old is not None, full=new,
-        press_office=str(ctx.settings.city.get("press_office", "")))
+        press_office=ctx.settings.city.press_office)
     bom = base.files[name].startswith(BOM.encode("utf-8"))
     data = (BOM if bom else "").encode("utf-8") + message.encode("utf-8")
     return replace(base, title=f"{CORRECTED_MARK}{base.title}", files={**base.files, name: data})
@@ -143,7 +143,7 @@ def desk_withdrawal(desk: Desk, channel: str, release_id: str, ctx: RenderContex
     text = render_template(
         "corrections/desk-withdrawal.txt", who=desk.who, done=desk.done, title=w.title,
         release_id=release_id, version=w.withdraws, sent=dated(w.published_at, ctx) if w.published_at else "",
-        at=dated(w.at, ctx), reason=w.reason, press_office=str(ctx.settings.city.get("press_office", "")))
+        at=dated(w.at, ctx), reason=w.reason, press_office=ctx.settings.city.press_office)
     return withdrawal(channel, release_id, w, {f"{release_id}.txt": text.encode(desk.encoding)})
 
 
@@ -168,9 +168,9 @@ def withdrawal_page(release_id: str, ctx: RenderContext, w: Withdrawal) -> str:
     """The page that replaces a withdrawn release page (portal and H5)."""
     s = ctx.settings
     outlet = s.outlet("portal")
-    sites = list(outlet.get("sites", [])) or [str(s.city.get("name", ""))]
+    sites = list(s.site_names)
     return render_template(
         "corrections/withdrawn.html", title=markup.clean_text(w.title).strip(), site=sites[0], sites=sites,
-        column=str(outlet.get("column", "新闻发布")), press_office=str(s.city.get("press_office", "")),
+        column=outlet["column"], press_office=s.city.press_office,
         url=ctx.url_for(release_id), published=dated(w.published_at, ctx) if w.published_at else "",
         withdrawn=dated(w.at, ctx), withdrawn_iso=w.at.astimezone(s.tz).isoformat(), notice=w.notice or DEFAULT_NOTICE)

@@ -46,8 +46,7 @@ def _poster(release: Release, ctx: RenderContext) -> bytes:
 def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
     """The H5 page; ``note`` is the 更正说明 of a corrected release, under the title card."""
     s = ctx.settings
-    outlet = s.outlet("portal")
-    sites = list(outlet.get("sites", [])) or [str(s.city.get("name", ""))]
+    sites = list(s.site_names)
     image_src = image_resolver(release, lambda img: data_uri(img.data, MIME.get(img.format, "image/png")))
     link = counterpart_link(release, ctx)
     sections = [{"heading": sec.heading, "html": body_html(sec.body, image_src),
@@ -60,7 +59,7 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
         subtitle=text(release.subtitle),
         digest=text(release.digest),
         sites=sites,
-        press_office=str(s.city.get("press_office", "")),
+        press_office=s.city.press_office,
         published=display_time(release.publish_at.astimezone(s.tz)),
         people=people(release),
         poster=data_uri(_poster(release, ctx), "image/png"),

@@ -271,7 +271,7 @@ def _check_figures(release: Release) -> None:
 
 
 def _header(ops: list, release: Release, ctx: RenderContext, width: int) -> float:
-    office = text(str(ctx.settings.city.get("press_office", "")))
+    office = text(ctx.settings.city.press_office)
     ops.append(RectOp((0, 0, width, 250), RED))
     ops.append(RectOp((0, 250, width, 258), GOLD))
     if office:
@@ -396,11 +396,11 @@ def _footer(ops: list, release: Release, ctx: RenderContext, y: float, width: in
     right: list = []
     ty = _block(right, "settings", "扫码阅读全文", 40, True, tx, qy + 28, tcol, INK, 1.4)
     portal = ctx.settings.outlet("portal")
-    sites = list(portal.get("sites", []))
+    sites = list(portal["sites"])
     if sites:
-        where = f"{text(str(sites[0]))}“{text(str(portal.get('column', '新闻发布')))}”栏目"
+        where = f"{text(str(sites[0]))}“{text(portal['column'])}”栏目"
         ty = _block(right, "settings", where, 28, False, tx, ty + 4, tcol, GREY, 1.5, mode="balance")
-    account = text(str(ctx.settings.outlet("wechat").get("account", "")))
+    account = text(ctx.settings.outlet("wechat")["account"])
     if account:
         ty = _block(right, "settings", f"更多权威信息，请关注“{account}”", 28, False, tx, ty + 8, tcol, GREY, 1.5,
                     mode="balance")
@@ -408,7 +408,7 @@ def _footer(ops: list, release: Release, ctx: RenderContext, y: float, width: in
     ops.append(RectOp((MARGIN, round(y), width - MARGIN, round(bottom)), TINT, radius=16))
     ops.append(qop)
     ops.extend(right)
-    office = text(str(ctx.settings.city.get("press_office", "")))
+    office = text(ctx.settings.city.press_office)
     source = "来源：" + " · ".join(s for s in (text(release.department.name), office) if s)
     return _block(ops, "department", source, 28, False, MARGIN, bottom + 28, width - 2 * MARGIN, GREY, 1.5,
                   align="center", mode="balance")
@@ -503,7 +503,7 @@ def cover_layout(release: Release, ctx: RenderContext) -> Layout:
         ops.append(TextOp(fld, ln, size, True, (round(_centred(ln, size, True, x0, col)), round(y)), WHITE))
         y += step
     # Outside the square (seen only in the 2.35:1 crop): the account and the kind, wholly left and right of it.
-    account = text(str(ctx.settings.outlet("wechat").get("account", ""))) or text(str(ctx.settings.city.get("name", "")))
+    account = text(ctx.settings.outlet("wechat")["account"]) or text(ctx.settings.city.name)
     side_w = SQ_X0 - 2 * 28
     if account:
         _side_text(ops, "settings", account, 28, True, 28, side_w, GOLD)

@@ -151,11 +151,11 @@ def build_copy(release: Release, ctx: RenderContext) -> tuple[Copy, list[str]]:
         title = text(ref.title)
         if label == "政策原文" and not title.startswith("《"):
             title = f"《{title}》"
-        site = (list(s.outlet("portal").get("sites", [])) or [str(s.city.get("name", ""))])[0]
+        site = s.site_names[0]
         counterpart = f"{label}：{title}，全文见{site}：{ref.url}"
-    papers = [str(p) for p in outlet.get("papers", [])] or [str(s.city.get("name", ""))]
+    papers = list(outlet["papers"]) or [s.city.name]
     copy = Copy(
-        column=str(outlet.get("column", "权威发布")),
+        column=outlet["column"],
         papers=papers,
         release_id=release.id,
         version=release.version,
@@ -174,7 +174,7 @@ def build_copy(release: Release, ctx: RenderContext) -> tuple[Copy, list[str]]:
         document_number=release.document_number,
         issuer=list(release.issuer),
         counterpart=counterpart,
-        source=str(s.city.get("press_office", "")),
+        source=s.city.press_office,
     )
     return copy, warnings + counterpart_warning(release, ctx)
 
@@ -311,7 +311,7 @@ def render(release: Release, ctx: RenderContext) -> Rendition:
 
 
 def desk(ctx: RenderContext) -> Desk:
-    papers = "、".join(ctx.settings.outlet(NAME).get("papers", [])) or "报社"
+    papers = "、".join(ctx.settings.outlet(NAME)["papers"]) or "报社"
     return Desk(f"{papers}编辑部", "刊发", TXT_ENCODING)
 
 

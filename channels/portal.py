@@ -137,7 +137,7 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
     """The release page; ``note`` is the 更正说明 box of a corrected release (the template's note slot)."""
     s = ctx.settings
     outlet = s.outlet(NAME)
-    sites = list(outlet.get("sites", [])) or [str(s.city.get("name", ""))]
+    sites = list(s.site_names)
     image_src = image_resolver(release, lambda img: quote(asset_name(release.id, img)))
     link = counterpart_link(release, ctx)
     local = _local(s, release.publish_at)
@@ -150,8 +150,8 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
         digest=text(release.digest),
         site=sites[0],
         sites=sites,
-        column=str(outlet.get("column", "新闻发布")),
-        press_office=str(s.city.get("press_office", "")),
+        column=outlet["column"],
+        press_office=s.city.press_office,
         url=ctx.url_for(release.id),
         published=display_time(local),
         published_iso=local.isoformat(),
@@ -188,15 +188,14 @@ def index_page(releases: Iterable[Release], settings: Settings) -> bytes:
     """The column's index (``index.html``): every published release, newest first."""
     ctx = RenderContext(settings)
     outlet = settings.outlet(NAME)
-    sites = list(outlet.get("sites", [])) or [str(settings.city.get("name", ""))]
+    sites = list(settings.site_names)
     items = [{"href": f"{r.id}.html", "title": text(r.title), "kind": r.kind_label,
               "date": display_date(_local(settings, r.publish_at)),
               "iso": _local(settings, r.publish_at).isoformat(), "department": r.department.name,
               "digest": text(r.digest)}
              for r in _newest_first(releases)]
     html = render_template("portal/index.html", items=items, site=sites[0], sites=sites,
-                           column=str(outlet.get("column", "新闻发布")), url=ctx.portal_base,
-                           press_office=str(settings.city.get("press_office", "")))
+                           column=outlet["column"], url=ctx.portal_base, press_office=settings.city.press_office)
     return html.encode("utf-8")
 
 
@@ -205,8 +204,8 @@ def _feed(releases: list[Release], settings: Settings, self_name: str,
     ctx = RenderContext(settings)
     notices = notices or {}
     outlet = settings.outlet(NAME)
-    sites = list(outlet.get("sites", [])) or [str(settings.city.get("name", ""))]
-    column = str(outlet.get("column", "新闻发布"))
+    sites = list(settings.site_names)
+    column = outlet["column"]
     base = ctx.portal_base
     newest = releases[0].publish_at if releases else EMPTY_FEED_DATE
     newest = max([newest, *(n.at for n in notices.values())])  # a correction updates the feed too
@@ -214,8 +213,8 @@ def _feed(releases: list[Release], settings: Settings, self_name: str,
     fg = FeedGenerator()
     fg.id(base)
     fg.title(f"{sites[0]}·{column}")
-    fg.subtitle(f"{settings.city.get('press_office') or sites[0]}权威发布")
-    fg.author({"name": str(settings.city.get("press_office") or sites[0])})
+    fg.subtitle(f"{settings.city.press_office or sites[0]}权威发布")
+    fg.author({"name": settings.city.press_office or sites[0]})
     fg.language("zh-CN")
     # feedgen makes the LAST link the RSS <channel><link>: self first, the human page last.
     fg.link(href=base + self_name, rel="self")
@@ -293,7 +292,7 @@ def _withdrawn_entry(fg: FeedGenerator, ctx: RenderContext, release_id: str, not
     fe.guid(url, permalink=True)  # the same GUID as the withdrawn entry, so readers replace it
     fe.title(text(n.title))
     fe.link(href=url, rel="alternate")
-    fe.author({"name": str(ctx.settings.city.get("press_office") or ctx.settings.city.get("name", ""))})
+    fe.author({"name": ctx.settings.city.press_office or ctx.settings.city.name})
     fe.published(n.published_at or n.at)
     fe.updated(n.at)
     fe.content(n.html, type="html")

@@ -39,8 +39,6 @@ from channels.portal import text
 CHANNEL = Channel(name="tv", label="电视《淮南新闻联播》“新闻发布”栏目", short="电视", desk=True)
 NAME = CHANNEL.name
 
-DEFAULT_CHARS_PER_MINUTE = 270  # a city station's news pace (radio news reads 250–270, CCTV 290–300)
-DEFAULT_SLOT_SECONDS = 90  # a 消息 with pictures runs 60–90 s
 SOUND_BITE_MIN, SOUND_BITE_MAX = 15, 60  # spoken characters: 3–13 s at 270 a minute; shorter ones are
 # the "一是……。" lead-ins of a list or a bare "不会。", not something a person is shown saying
 SUBTITLE_MAX = 16  # characters on one subtitle line of a 16:9 picture
@@ -90,8 +88,7 @@ def sentences(paragraph: str) -> list[str]:
 
 def _rate(ctx: RenderContext) -> tuple[float, float]:
     outlet = ctx.settings.outlet(NAME)
-    cpm = outlet.get("chars_per_minute", DEFAULT_CHARS_PER_MINUTE)
-    slot = outlet.get("slot_seconds", DEFAULT_SLOT_SECONDS)
+    cpm, slot = outlet["chars_per_minute"], outlet["slot_seconds"]
     for key, value in (("chars_per_minute", cpm), ("slot_seconds", slot)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise RenditionError(NAME, key, f"电视配置 {key} 为“{value}”，不是正数",
@@ -245,10 +242,10 @@ def render(release: Release, ctx: RenderContext) -> Rendition:
     values = dict(
         r=release,
         title=text(release.title),
-        station=str(outlet.get("station", "")),
-        channel=str(outlet.get("channel", "")),
-        programme=str(outlet.get("programme", "")),
-        column=str(outlet.get("column", "新闻发布")),
+        station=outlet["station"],
+        channel=outlet["channel"],
+        programme=outlet["programme"],
+        column=outlet["column"],
         published=display_time(release.publish_at.astimezone(s.tz)),
         duration=mmss(seconds),
         chars=chars,
@@ -273,7 +270,7 @@ def mmss_clock(seconds: float) -> str:
 
 def desk(ctx: RenderContext) -> Desk:
     out = ctx.settings.outlet(NAME)
-    station, programme = str(out.get("station", "")), str(out.get("programme", ""))
+    station, programme = out["station"], out["programme"]
     return Desk(f"{station}{f'《{programme}》' if programme else ''}编辑部", "播出")
 
 

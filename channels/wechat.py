@@ -356,7 +356,7 @@ def _title(release: Release) -> str:
 
 def _author(ctx: RenderContext) -> str:
     outlet = ctx.settings.outlet(NAME)
-    author = text(str(outlet.get("author") or outlet.get("account") or ""))
+    author = text(outlet["author"] or outlet["account"])
     if len(author) > AUTHOR_MAX:
         raise RenditionError(NAME, "author", f"作者“{author}”{len(author)} 字，超过微信 {AUTHOR_MAX} 字上限",
                              f"请在 pressroom.toml 的 [outlets.wechat] 中把 author 改为不超过 {AUTHOR_MAX} 字")

@@ -175,7 +175,7 @@ def correct_release(release: str, note: str = "", actor: str = "", delete_old: b
         return parts
     _tag_run([p.id for p in parts], "correction")
     if delete_old is None:
-        delete_old = bool(settings.extra.get("corrections", {}).get("wechat_delete_old", False))
+        delete_old = settings.corrections.wechat_delete_old
     plans, done = _plans(parts, ledger, note, actor)
     if done is not None:
         return done

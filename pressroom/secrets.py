@@ -2,7 +2,7 @@
 
 Credentials never live in ``pressroom.toml`` or the repository. Each one is read, in this order, from
 
-1. an environment variable with a documented name (``ENV_NAMES`` below), or
+1. an environment variable with a documented name (``pressroom.settings.ENV_NAMES``), or
 2. a Prefect Secret block whose name is given in settings, ``[transport.<outlet>] <key>_block = "…"``
    (for example ``[transport.wechat] secret_block = "huainan-wechat-secret"``; create it with
    ``prefect block create secret`` or in the UI).
@@ -21,18 +21,8 @@ import re
 import threading
 from typing import Mapping
 
-from pressroom.settings import Settings
+from pressroom.settings import ENV_NAMES, PUBLIC_KEYS, Settings  # noqa: F401  (the names live with the settings)
 
-# (outlet, key) -> environment variable. Documented in README "Connecting real outlets".
-ENV_NAMES: Mapping[tuple[str, str], str] = {
-    ("wechat", "appid"): "PRESSROOM_WECHAT_APPID",
-    ("wechat", "secret"): "PRESSROOM_WECHAT_SECRET",
-    ("weibo", "token"): "PRESSROOM_WEIBO_TOKEN",
-    ("smtp", "password"): "PRESSROOM_SMTP_PASSWORD",
-    ("cms", "token"): "PRESSROOM_CMS_TOKEN",
-}
-# Not secret, but allowed in settings as a fallback (an AppID is printed in the WeChat console).
-PUBLIC_KEYS = {("wechat", "appid")}
 
 MASK = "***"
 _MIN_LEN = 4  # shorter values would blank ordinary words
@@ -48,7 +38,7 @@ class MissingCredential(Exception):
 
 def transport_settings(settings: Settings, outlet: str) -> Mapping:
     """The ``[transport.<outlet>]`` table of settings (empty when absent)."""
-    return (settings.extra.get("transport") or {}).get(outlet) or {}
+    return settings.transport_tables.get(outlet) or {}
 
 
 def remember(value: str | None) -> None:

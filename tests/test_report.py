@@ -210,7 +210,7 @@ def test_emergencies_and_opinion_cases_against_their_clocks(accountable, setting
 
 
 def test_the_opinion_limit_is_configurable(accountable, settings):
-    strict = dataclasses.replace(settings, extra={**settings.extra, "compliance": {"opinion_hours": 12}})
+    strict = dataclasses.replace(settings, compliance=dataclasses.replace(settings.compliance, opinion_hours=12))
     opinion = flags(accountable.report(strict), rp.LATE_OPINION)
     assert set(opinion) == {"o1", "o2"}
     assert "超过12小时时限12小时" in opinion["o2"].evidence

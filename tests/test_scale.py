@@ -332,7 +332,7 @@ def test_rate_limits_without_a_server_or_limit_never_block(monkeypatch, stack):
         with temporary_settings(updates={PREFECT_API_URL: ""}):
             concurrency.throttle("wechat")  # embedded default: nothing to ask
 
-    defaults = {lim.outlet: lim for lim in concurrency.limits_from(SimpleNamespace(extra={}))}
+    defaults = {lim.outlet: lim for lim in concurrency.limits_from(None)}
     assert defaults["wechat"].per_second == 5 and defaults["weibo"].per_second == pytest.approx(30 / 3600)
     ours = {lim.outlet: lim for lim in concurrency.limits_from(load_settings(stack.env["PRESSROOM_CONFIG"]))}
     assert (ours["wechat"].per_second, ours["wechat"].burst, ours["weibo"].burst) == (40, 20, 10)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pressroom.errors import ValidationFailed
-from pressroom.settings import load_settings
+from pressroom.settings import SettingsError, load_settings as _load_settings
 
 app = typer.Typer(help="pressroom：新闻办发布流水线（一次发布，多渠道同步，可追溯）", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -25,6 +25,15 @@ def print_problems(folder: str, problems) -> None:
     err.print(f"[bold red]✗ {folder}[/]")
     for p in problems:
         err.print(f"  • {p}", highlight=False, markup=False)
+
+
+def load_settings(path=None):
+    """The settings, or every problem in pressroom.toml printed in Chinese and exit 1."""
+    try:
+        return _load_settings(path)
+    except SettingsError as e:
+        print_problems(f"{e.file}：{len(e.problems)} 处设置错误", e.problems)
+        raise typer.Exit(1)
 
 
 def find_release(settings, name: str, refused: str = ""):

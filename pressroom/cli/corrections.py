@@ -7,9 +7,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from pressroom.cli.base import app, console, err, find_release, require_signoffs, status_table
+from pressroom.cli.base import app, console, err, find_release, load_settings, require_signoffs, status_table
 from pressroom.errors import ValidationFailed
-from pressroom.settings import load_settings
 
 
 def _label(channel: str) -> str:

@@ -6,8 +6,7 @@ from typing import Optional
 
 import typer
 
-from pressroom.cli.base import app, console, err
-from pressroom.settings import load_settings
+from pressroom.cli.base import app, console, err, load_settings
 
 db_app = typer.Typer(help="发布账本数据库：迁移（多个 worker 共用 PostgreSQL 时，启动 worker 前先运行 upgrade）",
                      no_args_is_help=True)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from pressroom.cli.base import app, console, err
-from pressroom.settings import load_settings
+from pressroom.cli.base import app, console, err, load_settings
 
 
 @app.command()

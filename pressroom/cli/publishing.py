@@ -10,8 +10,7 @@ import typer
 from rich.console import Group
 from rich.table import Table
 
-from pressroom.cli.base import app, console, err, find_release, require_signoffs, status_table
-from pressroom.settings import load_settings
+from pressroom.cli.base import app, console, err, find_release, load_settings, require_signoffs, status_table
 
 
 @app.command()

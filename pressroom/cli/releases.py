@@ -10,10 +10,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from pressroom.cli.base import app, console, err, find_release, print_problems
+from pressroom.cli.base import app, console, err, find_release, load_settings, print_problems
 from pressroom.errors import ValidationFailed
 from pressroom.model import KIND_LABELS, PLACEHOLDER, REQUIRED_SECTIONS
-from pressroom.settings import load_settings
 
 
 @app.command()

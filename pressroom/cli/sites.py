@@ -8,9 +8,8 @@ from typing import Optional
 
 import typer
 
-from pressroom.cli.base import app, console, err, print_problems
+from pressroom.cli.base import app, console, err, load_settings, print_problems
 from pressroom.errors import ValidationFailed
-from pressroom.settings import load_settings
 
 
 site_app = typer.Typer(help="淮南新闻发布厅网站：生成与链接检查", no_args_is_help=True)

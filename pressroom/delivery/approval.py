@@ -34,10 +34,8 @@ class Policy:
 
 
 def policy(settings: Settings) -> Policy:
-    cfg = settings.extra.get("approval", {})
-    levels = tuple(cfg.get("levels", ()))[:MAX_LEVELS]
-    return Policy(levels, frozenset(cfg.get("kinds", ())), bool(cfg.get("important", True)),
-                  int(float(cfg.get("timeout_hours", 72)) * 3600))
+    cfg = settings.approval
+    return Policy(cfg.levels[:MAX_LEVELS], frozenset(cfg.kinds), cfg.important, int(cfg.timeout_hours * 3600))
 
 
 def needs_approval(parts: list[Release], p: Policy) -> bool:

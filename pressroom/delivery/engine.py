@@ -57,7 +57,7 @@ def retry_delays(settings: Settings) -> list[float]:
     env = os.environ.get("PRESSROOM_RETRY_DELAYS")
     if env is not None:
         return [float(x) for x in env.split(",") if x.strip()]
-    return [float(x) for x in settings.extra.get("publish", {}).get("retry_delays", [5, 30, 120])]
+    return list(settings.publish.retry_delays)
 
 
 def attempt_for(ledger: Ledger, row: Delivery) -> Attempt:

@@ -15,7 +15,7 @@ from email.utils import formatdate
 
 from pressroom.delivery.ledger import Ledger
 from pressroom.model import Release
-from pressroom.secrets import redact
+from pressroom.secrets import redact, transport_settings
 from pressroom.settings import Settings
 from pressroom.files import write_atomic
 
@@ -38,9 +38,9 @@ def notify(settings: Settings, ledger: Ledger, parts: list[Release], outcome: st
                       *lines, "", f"详情：pressroom status {head.id}"]) + "\n"
     name = f"{head.id}-{'+'.join(p.version for p in parts)}-{outcome}.txt"
     write_atomic(settings.outbox_dir / "notices" / name, body.encode("utf-8"))
-    to = [str(a) for a in settings.extra.get("notify", {}).get(kind, [])]
+    to = list(settings.notify[kind])
     detail = f"{key} → {'、'.join(to) or 'outbox/notices'}"
-    if to and settings.extra.get("transport", {}).get("smtp", {}).get("host"):
+    if to and transport_settings(settings, "smtp").get("host"):
         try:
             _mail(settings, to, subject, body, f"<notice.{head.id}.{key.replace(':', '.').replace('+', '.')}@pressroom>")
         except Exception as e:  # noqa: BLE001 — recorded and shown, the publication stands

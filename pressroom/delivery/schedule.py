@@ -68,8 +68,8 @@ def schedule(release: Release, catalog: Catalog) -> ScheduledRun:
 
 
 def preflight_lead(catalog: Catalog) -> timedelta:
-    """How long before the release the pre-flight check runs (``[publish] preflight_minutes``, 30)."""
-    return timedelta(minutes=float(catalog.settings.extra.get("publish", {}).get("preflight_minutes", 30)))
+    """How long before the release the pre-flight check runs (``[publish] preflight_minutes``)."""
+    return timedelta(minutes=catalog.settings.publish.preflight_minutes)
 
 
 def _schedule_preflight(head: Release, at: datetime, catalog: Catalog) -> None:

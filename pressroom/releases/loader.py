@@ -293,7 +293,7 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
     subtitle = _text_field(fm, "subtitle", c)
     wechat_title = _text_field(fm, "wechat_title", c)
     digest = _text_field(fm, "digest", c)
-    venue = _text_field(fm, "venue", c) or str(settings.city.get("default_venue", ""))
+    venue = _text_field(fm, "venue", c) or settings.city.default_venue
 
     kind = fm.get("kind")
     if not isinstance(kind, str) or kind not in KIND_LABELS:

@@ -160,11 +160,10 @@ class Site:
         self.infographics = infographics
         self.notes = notes  # release id -> its 更正说明 (HTML), for corrected releases
         outlet = settings.outlet("press_hall")
-        self.name = str(outlet.get("name") or f"{settings.city.get('name', '')}新闻发布厅")
-        portal_base = str(settings.outlet("portal").get("base_url", "https://example.gov.cn/xwfb/"))
-        base = str(outlet.get("base_url") or (portal_base.rstrip("/") + f"/{SUBDIR}/"))
+        self.name = settings.press_hall_name
+        base = outlet["base_url"] or (settings.outlet("portal")["base_url"].rstrip("/") + f"/{SUBDIR}/")
         self.base = base if base.endswith("/") else base + "/"
-        self.press_office = str(settings.city.get("press_office", ""))
+        self.press_office = settings.city.press_office
 
         everything = {r.id: r for r in releases}
         self.pub = {rid: t for rid, t in published.items() if rid in everything}
@@ -347,7 +346,7 @@ def _common(site: Site, root: str, current: str, page_kind: str, feed: str = "",
         "site": site.name, "root": root, "current": current, "page_kind": page_kind,
         "nav": [{"key": k, "label": label} for k, label, _ in SECTIONS],
         "press_office": site.press_office, "feed": feed, "feed_title": feed_title,
-        "default_venue": str(site.settings.city.get("default_venue", "")),
+        "default_venue": site.settings.city.default_venue,
     }
 
 

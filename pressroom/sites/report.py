@@ -48,7 +48,6 @@ FLAG_LABELS = {
     LATE_OPINION: "政务舆情回应不及时",
 }
 CLOCK_FLAGS = {"首发权威信息": LATE_FIRST_INFORMATION, "召开新闻发布会": NO_CONFERENCE, "回应社会关切": LATE_OPINION}
-DEFAULT_GRACE_MINUTES = 60  # document and interpretation published "at the same time": within this
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,12 +187,8 @@ class _PublishedLedger:
 
 
 def limits(settings: Settings) -> dict:
-    cfg = settings.extra.get("compliance", {})
-    hours = {rule: h for _, rule, h, _ in deadlines.RULES}
-    return {
-        "opinion_hours": float(cfg.get("opinion_hours", hours["回应社会关切"])),
-        "interpretation_grace_minutes": float(cfg.get("interpretation_grace_minutes", DEFAULT_GRACE_MINUTES)),
-    }
+    cfg = settings.compliance
+    return {"opinion_hours": cfg.opinion_hours, "interpretation_grace_minutes": cfg.interpretation_grace_minutes}
 
 
 def build_report(releases: Iterable[Release], registry: Registry, published: Mapping[str, datetime],
@@ -237,8 +232,7 @@ def build_report(releases: Iterable[Release], registry: Registry, published: Map
 
     flags = _policy_flags(everything, pub, start, end, now, tz, lim) + _clock_flags(everything, pub, start, end, now, tz, lim)
     flags.sort(key=lambda f: (list(FLAG_LABELS).index(f.kind), f.department, f.release_id))
-    return Report(period, now, rows, flags, str(settings.city.get("name", "")),
-                  str(settings.city.get("press_office", "")), lim)
+    return Report(period, now, rows, flags, settings.city.name, settings.city.press_office, lim)
 
 
 def _judge(listed: bool, counts: dict[int, int], head: bool, period: Period, held_this_year: bool):

@@ -8,7 +8,7 @@ Without a Prefect server (the embedded default), or when the limit was never cre
 at once: it never blocks and never starts a temporary server. ``ensure_limits(settings)`` creates or
 updates the limits (``scripts/stack.sh`` runs it: ``python -m pressroom.transports.ratelimit``).
 
-Settings, ``[rate_limits]`` in pressroom.toml (defaults below), one table per outlet::
+Settings, ``[rate_limits]`` in pressroom.toml (defaults in ``pressroom.settings``), one table per outlet::
 
     wechat = { per_second = 5, burst = 10 }
     weibo = { per_hour = 30, burst = 10 }
@@ -24,15 +24,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from pressroom.settings import DEFAULT_RATE_LIMITS
+
 log = logging.getLogger(__name__)
 
 PREFIX = "pressroom-"
-# What the platforms publish (docs/outlets.md#rate-limits): WeChat answers 45011 past a per-minute
-# frequency; Weibo allows 30 posts an hour per user and blacklists repeated excess.
-DEFAULT_LIMITS: dict[str, dict[str, float]] = {
-    "wechat": {"per_second": 5, "burst": 10},
-    "weibo": {"per_hour": 30, "burst": 10},
-}
 WAIT_SECONDS = 1800.0  # longer than this in the queue: give up this attempt (a retry comes later)
 MISSING_TTL = 60.0  # a limit that does not exist is asked about again after this long
 
@@ -70,9 +66,9 @@ def _parse(outlet: str, spec: Any) -> Limit:
 
 
 def limits_from(settings) -> list[Limit]:
-    """The configured limits: the defaults, overridden outlet by outlet by ``[rate_limits]``."""
-    configured: Mapping[str, Any] = settings.extra.get("rate_limits", {}) if settings is not None else {}
-    specs = {**DEFAULT_LIMITS, **configured}
+    """The configured limits: the defaults, overridden outlet by outlet by ``[rate_limits]`` (no settings:
+    the defaults)."""
+    specs: Mapping[str, Any] = settings.rate_limits if settings is not None else DEFAULT_RATE_LIMITS
     return [_parse(outlet, spec) for outlet, spec in sorted(specs.items())]
 
 
