@@ -169,12 +169,13 @@ def test_migrations_build_exactly_the_ledger_tables_on_postgresql_and_sqlite(sta
     from pressroom.delivery.ledger import Ledger
 
     pg = db.status(stack.ledger_url)  # stack.sh ran `pressroom db upgrade` on an empty database
-    assert pg.current == db.head() and pg.drift == [] and pg.tables == {"deliveries", "events"}
+    tables = {"deliveries", "events", "approvals", "outlet_state"}
+    assert pg.current == db.head() and pg.drift == [] and pg.tables == tables
 
     lite = f"sqlite:///{tmp_path}/new.db"
     before, after = db.upgrade(lite)
     assert before.current is None and not before.tables
-    assert after.up_to_date and after.tables == {"deliveries", "events"}
+    assert after.up_to_date and after.tables == tables
     command.downgrade(db.alembic_config(lite), "base")  # the way back works too
     assert db.status(lite).tables == set()
     assert db.upgrade(lite)[1].up_to_date
