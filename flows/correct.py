@@ -34,7 +34,9 @@ from flows.publish import Outcome, approval_gate, checked_bundle, deliver_one, r
 from pressroom.delivery import corrections as cx  # noqa: E402
 from pressroom.releases.catalog import Catalog, validate  # noqa: E402
 from pressroom.errors import RenditionError, ValidationFailed  # noqa: E402
-from pressroom.delivery.ledger import PUBLISHED, RETRACTED, STATE_LABELS, Ledger, worker_token  # noqa: E402
+from pressroom.delivery.ledger import (  # noqa: E402
+    CORRECT, PUBLISHED, RETRACT, RETRACTED, STATE_LABELS, Ledger, worker_token,
+)
 from pressroom.model import Release  # noqa: E402
 from pressroom.settings import Settings, load_settings  # noqa: E402
 from pressroom.transports import PermanentError, TransientError, TransportError, transport_for  # noqa: E402
@@ -44,11 +46,13 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 @dataclass(frozen=True)
 class Stub:
-    """What ``deliver_one`` needs of a release to deliver a retraction row's notice."""
+    """What ``deliver_one`` needs of a release to deliver a retraction row's notice: the row of ``action``
+    for the version withdrawn."""
 
     id: str
     version: str
     publish_at: datetime = EPOCH
+    action: str = RETRACT
 
 
 def _label(channel: str) -> str:
@@ -154,7 +158,7 @@ def _correction_records(ledger: Ledger, p: Release, note: str, actor: str, now: 
             texts[v] = note or cx.summary(cx.old_text(rows, v), cx.release_text(p))
         snap = item.old.steps.get(cx.SNAPSHOT) or {}
         c = cx.Correction(at, v, texts[v], actor, item.old.url, snap.get("title", p.title), item.old.published_at)
-        ledger.save_steps(ledger.ensure(p.id, ch, p.version), {cx.CORRECTION: c.to_json()})
+        ledger.save_steps(ledger.ensure(p.id, ch, p.version, CORRECT), {cx.CORRECTION: c.to_json()})
     if not started:
         olds = "、".join(sorted(texts))
         ledger.log(p.id, "", p.version, "correction-requested", actor,
@@ -213,7 +217,8 @@ def correct_release(release: str, note: str = "", actor: str = "", delete_old: b
         ctx = catalog.context(p)
         rows = ledger.rows(p.id)
         earlier = [cx.Correction.from_json(d.steps[cx.CORRECTION]) for d in rows
-                   if d.channel == "portal" and d.version != p.version and cx.CORRECTION in d.steps
+                   if d.channel == "portal" and d.version != p.version and cx.is_correction(d)
+                   and cx.CORRECTION in d.steps
                    and d.state in (PUBLISHED, RETRACTED)]
         for ch, item in plans[p.id].items():
             if item.done:
@@ -317,7 +322,7 @@ def retract_unit(channel: str, items: list, settings: Settings, token: str, acto
     transport = transport_for(settings, channel)
     out = []
     for release_id, version, rendition in items:
-        row = ledger.get(release_id, channel, version)
+        row = ledger.get(release_id, channel, version, RETRACT)
         w = cx.Withdrawal.from_json(row.steps[cx.WITHDRAWAL])
         if row.state == RETRACTED:
             out.append(Outcome(channel, RETRACTED, row.attempts, row.url, notes=["已撤稿，未重复操作"]))
@@ -329,7 +334,7 @@ def retract_unit(channel: str, items: list, settings: Settings, token: str, acto
         if o.state == PUBLISHED:  # the notice is out, or everything is deleted
             for d in cx.live_rows(ledger.rows(release_id)).get(channel, []):
                 ledger.set_state(d, RETRACTED, f"撤稿：{w.reason}", actor)
-            ledger.set_state(ledger.get(release_id, channel, version), RETRACTED, f"撤稿：{w.reason}", actor)
+            ledger.set_state(ledger.get(release_id, channel, version, RETRACT), RETRACTED, f"撤稿：{w.reason}", actor)
             o = Outcome(channel, RETRACTED, o.attempts, o.url, notes=o.notes)
         out.append(o)
     return out
@@ -340,7 +345,7 @@ def _delete(channel, transport, ledger: Ledger, row, w: cx.Withdrawal, token: st
     idempotent on the platforms (gone counts as deleted), so a retry is safe."""
     claimed = ledger.claim(row, token)
     if claimed is None:
-        d = ledger.get(row.release_id, channel, row.version)
+        d = ledger.refresh(row)
         return Outcome(channel, d.state, d.attempts, d.url, d.last_error, notes=["由另一次运行处理"])
     done = []
     try:
@@ -355,7 +360,7 @@ def _delete(channel, transport, ledger: Ledger, row, w: cx.Withdrawal, token: st
     except TransportError as e:
         ledger.mark_failed(claimed, token, str(e))
         logger.error("%s: could not delete: %s", channel, e)
-        d = ledger.get(row.release_id, channel, row.version)
+        d = ledger.refresh(row)
         return Outcome(channel, d.state, d.attempts, error=d.last_error)
     ledger.save_steps(claimed, {"deleted": done})
     ledger.mark_published(claimed, token, url=w.old_url)  # the action is done; the caller marks it retracted
@@ -366,7 +371,7 @@ def retraction_table(ledger: Ledger, settings: Settings, release_id: str) -> lis
     rows = []
     for ch, d in sorted(cx.retraction_rows(ledger.rows(release_id)).items()):
         deletes = hasattr(transport_for(settings, ch), "retract")
-        rows.append({"渠道": _label(ch), "撤回版本": d.version.removeprefix(cx.RETRACT_PREFIX),
+        rows.append({"渠道": _label(ch), "撤回版本": d.version,
                      "方式": "平台删除" if deletes else "撤稿通知", "状态": STATE_LABELS.get(d.state, d.state),
                      "尝试次数": d.attempts,
                      "说明": ("；".join(d.steps.get("deleted") or []) or d.last_error or d.url)[:200]})
@@ -390,14 +395,14 @@ def retract_release(release: str, reason: str, notice: str = "", actor: str = ""
         ids, titles = [release], {release: _title(release)}
     _tag_run(ids, "retraction")
     now = datetime.now(timezone.utc).replace(microsecond=0)  # shown on pages: whole seconds
-    todo: dict[str, list] = {}  # channel -> [(release id, retraction version, rendition)]
+    todo: dict[str, list] = {}  # channel -> [(release id, version withdrawn, rendition)]
     for rid in ids:
         rows = ledger.rows(rid)
         live, done = cx.live_rows(rows), cx.retraction_rows(rows)
         started = bool(done)
         for ch in sorted(set(live) | set(done)):
-            version = cx.retraction_version(live[ch][-1].version) if ch in live else done[ch].version
-            row = ledger.get(rid, ch, version)
+            version = live[ch][-1].version if ch in live else done[ch].version
+            row = ledger.get(rid, ch, version, RETRACT)
             if row is None:
                 newest = live[ch][-1]
                 w = cx.Withdrawal(now, newest.version, reason.strip(), notice.strip(), titles.get(rid, rid), actor,
@@ -405,9 +410,9 @@ def retract_release(release: str, reason: str, notice: str = "", actor: str = ""
                 if not started:
                     ledger.log(rid, "", "", "retract-requested", actor, f"撤稿原因：{w.reason}")
                     started = True
-                row = ledger.ensure(rid, ch, version)
+                row = ledger.ensure(rid, ch, version, RETRACT)
                 ledger.save_steps(row, {cx.WITHDRAWAL: w.to_json()})
-                row = ledger.get(rid, ch, version)
+                row = ledger.refresh(row)
             if row.state == RETRACTED and ch not in live:
                 continue
             w = cx.Withdrawal.from_json(row.steps[cx.WITHDRAWAL])

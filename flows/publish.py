@@ -89,9 +89,11 @@ def render_channel(channel: str, release: Release, ctx) -> channels.Rendition:
 
 def deliver_one(channel: str, rendition, release: Release, settings: Settings, token: str,
                 override_embargo: bool, logger) -> Outcome:
-    """Deliver one rendition at most once. Raises TransientError (after recording it) for a retry."""
+    """Deliver one rendition at most once. Raises TransientError (after recording it) for a retry. The row is
+    the version's own (its publication or correction), or the one ``release.action`` names if it has one
+    (``flows.correct.Stub``: a retraction)."""
     ledger = Ledger(settings.ledger_url)
-    row = ledger.ensure(release.id, channel, release.version)
+    row = ledger.ensure(release.id, channel, release.version, _action(release))
     if row.state == PUBLISHED:
         return Outcome(channel, PUBLISHED, row.attempts, row.url, delivered_at=row.published_at,
                        notes=["已发布，未重复发送"])
@@ -137,8 +139,12 @@ def deliver_one(channel: str, rendition, release: Release, settings: Settings, t
     return _outcome(ledger, release, channel)
 
 
+def _action(release) -> str | None:
+    return getattr(release, "action", None)
+
+
 def _outcome(ledger: Ledger, release: Release, channel: str, notes: list[str] | None = None) -> Outcome:
-    d = ledger.get(release.id, channel, release.version)
+    d = ledger.get(release.id, channel, release.version, _action(release))
     return Outcome(channel, d.state, d.attempts, d.url, d.last_error, d.published_at, notes or [])
 
 
@@ -146,7 +152,7 @@ def _wait_for_other_run(ledger: Ledger, release: Release, channel: str) -> Outco
     """Another run holds the claim: wait for its result instead of sending a second copy."""
     deadline = time.monotonic() + WAIT_FOR_OTHER_RUN.total_seconds()
     while time.monotonic() < deadline:
-        d = ledger.get(release.id, channel, release.version)
+        d = ledger.get(release.id, channel, release.version, _action(release))
         if d.state != DELIVERING:
             break
         time.sleep(0.5)

@@ -211,7 +211,7 @@ class SMTPTransport:
         """SMTP has no way to ask a mailbox. Only what was recorded counts: every desk answered 250."""
         from pressroom.delivery.ledger import Ledger
 
-        current = Ledger(self.settings.ledger_url).get(delivery.release_id, delivery.channel, delivery.version)
+        current = Ledger(self.settings.ledger_url).refresh(delivery)  # a withdrawal notice's row, too
         sent = (current or delivery).steps.get("sent") or {}
         if self.desks and all(d in sent for d in self.desks):
             return self._receipt(rendition)

@@ -371,7 +371,7 @@ class WeChatTransport:
         from pressroom.delivery.ledger import Ledger
 
         ledger = Ledger(self.settings.ledger_url)
-        current = ledger.get(delivery.release_id, delivery.channel, delivery.version) or delivery
+        current = ledger.refresh(delivery) or delivery
         steps = dict(current.steps)
         try:
             if not steps.get("article_url") and steps.get("publish_id"):
