@@ -3,6 +3,7 @@ so ``validate`` and ``list`` answer quickly."""
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import List, Optional
@@ -16,8 +17,23 @@ from pressroom.errors import ValidationFailed
 from pressroom.model import KIND_LABELS, PLACEHOLDER, REQUIRED_SECTIONS
 from pressroom.settings import load_settings
 
-app = typer.Typer(help="pressroom：新闻办发布流水线（一次发布，多渠道同步，可追溯）", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
+
+class _App(typer.Typer):
+    """The command: a ledger that must be migrated first is a message saying so, not a traceback."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as e:
+            ledger = sys.modules.get("pressroom.delivery.ledger")  # loaded by any command that opened one
+            if ledger is None or not isinstance(e, ledger.LedgerOutdated):
+                raise
+            err.print(f"[bold red]{e}[/]", highlight=False, soft_wrap=True)
+            raise SystemExit(1) from None
+
+
+app = _App(help="pressroom：新闻办发布流水线（一次发布，多渠道同步，可追溯）", no_args_is_help=True,
+           add_completion=False, pretty_exceptions_enable=False)
 console = Console()
 err = Console(stderr=True)
 
@@ -285,8 +301,8 @@ def status(release: Optional[str] = typer.Argument(None, help="稿件 id；不�
         return
     ids = [release] if release else sorted({d.release_id for d in ledger.rows()})
     if as_json:
-        out = {rid: {ch: {"state": d.state, "version": d.version, "attempts": d.attempts, "url": d.url,
-                          "external_id": d.external_id, "error": d.last_error,
+        out = {rid: {ch: {"state": d.state, "version": d.version, "action": d.action, "attempts": d.attempts,
+                          "url": d.url, "external_id": d.external_id, "error": d.last_error,
                           "published_at": d.published_at.isoformat() if d.published_at else None}
                      for ch, d in sorted(ledger.latest(rid).items())} for rid in ids}
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
