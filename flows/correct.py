@@ -37,7 +37,9 @@ from pressroom.sites.site import refresh_portal_column  # noqa: E402
 from pressroom.text.diff import summary  # noqa: E402
 from pressroom.releases.catalog import Catalog, validate  # noqa: E402
 from pressroom.errors import RenditionError, ValidationFailed  # noqa: E402
-from pressroom.delivery.ledger import PUBLISHED, RETRACTED, STATE_LABELS, Ledger, worker_token  # noqa: E402
+from pressroom.delivery.ledger import (  # noqa: E402
+    CORRECT, PUBLISHED, RETRACT, RETRACTED, STATE_LABELS, Ledger, worker_token,
+)
 from pressroom.model import Release  # noqa: E402
 from pressroom.settings import Settings, load_settings  # noqa: E402
 from pressroom.transports import PermanentError, TransportError  # noqa: E402
@@ -138,7 +140,7 @@ def _correction_records(ledger: Ledger, p: Release, note: str, actor: str, now: 
             texts[v] = note or summary(cx.old_text(rows, v), release_text(p))
         snap = item.old.steps.get(cx.SNAPSHOT) or {}
         c = Correction(at, v, texts[v], actor, item.old.url, snap.get("title", p.title), item.old.published_at)
-        ledger.save_steps(ledger.ensure(p.id, ch, p.version), {cx.CORRECTION: c.to_json()})
+        ledger.save_steps(ledger.ensure(p.id, ch, p.version, CORRECT), {cx.CORRECTION: c.to_json()})
     if not started:
         olds = "、".join(sorted(texts))
         ledger.log(p.id, "", p.version, "correction-requested", actor,
@@ -219,7 +221,8 @@ def _render_corrections(parts: list[Release], plans: dict, catalog: Catalog, led
         ctx = catalog.context(p)
         rows = ledger.rows(p.id)
         earlier = [Correction.from_json(d.steps[cx.CORRECTION]) for d in rows
-                   if channels.get(d.channel).column and d.version != p.version and cx.CORRECTION in d.steps
+                   if channels.get(d.channel).column and d.version != p.version and cx.is_correction(d)
+                   and cx.CORRECTION in d.steps
                    and d.state in (PUBLISHED, RETRACTED)]
         for ch, item in plans[p.id].items():
             if item.done:
@@ -330,12 +333,12 @@ def retract_unit(channel: str, items: list, settings: Settings, token: str, acto
     ledger = Ledger(settings.ledger_url)
     out = []
     for release_id, version, rendition in items:
-        row = ledger.get(release_id, channel, version)
+        row = ledger.get(release_id, channel, version, RETRACT)
         w = Withdrawal.from_json(row.steps[cx.WITHDRAWAL])
         if row.state == RETRACTED:
             out.append(engine.Outcome(channel, RETRACTED, row.attempts, row.url, notes=["已撤稿，未重复操作"]))
             continue
-        job = engine.Job(release_id, channel, version)
+        job = engine.Job(release_id, channel, version, action=RETRACT)
         if engine.can_delete(settings, channel):
             live = cx.live_rows(ledger.rows(release_id)).get(channel, [])
             o = engine.delete_all(job, live, settings, token, f"撤稿：{w.reason}", actor, w.old_url, logger)
@@ -344,7 +347,7 @@ def retract_unit(channel: str, items: list, settings: Settings, token: str, acto
         if o.state == PUBLISHED:  # the notice is out, or everything is deleted
             for d in cx.live_rows(ledger.rows(release_id)).get(channel, []):
                 ledger.set_state(d, RETRACTED, f"撤稿：{w.reason}", actor)
-            ledger.set_state(ledger.get(release_id, channel, version), RETRACTED, f"撤稿：{w.reason}", actor)
+            ledger.set_state(ledger.get(release_id, channel, version, RETRACT), RETRACTED, f"撤稿：{w.reason}", actor)
             o = engine.Outcome(channel, RETRACTED, o.attempts, o.url, notes=o.notes)
         out.append(o)
     return out
@@ -354,7 +357,7 @@ def retraction_table(ledger: Ledger, settings: Settings, release_id: str) -> lis
     rows = []
     for ch, d in sorted(cx.retraction_rows(ledger.rows(release_id)).items()):
         deletes = engine.can_delete(settings, ch)
-        rows.append({"渠道": _label(ch), "撤回版本": d.version.removeprefix(cx.RETRACT_PREFIX),
+        rows.append({"渠道": _label(ch), "撤回版本": d.version,
                      "方式": "平台删除" if deletes else "撤稿通知", "状态": STATE_LABELS.get(d.state, d.state),
                      "尝试次数": d.attempts,
                      "说明": ("；".join(d.steps.get("deleted") or []) or d.last_error or d.url)[:200]})
@@ -403,8 +406,8 @@ def _withdrawals(ids: list[str], titles: dict, settings: Settings, ledger: Ledge
         live, done = cx.live_rows(rows), cx.retraction_rows(rows)
         started = bool(done)
         for ch in sorted(set(live) | set(done)):
-            version = cx.retraction_version(live[ch][-1].version) if ch in live else done[ch].version
-            row = ledger.get(rid, ch, version)
+            version = live[ch][-1].version if ch in live else done[ch].version
+            row = ledger.get(rid, ch, version, RETRACT)
             if row is None:
                 newest = live[ch][-1]
                 w = Withdrawal(now, newest.version, reason, notice, titles.get(rid, rid), actor,
@@ -412,8 +415,9 @@ def _withdrawals(ids: list[str], titles: dict, settings: Settings, ledger: Ledge
                 if not started:
                     ledger.log(rid, "", "", "retract-requested", actor, f"撤稿原因：{w.reason}")
                     started = True
-                ledger.save_steps(ledger.ensure(rid, ch, version), {cx.WITHDRAWAL: w.to_json()})
-                row = ledger.get(rid, ch, version)
+                row = ledger.ensure(rid, ch, version, RETRACT)
+                ledger.save_steps(row, {cx.WITHDRAWAL: w.to_json()})
+                row = ledger.refresh(row)
             if row.state == RETRACTED and ch not in live:
                 continue
             rendition = channels.withdraw(ch, rid, channels.RenderContext(settings),

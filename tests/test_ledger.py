@@ -100,3 +100,66 @@ def test_two_processes_racing_claim_each_row_once(tmp_path):
     for p in procs:
         p.join(60)
     assert sum(wins) == 40  # every row claimed exactly once across both processes
+
+
+def test_the_action_is_part_of_the_key(ledger):
+    from pressroom.delivery.ledger import CORRECT, PUBLISH, RETRACT
+
+    me = worker_token()
+    pub = ledger.ensure("r1", "portal", "v1")
+    ledger.mark_published(ledger.claim(pub, me), me, "x", "https://x/1")
+    withdrawal = ledger.ensure("r1", "portal", "v1", RETRACT)  # the withdrawal of v1: its own row
+    assert withdrawal.id != pub.id and (withdrawal.version, withdrawal.action) == ("v1", RETRACT)
+    assert ledger.get("r1", "portal", "v1").id == pub.id  # a version's own row, never its withdrawal
+    assert ledger.get("r1", "portal", "v1", RETRACT).id == withdrawal.id
+    assert ledger.published_elsewhere("r1", "portal", "v2").id == pub.id
+    ledger.save_steps(withdrawal, {"withdrawal": {"reason": "误发"}})
+    assert ledger.get("r1", "portal", "v1", RETRACT).steps == {"withdrawal": {"reason": "误发"}}
+    assert ledger.get("r1", "portal", "v1").steps == {}
+    taken = ledger.claim(withdrawal, me)
+    assert taken.id == withdrawal.id and taken.state == DELIVERING
+    assert [e["version"] for e in ledger.history("r1")] == ["v1"]  # the publication; the claim logs nothing
+
+    ledger.mark_published(taken, me, url="https://x/1")
+    assert ledger.history("r1")[-1]["version"] == "retract-v1"  # the audit trail names it as it always has
+
+    row = ledger.ensure("r1", "wechat", "v2")  # a row not sent yet becomes the correction
+    corr = ledger.ensure("r1", "wechat", "v2", CORRECT)
+    assert corr.id == row.id and corr.action == CORRECT
+    assert ledger.ensure("r1", "wechat", "v2").action == CORRECT  # and stays the version's own row
+    assert ledger.ensure("r1", "tv", "v2", CORRECT).action == CORRECT
+    assert {d.action for d in ledger.rows("r1")} == {PUBLISH, CORRECT, RETRACT}
+    assert [d.id for d in ledger.rows("r1", action=RETRACT)] == [withdrawal.id]
+
+
+def test_an_outlet_is_disabled_and_enabled_once_each_with_an_event(ledger):
+    from pressroom.delivery.ledger import DISABLED, ENABLED, OUTLETS_ID
+
+    assert ledger.outlet_state("wechat") is None
+    assert not ledger.set_outlet_state("wechat", ENABLED, "never disabled")
+    assert ledger.set_outlet_state("wechat", DISABLED, "40001", "worker")
+    assert not ledger.set_outlet_state("wechat", DISABLED, "again")
+    s = ledger.outlet_state("wechat")
+    assert (s.state, s.reason, s.actor, s.disabled) == (DISABLED, "40001", "worker", True)
+    assert ledger.set_outlet_state("wechat", ENABLED, "ok", "doctor") and not ledger.outlet_state("wechat").disabled
+    assert [(e["channel"], e["action"], e["detail"]) for e in ledger.history(OUTLETS_ID)] == [
+        ("wechat", "outlet-disabled", "40001"), ("wechat", "outlet-enabled", "ok")]
+
+
+def test_a_decision_is_an_approval_and_history_shows_it_as_before(ledger):
+    import json
+
+    from pressroom.delivery.ledger import REJECT, SIGN_OFF
+
+    ledger.log("doc", "", "v1", "published")
+    ledger.add_approval("doc", "sig1", "责任编辑", SIGN_OFF, "王审稿", "责任编辑", "同意", "run-1", {"doc": "v1"})
+    ledger.add_approval("doc", "sig2", "分管领导", REJECT, "李主任", comment="数字有误")
+    assert [a.reviewer for a in ledger.approvals("doc")] == ["王审稿", "李主任"]
+    assert [a.decision for a in ledger.approvals("doc", "sig2")] == [REJECT]
+    entries = ledger.history("doc")
+    assert [(e["action"], e["version"], e["actor"]) for e in entries] == [
+        ("published", "v1", ""), ("signoff", "sig1", "王审稿"), ("rejected", "sig2", "李主任")]
+    assert json.loads(entries[1]["detail"]) == {"level": "责任编辑", "role": "责任编辑", "comment": "同意",
+                                                "run": "run-1", "versions": {"doc": "v1"}}
+    with pytest.raises(ValueError):
+        ledger.add_approval("doc", "sig1", "责任编辑", "maybe", "王审稿")

@@ -13,7 +13,6 @@ seed is printed; ``PRESSROOM_SCALE_SEED=n`` replays one.
 from __future__ import annotations
 
 import contextvars
-import glob
 import multiprocessing as mp
 import os
 import random
@@ -33,12 +32,12 @@ from types import SimpleNamespace
 import pytest
 
 from tests.conftest import ROOT
+from tests.postgres import PG_BINS, Stack
 from tests.servers.cms import CMSServer
 from tests.servers.harness import CREDENTIALS, settings_text
 from tests.servers.wechat import WeChatServer
 from tests.servers.weibo import SHARE, WeiboServer
 
-PG_BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
 pytestmark = pytest.mark.skipif(not PG_BINS, reason="PostgreSQL not installed (scripts/system-deps.sh --test)")
 
 RELEASES = 50
@@ -61,52 +60,6 @@ FAULTS = [
     ("weibo", SHARE, "5xx", {}), ("weibo", SHARE, "drop-after", {}), ("weibo", SHARE, "error-after", {"code": 20019}),
     ("cms", "page", "5xx", {}), ("cms", "page", "drop-after", {}),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Stack:
-    """scripts/stack.sh in a private folder, on free ports, with the environment the workers get."""
-
-    def __init__(self, workspace: Path, env: dict[str, str]):
-        self.dir = Path(tempfile.mkdtemp(prefix="pressroom-stack-"))
-        self.dir.chmod(0o755)  # PostgreSQL runs as "postgres" when the tests run as root
-        self.pg_port, self.prefect_port = free_port(), free_port()
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PRESSROOM_"))}
-        self.env.update(env, STACK_DIR=str(self.dir), PG_PORT=str(self.pg_port), PREFECT_PORT=str(self.prefect_port),
-                        PYTHON=sys.executable, WORKER_LIMIT="6", PREFECT_SERVER_UI_ENABLED="false",
-                        PREFECT_WORKER_QUERY_SECONDS="2", PREFECT_SERVER_ANALYTICS_ENABLED="false")
-        self.api_url = f"http://127.0.0.1:{self.prefect_port}/api"
-        self.ledger_url = f"postgresql+psycopg://pressroom@127.0.0.1:{self.pg_port}/pressroom"
-        self.workspace = workspace
-
-    def run(self, *args: str, timeout: float = 300) -> str:
-        res = subprocess.run(["bash", str(ROOT / "scripts" / "stack.sh"), *args], env=self.env, cwd=ROOT,
-                             capture_output=True, text=True, timeout=timeout)
-        assert res.returncode == 0, f"stack.sh {' '.join(args)}:\n{res.stdout}\n{res.stderr}\n{self.logs()}"
-        return res.stdout
-
-    def logs(self, tail: int = 40) -> str:
-        out = []
-        for p in sorted((self.dir / "logs").glob("*.log")):
-            lines = p.read_text(errors="replace").splitlines()[-tail:]
-            out.append(f"--- {p.name}\n" + "\n".join(lines))
-        return "\n".join(out)
-
-    def psql(self, sql: str) -> str:
-        psql = Path(PG_BINS[-1]).parent / "psql"
-        return subprocess.run([str(psql), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "pressroom", "-d",
-                               "postgres", "-tAc", sql], check=True, capture_output=True, text=True).stdout.strip()
-
-    def settings(self):
-        """Prefect client settings pointing at this stack's server (a context manager)."""
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
-        return temporary_settings(updates={PREFECT_API_URL: self.api_url})
 
 
 def make_releases(content: Path, prefix: str, n: int, publish_at: datetime) -> list[str]:
@@ -216,12 +169,13 @@ def test_migrations_build_exactly_the_ledger_tables_on_postgresql_and_sqlite(sta
     from pressroom.delivery.ledger import Ledger
 
     pg = db.status(stack.ledger_url)  # stack.sh ran `pressroom db upgrade` on an empty database
-    assert pg.current == db.head() and pg.drift == [] and pg.tables == {"deliveries", "events"}
+    tables = {"deliveries", "events", "approvals", "outlet_state"}
+    assert pg.current == db.head() and pg.drift == [] and pg.tables == tables
 
     lite = f"sqlite:///{tmp_path}/new.db"
     before, after = db.upgrade(lite)
     assert before.current is None and not before.tables
-    assert after.up_to_date and after.tables == {"deliveries", "events"}
+    assert after.up_to_date and after.tables == tables
     command.downgrade(db.alembic_config(lite), "base")  # the way back works too
     assert db.status(lite).tables == set()
     assert db.upgrade(lite)[1].up_to_date

@@ -6,6 +6,7 @@ SQLAlchemy) stay inside the functions that need them, so ``pressroom --help`` an
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -15,7 +16,21 @@ from rich.table import Table
 from pressroom.errors import ValidationFailed
 from pressroom.settings import SettingsError, load_settings as _load_settings
 
-app = typer.Typer(help="pressroom：新闻办发布流水线（一次发布，多渠道同步，可追溯）", no_args_is_help=True,
+class _App(typer.Typer):
+    """The command: a ledger that must be migrated first is a message saying so, not a traceback."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as e:
+            ledger = sys.modules.get("pressroom.delivery.ledger")  # loaded by any command that opened one
+            if ledger is None or not isinstance(e, ledger.LedgerOutdated):
+                raise
+            err.print(f"[bold red]{e}[/]", highlight=False, soft_wrap=True)
+            raise SystemExit(1) from None
+
+
+app = _App(help="pressroom：新闻办发布流水线（一次发布，多渠道同步，可追溯）", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
 console = Console()
 err = Console(stderr=True)

@@ -80,8 +80,8 @@ def status(release: Optional[str] = typer.Argument(None, help="稿件 id；不�
         return
     ids = [release] if release else sorted({d.release_id for d in ledger.rows()})
     if as_json:
-        out = {rid: {ch: {"state": d.state, "version": d.version, "attempts": d.attempts, "url": d.url,
-                          "external_id": d.external_id, "error": d.last_error,
+        out = {rid: {ch: {"state": d.state, "version": d.version, "action": d.action, "attempts": d.attempts,
+                          "url": d.url, "external_id": d.external_id, "error": d.last_error,
                           "published_at": d.published_at.isoformat() if d.published_at else None}
                      for ch, d in sorted(ledger.latest(rid).items())} for rid in ids}
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))

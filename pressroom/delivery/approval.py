@@ -2,7 +2,8 @@
 
 Each sign-off is bound to the *signature* of what was reviewed (the content hashes of every part of the
 bundle), so an edit voids earlier sign-offs and the gate asks again: what the channels receive is provably
-what was signed. Decisions are kept in the ledger's audit trail with the release. Settings::
+what was signed. Decisions are rows of the ledger's ``approvals`` table, one per part of the bundle, and
+``pressroom history`` lists them with the release's other events. Settings::
 
     [approval]
     levels = ["责任编辑", "部门负责人", "分管领导"]   # in order; at most three
@@ -14,14 +15,14 @@ what was signed. Decisions are kept in the ledger's audit trail with the release
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 
-from pressroom.delivery.ledger import Ledger
+from pressroom.delivery.ledger import DECISION_EVENTS, REJECT, SIGN_OFF, Ledger
 from pressroom.model import Release
 from pressroom.settings import Settings
 
-SIGNOFF, REJECTED, PRE_APPROVED = "signoff", "rejected", "signoff"
+# How a decision is named in ``decisions()`` and the audit trail.
+SIGNOFF, REJECTED, PRE_APPROVED = DECISION_EVENTS[SIGN_OFF], DECISION_EVENTS[REJECT], DECISION_EVENTS[SIGN_OFF]
 MAX_LEVELS = 3
 
 
@@ -54,13 +55,9 @@ def signature(parts: list[Release]) -> str:
 
 def decisions(ledger: Ledger, parts: list[Release]) -> list[dict]:
     """Sign-offs and rejections recorded for exactly this content, oldest first."""
-    sig = signature(parts)
-    out = []
-    for e in ledger.history(parts[0].id):
-        if e["action"] in (SIGNOFF, REJECTED) and e["version"] == sig:
-            out.append({**json.loads(e["detail"] or "{}"), "action": e["action"], "reviewer": e["actor"],
-                        "at": e["at"]})
-    return out
+    return [{"level": a.level, "role": a.role, "comment": a.comment, "run": a.run_id, "versions": a.versions,
+             "action": DECISION_EVENTS[a.decision], "reviewer": a.reviewer, "at": a.at}
+            for a in ledger.approvals(parts[0].id, signature(parts))]
 
 
 def next_level(ledger: Ledger, parts: list[Release], p: Policy) -> str | None:
@@ -72,7 +69,7 @@ def next_level(ledger: Ledger, parts: list[Release], p: Policy) -> str | None:
 def record(ledger: Ledger, parts: list[Release], level: str, approve: bool, reviewer: str, role: str = "",
            comment: str = "", run_id: str = "") -> None:
     """Keep a decision with every part of the bundle, bound to the content signature."""
-    detail = json.dumps({"level": level, "role": role or level, "comment": comment, "run": run_id,
-                         "versions": {r.id: r.version for r in parts}}, ensure_ascii=False)
+    sig, versions = signature(parts), {r.id: r.version for r in parts}
     for r in parts:
-        ledger.log(r.id, "", signature(parts), SIGNOFF if approve else REJECTED, reviewer, detail)
+        ledger.add_approval(r.id, sig, level, SIGN_OFF if approve else REJECT, reviewer, role or level, comment,
+                            run_id, versions)

@@ -2,15 +2,16 @@
 channel received, and the records kept with the rows. How an outlet shows a correction or a withdrawal is
 its channel module's own ``correct`` and ``withdraw``; what changed is ``pressroom.text.diff``.
 
-How the ledger is used (its tables are not changed):
+How the ledger is used (rows are told apart by their ``action``):
 
-- A correction is the new version's own row per channel, keyed (release, channel, new version) like any
-  publication; its ``steps["correction"]`` records what it corrects (old version, old URL), when, by whom and
-  the 更正说明 — saved once, before the first send, so a re-run renders byte-identical copies and the flow's
-  at-most-once delivery (the delivery engine) holds.
-- A retraction is a row (release, channel, ``retract-<version withdrawn>``) whose ``steps["withdrawal"]``
+- A correction is the new version's own row per channel, keyed (release, channel, new version,
+  ``correct``); its ``steps["correction"]`` records what it corrects (old version, old URL), when, by whom
+  and the 更正说明 — saved once, before the first send, so a re-run renders byte-identical copies and the
+  flow's at-most-once delivery (the delivery engine) holds.
+- A retraction is a row (release, channel, version withdrawn, ``retract``) whose ``steps["withdrawal"]``
   holds the reason, the public notice, when and who. It ends ``retracted``, like every published row of the
-  release on that channel.
+  release on that channel. Its renditions (and its entries in the audit trail) go by the version
+  ``retract-<version withdrawn>`` (``retraction_version``), as they always have.
 - ``steps["snapshot"]`` keeps the text each channel received (the desks' copy, or the release as plain
   text), written when a version is rendered for delivery: a later correction diffs against it.
 """
@@ -27,10 +28,10 @@ from channels.corrections import DEFAULT_NOTICE, Correction, Withdrawal, copy_te
 from channels import markup
 from channels.portal import FeedNotice
 
-from pressroom.delivery.ledger import PUBLISHED, RETRACTED, Delivery, Ledger
+from pressroom.delivery.ledger import CORRECT, PUBLISHED, RETRACT, RETRACT_LABEL, RETRACTED, Delivery, Ledger
 from pressroom.model import Release
 
-RETRACT_PREFIX = "retract-"
+RETRACT_PREFIX = RETRACT_LABEL
 SNAPSHOT, CORRECTION, WITHDRAWAL = "snapshot", "correction", "withdrawal"
 
 
@@ -56,10 +57,16 @@ def remember(ledger: Ledger, parts: Iterable[Release], renditions: dict) -> None
 
 
 def is_retraction(d: Delivery) -> bool:
-    return d.version.startswith(RETRACT_PREFIX)
+    return d.action == RETRACT
+
+
+def is_correction(d: Delivery) -> bool:
+    return d.action == CORRECT
 
 
 def retraction_version(version: str) -> str:
+    """What the withdrawal of ``version`` is called in its renditions and the audit trail (its ledger row
+    is keyed by ``version`` itself, with action ``retract``)."""
     return f"{RETRACT_PREFIX}{version}"
 
 
@@ -97,7 +104,7 @@ def correction_plan(rows: Iterable[Delivery], version: str) -> dict[str, Channel
     plan = {}
     for ch, ds in _by_channel(d for d in rows if not is_retraction(d)).items():
         cur = next((d for d in ds if d.version == version), None)
-        if cur is not None and cur.state == PUBLISHED and CORRECTION not in cur.steps:
+        if cur is not None and cur.state == PUBLISHED and not is_correction(cur):
             continue
         corrects = (cur.steps.get(CORRECTION) or {}).get("corrects") if cur else None
         if corrects:
@@ -130,7 +137,7 @@ def is_retracted(rows: Iterable[Delivery]) -> bool:
 def old_text(rows: Iterable[Delivery], version: str, desk_channel: str | None = None) -> str | None:
     """The text a version carried: the desk copy of ``desk_channel``, else the release's plain text (from any
     channel that kept it). None when nothing was kept (published before snapshots existed)."""
-    rows = [d for d in rows if d.version == version and SNAPSHOT in d.steps]
+    rows = [d for d in rows if d.version == version and SNAPSHOT in d.steps and not is_retraction(d)]
     if desk_channel:
         d = next((d for d in rows if d.channel == desk_channel), None)
         return d.steps[SNAPSHOT]["text"] if d else None
@@ -152,11 +159,11 @@ def _portal_history(rows: Iterable[Delivery]) -> tuple[dict[str, list[Correction
     corrected: dict[str, list[Correction]] = {}
     withdrawn: dict[str, Withdrawal] = {}
     for d in rows:
-        if d.channel != "portal":
+        if not channels.get(d.channel).column:
             continue
         if is_retraction(d) and WITHDRAWAL in d.steps and d.state in (PUBLISHED, RETRACTED):
             withdrawn[d.release_id] = Withdrawal.from_json(d.steps[WITHDRAWAL])
-        elif CORRECTION in d.steps and d.state in (PUBLISHED, RETRACTED):
+        elif is_correction(d) and CORRECTION in d.steps and d.state in (PUBLISHED, RETRACTED):
             corrected.setdefault(d.release_id, []).append(Correction.from_json(d.steps[CORRECTION]))
     return corrected, withdrawn
 

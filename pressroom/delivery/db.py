@@ -1,16 +1,20 @@
 """The ledger's schema under Alembic migrations (``pressroom db upgrade`` / ``pressroom db current``).
 
-The embedded default stays zero-setup: ``Ledger()`` still creates its tables on a fresh SQLite file. Such a
+The embedded default stays zero-setup: ``Ledger()`` still creates its tables on an empty database. Such a
 ledger (or any made before migrations existed) is *adopted* by ``upgrade``: its tables are there but Alembic
 never ran, so the revision its schema matches is stamped first (the newest if it matches the code's tables
-exactly, else the first), then the remaining revisions are applied. A shared PostgreSQL ledger is created
-and changed by ``pressroom db upgrade`` only — run it before starting workers.
+exactly, else the first), then the remaining revisions are applied. A ledger older than the code — stamped
+with an earlier revision, or made by ``Ledger()`` of an earlier version — is never changed by ``Ledger()``:
+it refuses it (``LedgerOutdated``, a Chinese message naming this command) until ``pressroom db upgrade``
+has migrated it, every row kept. A shared PostgreSQL ledger is created and changed by ``pressroom db
+upgrade`` only — run it before starting workers.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -21,11 +25,12 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.pool import NullPool
 
-from pressroom.delivery.ledger import metadata
+from pressroom.delivery.schema import metadata
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 BASELINE = "0001"  # the tables as they were before migrations
-LEDGER_TABLES = {"deliveries", "events"}
+LEDGER_TABLES = set(metadata.tables)  # deliveries, events, approvals, outlet_state
+VERSION_TABLE = "alembic_version"
 
 
 def alembic_config(url: str) -> Config:
@@ -35,8 +40,15 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+@lru_cache(maxsize=1)
 def head() -> str:
     return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+
+@lru_cache(maxsize=1)
+def revisions() -> frozenset[str]:
+    """Every revision this code knows."""
+    return frozenset(r.revision for r in ScriptDirectory.from_config(alembic_config("")).walk_revisions())
 
 
 def display_url(url: str) -> str:

@@ -7,20 +7,22 @@ folder is writable) and returns rows with the columns 渠道 / 检查 / 结果 /
 
 The circuit breaker: when an outlet refuses our credentials, the delivery engine ``trip``s it; later deliveries
 to that outlet stop at once (``ChannelDisabled``, nothing sent) with the reason, instead of each release
-failing on its own. A doctor run whose checks of that outlet all pass ``reset``s it. The state is kept as
-events in the ledger (release id ``BREAKER_ID``), so every worker sees it and ``pressroom history`` shows it.
+failing on its own. A doctor run whose checks of that outlet all pass ``reset``s it. The state is one row
+per outlet in the ledger's ``outlet_state`` (so every worker sees it, and a delivery reads it with one
+indexed lookup); each trip and reset is also an event of release id ``BREAKER_ID``, which ``pressroom
+history`` shows.
 """
 
 from __future__ import annotations
 
 import channels
-from pressroom.delivery.ledger import Ledger
+from pressroom.delivery.ledger import DISABLED as _OFF, ENABLED as _ON, OUTLET_EVENTS, OUTLETS_ID, Ledger
 from pressroom.secrets import MissingCredential, redact
 from pressroom.settings import Settings
 from pressroom.transports import HealthChecked, PermanentError, transport_class
 
-BREAKER_ID = "*outlets*"
-DISABLED, ENABLED = "outlet-disabled", "outlet-enabled"
+BREAKER_ID = OUTLETS_ID
+DISABLED, ENABLED = OUTLET_EVENTS[_OFF], OUTLET_EVENTS[_ON]  # the events of a trip and of a reset
 PASS, FAIL, SKIP = "通过", "失败", "跳过"
 
 
@@ -28,11 +30,8 @@ PASS, FAIL, SKIP = "通过", "失败", "跳过"
 
 def disabled_reason(ledger: Ledger, outlet: str) -> str | None:
     """Why ``outlet`` (a transport name: "wechat", "smtp" …) is disabled, or None when it is usable."""
-    reason = None
-    for e in ledger.history(BREAKER_ID):
-        if e["channel"] == outlet and e["action"] in (DISABLED, ENABLED):
-            reason = e["detail"] if e["action"] == DISABLED else None
-    return reason
+    state = ledger.outlet_state(outlet)
+    return state.reason if state is not None and state.disabled else None
 
 
 def channel_disabled(settings: Settings, ledger: Ledger, channel: str) -> str | None:
@@ -41,17 +40,14 @@ def channel_disabled(settings: Settings, ledger: Ledger, channel: str) -> str | 
 
 
 def trip(ledger: Ledger, outlet: str, reason: str, actor: str = "") -> None:
-    if disabled_reason(ledger, outlet) is None:
-        ledger.log(BREAKER_ID, outlet, "", DISABLED, actor,
-                   redact(f"{reason}（凭据被拒，已停用该渠道；修正凭据后运行 pressroom doctor 恢复）"))
+    """Disable ``outlet`` (once: an outlet already disabled keeps its first reason)."""
+    why = redact(f"{reason}（凭据被拒，已停用该渠道；修正凭据后运行 pressroom doctor 恢复）")
+    ledger.set_outlet_state(outlet, _OFF, why, actor)
 
 
 def reset(ledger: Ledger, outlet: str, actor: str = "pressroom doctor") -> bool:
     """Re-enable ``outlet``; True when it was disabled."""
-    if disabled_reason(ledger, outlet) is None:
-        return False
-    ledger.log(BREAKER_ID, outlet, "", ENABLED, actor, "pressroom doctor 检查通过，恢复启用")
-    return True
+    return ledger.set_outlet_state(outlet, _ON, "pressroom doctor 检查通过，恢复启用", actor)
 
 
 # -- checks ------------------------------------------------------------------------------------------

@@ -32,13 +32,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Job:
-    """One row to deliver: which release, channel and version, and the earliest moment it may go out
+    """One row to deliver: which release, channel and version, the ledger action (``None``: the version's own
+    row, its publication or correction; ``RETRACT``: its withdrawal), and the earliest moment it may go out
     (``None``: no embargo applies — the embargo was overridden by a named person, or it is a withdrawal)."""
 
     release_id: str
     channel: str
     version: str
     not_before: datetime | None = None
+    action: str | None = None
 
 
 @dataclass
@@ -65,20 +67,20 @@ def attempt_for(ledger: Ledger, row: Delivery) -> Attempt:
     others = tuple(d for d in ledger.rows(row.release_id) if d.channel == row.channel and d.version != row.version)
 
     def fresh() -> dict:
-        return (ledger.get(row.release_id, row.channel, row.version) or row).steps
+        return (ledger.refresh(row) or row).steps
 
     return Attempt(row=row, save=lambda steps: ledger.save_steps(row, steps), fresh_steps=fresh, others=others)
 
 
 def outcome(ledger: Ledger, job: Job, notes: list[str] | None = None) -> Outcome:
-    d = ledger.get(job.release_id, job.channel, job.version)
+    d = ledger.get(job.release_id, job.channel, job.version, job.action)
     return Outcome(job.channel, d.state, d.attempts, d.url, d.last_error, d.published_at, notes or [])
 
 
 def deliver(job: Job, rendition, settings: Settings, token: str, logger=log) -> Outcome:
     """Deliver one rendition at most once. Raises TransientError (after recording it) for a retry."""
     ledger = Ledger(settings.ledger_url)
-    row = ledger.ensure(job.release_id, job.channel, job.version)
+    row = ledger.ensure(job.release_id, job.channel, job.version, job.action)
     if row.state == PUBLISHED:
         return Outcome(job.channel, PUBLISHED, row.attempts, row.url, delivered_at=row.published_at,
                        notes=["已发布，未重复发送"])
@@ -146,7 +148,7 @@ def wait_for_other_run(ledger: Ledger, job: Job) -> Outcome:
     """Another run holds the claim: wait for its result instead of sending a second copy."""
     deadline = time.monotonic() + WAIT_FOR_OTHER_RUN.total_seconds()
     while time.monotonic() < deadline:
-        d = ledger.get(job.release_id, job.channel, job.version)
+        d = ledger.get(job.release_id, job.channel, job.version, job.action)
         if d.state != DELIVERING:
             break
         time.sleep(0.5)
@@ -173,9 +175,9 @@ def delete_all(job: Job, live: list[Delivery], settings: Settings, token: str, w
     counts as deleted), so a retry is safe."""
     ledger = Ledger(settings.ledger_url)
     transport = transport_for(settings, job.channel)
-    claimed = ledger.claim(ledger.get(job.release_id, job.channel, job.version), token)
+    claimed = ledger.claim(ledger.get(job.release_id, job.channel, job.version, job.action), token)
     if claimed is None:
-        d = ledger.get(job.release_id, job.channel, job.version)
+        d = ledger.get(job.release_id, job.channel, job.version, job.action)
         return Outcome(job.channel, d.state, d.attempts, d.url, d.last_error, notes=["由另一次运行处理"])
     done = []
     try:
@@ -190,7 +192,7 @@ def delete_all(job: Job, live: list[Delivery], settings: Settings, token: str, w
     except TransportError as e:
         ledger.mark_failed(claimed, token, str(e))
         logger.error("%s: could not delete: %s", job.channel, e)
-        d = ledger.get(job.release_id, job.channel, job.version)
+        d = ledger.refresh(claimed)
         return Outcome(job.channel, d.state, d.attempts, error=d.last_error)
     ledger.save_steps(claimed, {"deleted": done})
     ledger.mark_published(claimed, token, url=url)  # the action is done; the caller marks it retracted

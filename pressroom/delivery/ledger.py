@@ -1,10 +1,22 @@
-"""The publish ledger: one row per (release, channel, version), the source of truth for publish status.
+"""The publish ledger: one row per (release, channel, version, action), the source of truth for publish status.
+
+The vocabulary is explicit. A row's ``action`` says what it delivers: ``publish`` (a version published),
+``correct`` (a version that corrects an older one on that channel; its ``steps["correction"]`` says which)
+or ``retract`` (the withdrawal of a version: the row has the withdrawn version and ``action=retract``).
+Sign-offs and rejections of the approval gate are rows of ``approvals``; the circuit breaker's state is
+one row per outlet in ``outlet_state``. ``events`` stays the audit trail ``pressroom history`` prints: every
+state change, each breaker trip and reset, and (from ``approvals``) every decision.
 
 "At most once" rests on two things: the unique key, and ``claim``, a single conditional UPDATE that moves a
 row into ``delivering`` for exactly one caller. A crashed claimer is detected (its process is gone on this
 host, or its lease expired), and the next run takes the row over; the transport then looks before sending
-again. Every state change is also written to ``events``, the audit trail ``pressroom history`` prints.
-SQLite by default; any SQLAlchemy URL (PostgreSQL for several workers).
+again. SQLite by default; any SQLAlchemy URL (PostgreSQL for several workers).
+
+The schema: ``engine_for`` creates the tables on an empty database (the zero-setup default), and uses a
+ledger already at the code's schema as it is. It never half-creates an older ledger: one made by an earlier
+version (stamped with an older Alembic revision, or unstamped with tables lacking what the code needs) is
+refused with ``LedgerOutdated``, whose message tells the operator to run ``pressroom db upgrade`` (which
+migrates it without losing a row, see ``pressroom.delivery.db``).
 """
 
 from __future__ import annotations
@@ -21,47 +33,18 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 
-PENDING, RENDERED, DELIVERING, PUBLISHED, FAILED, RETRACTED, UNCONFIRMED, SKIPPED = (
-    "pending", "rendered", "delivering", "published", "failed", "retracted", "unconfirmed", "skipped")
-CLAIMABLE = (PENDING, RENDERED, FAILED, SKIPPED)  # skipped: its outlet was disabled, now back
-STATE_LABELS = {
-    PENDING: "待发布", RENDERED: "已生成", DELIVERING: "发布中", PUBLISHED: "已发布", FAILED: "失败",
-    RETRACTED: "已撤稿", UNCONFIRMED: "待核实", SKIPPED: "已跳过",
-}
+from pressroom.delivery import db
+from pressroom.delivery.schema import (  # noqa: F401  (the vocabulary, also used through this module)
+    PENDING, RENDERED, DELIVERING, PUBLISHED, FAILED, RETRACTED, UNCONFIRMED, SKIPPED, CLAIMABLE, STATE_LABELS,
+    PUBLISH, CORRECT, RETRACT, ACTIONS, RETRACT_LABEL, SIGN_OFF, REJECT, DECISIONS, DECISION_EVENTS, ENABLED,
+    DISABLED, OUTLETS_ID, OUTLET_EVENTS, metadata, deliveries, events, approvals, outlet_state,
+)
+
 DEFAULT_LEASE = timedelta(minutes=10)
 
-metadata = sa.MetaData()
-deliveries = sa.Table(
-    "deliveries", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("release_id", sa.String(64), nullable=False),
-    sa.Column("channel", sa.String(32), nullable=False),
-    sa.Column("version", sa.String(64), nullable=False),
-    sa.Column("state", sa.String(16), nullable=False, default=PENDING),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("content_hash", sa.String(64), nullable=False, default=""),
-    sa.Column("external_id", sa.String(256), nullable=False, default=""),
-    sa.Column("url", sa.String(1024), nullable=False, default=""),
-    sa.Column("steps", sa.Text, nullable=False, default="{}"),  # per-step platform ids, for resuming
-    sa.Column("last_error", sa.Text, nullable=False, default=""),
-    sa.Column("claimed_by", sa.String(128), nullable=False, default=""),
-    sa.Column("claimed_at", sa.DateTime(timezone=True)),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("published_at", sa.DateTime(timezone=True)),
-    sa.UniqueConstraint("release_id", "channel", "version", name="uq_delivery"),
-)
-events = sa.Table(
-    "events", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("release_id", sa.String(64), nullable=False, index=True),
-    sa.Column("channel", sa.String(32), nullable=False, default=""),
-    sa.Column("version", sa.String(64), nullable=False, default=""),
-    sa.Column("action", sa.String(32), nullable=False),
-    sa.Column("actor", sa.String(128), nullable=False, default=""),
-    sa.Column("detail", sa.Text, nullable=False, default=""),
-)
+
+class LedgerOutdated(RuntimeError):
+    """The ledger's tables are older than the code: ``pressroom db upgrade`` must migrate them first."""
 
 
 def utcnow() -> datetime:
@@ -91,6 +74,7 @@ class Delivery:
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None
+    action: str = PUBLISH
 
     @classmethod
     def from_row(cls, row) -> "Delivery":
@@ -98,6 +82,59 @@ class Delivery:
         m["steps"] = json.loads(m["steps"] or "{}")
         for k in ("claimed_at", "created_at", "updated_at", "published_at"):
             m[k] = _aware(m[k])
+        return cls(**m)
+
+    @property
+    def label(self) -> str:
+        """The version as the audit trail names it: a retraction row's is ``retract-<version>``."""
+        return f"{RETRACT_LABEL}{self.version}" if self.action == RETRACT else self.version
+
+
+@dataclass(frozen=True)
+class Approval:
+    id: int
+    at: datetime
+    release_id: str
+    signature: str
+    level: str
+    decision: str  # SIGN_OFF or REJECT
+    reviewer: str
+    role: str
+    comment: str
+    run_id: str
+    versions: dict
+
+    @classmethod
+    def from_row(cls, row) -> "Approval":
+        m = dict(row._mapping)
+        m["versions"] = json.loads(m["versions"] or "{}")
+        m["at"] = _aware(m["at"])
+        return cls(**m)
+
+    def as_event(self) -> dict:
+        """The decision as an entry of the audit trail, exactly as it was logged before ``approvals``."""
+        detail = json.dumps({"level": self.level, "role": self.role, "comment": self.comment, "run": self.run_id,
+                             "versions": self.versions}, ensure_ascii=False)
+        return {"id": self.id, "at": self.at, "release_id": self.release_id, "channel": "", "version": self.signature,
+                "action": DECISION_EVENTS[self.decision], "actor": self.reviewer, "detail": detail}
+
+
+@dataclass(frozen=True)
+class OutletState:
+    outlet: str
+    state: str  # ENABLED or DISABLED
+    reason: str  # why it was disabled (or enabled again)
+    since: datetime
+    actor: str
+
+    @property
+    def disabled(self) -> bool:
+        return self.state == DISABLED
+
+    @classmethod
+    def from_row(cls, row) -> "OutletState":
+        m = dict(row._mapping)
+        m["since"] = _aware(m["since"])
         return cls(**m)
 
 
@@ -138,15 +175,48 @@ def engine_for(url: str) -> sa.Engine:
             cur.close()
     else:
         eng = sa.create_engine(url, pool_pre_ping=True)
+    _prepare(eng, url)
+    return eng
+
+
+def _refusal(conn: sa.Connection, shown: str) -> str | None:
+    """Why the tables here cannot be used as they are (None: none yet, or at the code's schema)."""
+    insp = sa.inspect(conn)
+    names = set(insp.get_table_names())
+    current = conn.execute(sa.text(f"SELECT version_num FROM {db.VERSION_TABLE}")).scalar() \
+        if db.VERSION_TABLE in names else None
+    if current is not None:  # migrated: its revision says it all
+        if current not in db.revisions():
+            return (f"账本数据库 {shown} 的迁移版本 {current} 比本程序新（本程序需要 {db.head()}）："
+                    "请改用与之相符的 pressroom 版本。")
+        if current == db.head():
+            return None
+        why = f"迁移版本 {current}，程序需要 {db.head()}"
+    else:  # made by Ledger() itself: its tables say
+        missing = [f"{t.name}.{c.name}" for t in metadata.sorted_tables if t.name in names
+                   for c in t.columns if c.name not in {x["name"] for x in insp.get_columns(t.name)}]
+        if not missing:
+            return None
+        why = f"缺少字段 {'、'.join(missing)}"
+    return (f"账本数据库 {shown} 是旧版本的表结构（{why}）。请先运行 pressroom db upgrade（或 pressroom db "
+            "upgrade --url …）升级账本，原有记录全部保留；升级后再重新运行。")
+
+
+def _prepare(eng: sa.Engine, url: str) -> None:
+    """Create the tables of a fresh ledger; refuse an older one (it must be migrated, not half-created)."""
+    with eng.connect() as conn:
+        refusal = _refusal(conn, sa.engine.make_url(url).render_as_string(hide_password=True))
+    if refusal:
+        eng.dispose()
+        raise LedgerOutdated(refusal)
     try:
-        metadata.create_all(eng)
+        metadata.create_all(eng)  # only the tables that are missing: a fresh ledger, or one created by a race
     except (sa.exc.OperationalError, sa.exc.ProgrammingError) as e:
         # Two processes opening a new ledger at once: the other one created the tables between our
         # check and our CREATE. Anything else is a real error.
         if "already exists" not in str(e):
             raise
         metadata.create_all(eng)
-    return eng
 
 
 class Ledger:
@@ -155,36 +225,59 @@ class Ledger:
         self.lease = lease
 
     # -- rows ---------------------------------------------------------------------------------
+    #
+    # A version's own row on a channel is its publication or its correction (never both: a channel that had
+    # an older version gets the new one as a correction); ``action=None`` finds it, whichever it is. A
+    # retraction row is only found by asking for ``RETRACT``.
 
-    def ensure(self, release_id: str, channel: str, version: str) -> Delivery:
-        """The row for this key, created as pending if new (safe when two runs race)."""
+    def _key(self, release_id: str, channel: str, version: str, action: str | None) -> list:
+        where = [deliveries.c.release_id == release_id, deliveries.c.channel == channel,
+                 deliveries.c.version == version]
+        return where + [deliveries.c.action != RETRACT if action is None else deliveries.c.action == action]
+
+    def ensure(self, release_id: str, channel: str, version: str, action: str | None = None) -> Delivery:
+        """The row for this key, created as pending if new (safe when two runs race). ``action`` None or
+        PUBLISH: the version's own row, new ones are publications; CORRECT: the version's correction (an
+        unsent publication row of it becomes the correction); RETRACT: the withdrawal of ``version``."""
         now = utcnow()
+        own = RETRACT if action == RETRACT else None
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(deliveries).where(
-                deliveries.c.release_id == release_id, deliveries.c.channel == channel,
-                deliveries.c.version == version)).first()
+            row = conn.execute(sa.select(deliveries).where(*self._key(release_id, channel, version, own))
+                               .order_by(deliveries.c.id)).first()
             if row is None:
                 try:
                     with conn.begin_nested():
                         conn.execute(deliveries.insert().values(
-                            release_id=release_id, channel=channel, version=version, state=PENDING,
-                            attempts=0, content_hash="", external_id="", url="", steps="{}", last_error="",
-                            claimed_by="", created_at=now, updated_at=now))
+                            release_id=release_id, channel=channel, version=version, action=action or PUBLISH,
+                            state=PENDING, attempts=0, content_hash="", external_id="", url="", steps="{}",
+                            last_error="", claimed_by="", created_at=now, updated_at=now))
                 except sa.exc.IntegrityError:
                     pass  # the other run created it first
-        return self.get(release_id, channel, version)
+            elif action == CORRECT and row.action == PUBLISH and row.state != PUBLISHED:
+                conn.execute(deliveries.update().where(deliveries.c.id == row.id, deliveries.c.state != PUBLISHED)
+                             .values(action=CORRECT, updated_at=now))
+        return self.get(release_id, channel, version, own)
 
-    def get(self, release_id: str, channel: str, version: str) -> Delivery | None:
+    def get(self, release_id: str, channel: str, version: str, action: str | None = None) -> Delivery | None:
+        """The row for this key; ``action`` None: the version's own row (its publication or correction)."""
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(deliveries).where(
-                deliveries.c.release_id == release_id, deliveries.c.channel == channel,
-                deliveries.c.version == version)).first()
+            row = conn.execute(sa.select(deliveries).where(*self._key(release_id, channel, version, action))
+                               .order_by(deliveries.c.id)).first()
         return Delivery.from_row(row) if row else None
 
-    def rows(self, release_id: str | None = None) -> list[Delivery]:
+    def refresh(self, d: Delivery) -> Delivery | None:
+        """The row ``d`` as it is now."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(deliveries).where(deliveries.c.id == d.id)).first()
+        return Delivery.from_row(row) if row else None
+
+    def rows(self, release_id: str | None = None, action: str | None = None) -> list[Delivery]:
+        """Every row (of one release; of one action), retractions included."""
         q = sa.select(deliveries).order_by(deliveries.c.release_id, deliveries.c.channel, deliveries.c.created_at)
         if release_id:
             q = q.where(deliveries.c.release_id == release_id)
+        if action:
+            q = q.where(deliveries.c.action == action)
         with self.engine.connect() as conn:
             return [Delivery.from_row(r) for r in conn.execute(q)]
 
@@ -206,7 +299,8 @@ class Ledger:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(deliveries).where(
                 deliveries.c.release_id == release_id, deliveries.c.channel == channel,
-                deliveries.c.version != version, deliveries.c.state == PUBLISHED)).first()
+                deliveries.c.version != version, deliveries.c.action != RETRACT,
+                deliveries.c.state == PUBLISHED)).first()
         return Delivery.from_row(row) if row else None
 
     # -- state changes ----------------------------------------------------------------------------
@@ -226,48 +320,48 @@ class Ledger:
         """Move the row to delivering for this caller only. None: someone else has it, or it is done."""
         now = utcnow()
         claimable = deliveries.c.state.in_(CLAIMABLE)
-        current = self.get(d.release_id, d.channel, d.version)
+        current = self.refresh(d)
         if current.state == DELIVERING and current.claimed_by != token and self._stale(current, now):
             # The claimer crashed: take it over (the transport looks before it sends again).
             claimable = sa.or_(claimable, sa.and_(deliveries.c.state == DELIVERING,
                                                   deliveries.c.claimed_by == current.claimed_by))
-            self.log(d.release_id, d.channel, d.version, "takeover", token,
+            self.log(d.release_id, d.channel, d.label, "takeover", token,
                      f"接管中断的发布（原执行者 {current.claimed_by}）")
         n = self._update(d, [claimable], state=DELIVERING, claimed_by=token, claimed_at=now,
                          attempts=deliveries.c.attempts + 1)
-        return self.get(d.release_id, d.channel, d.version) if n == 1 else None
+        return self.refresh(d) if n == 1 else None
 
     def _stale(self, d: Delivery, now: datetime) -> bool:
         return _claimer_is_dead(d.claimed_by) or (d.claimed_at is not None and now - d.claimed_at > self.lease)
 
     def save_steps(self, d: Delivery, steps: dict) -> None:
         """Remember a platform step's id (draft media_id, publish_id …) the moment it exists."""
-        current = self.get(d.release_id, d.channel, d.version)
+        current = self.refresh(d)
         merged = {**current.steps, **steps}
         self._update(d, steps=merged)
 
     def mark_published(self, d: Delivery, token: str, external_id: str = "", url: str = "") -> None:
         self._update(d, [deliveries.c.claimed_by == token], state=PUBLISHED, external_id=external_id,
                      url=url, published_at=utcnow(), last_error="")
-        self.log(d.release_id, d.channel, d.version, "published", token, url or external_id)
+        self.log(d.release_id, d.channel, d.label, "published", token, url or external_id)
 
     def mark_failed(self, d: Delivery, token: str, error: str, state: str = FAILED) -> None:
         self._update(d, [deliveries.c.claimed_by == token], state=state, last_error=error[:4000])
-        self.log(d.release_id, d.channel, d.version, state, token, error[:4000])
+        self.log(d.release_id, d.channel, d.label, state, token, error[:4000])
 
     def set_state(self, d: Delivery, state: str, detail: str = "", actor: str = "") -> None:
         self._update(d, state=state, last_error=detail if state != PUBLISHED else "")
-        self.log(d.release_id, d.channel, d.version, state, actor, detail)
+        self.log(d.release_id, d.channel, d.label, state, actor, detail)
 
     def resolve(self, d: Delivery, url: str | None, actor: str) -> None:
         """An editor checked an unconfirmed delivery on the platform: published there (with its URL), or
         not (the row becomes claimable, so the next run sends it)."""
         if url:
             self._update(d, state=PUBLISHED, url=url, published_at=utcnow(), last_error="", claimed_by="")
-            self.log(d.release_id, d.channel, d.version, "resolved-published", actor, url)
+            self.log(d.release_id, d.channel, d.label, "resolved-published", actor, url)
         else:
             self._update(d, state=FAILED, last_error="经核实未发布，可重新发送", claimed_by="")
-            self.log(d.release_id, d.channel, d.version, "resolved-not-published", actor, "")
+            self.log(d.release_id, d.channel, d.label, "resolved-not-published", actor, "")
 
     # -- audit trail ------------------------------------------------------------------------------
 
@@ -277,7 +371,70 @@ class Ledger:
                                                 version=version, action=action, actor=actor, detail=detail))
 
     def history(self, release_id: str) -> list[dict]:
+        """The release's audit trail, oldest first: its events and its approval decisions (shown as the
+        events they once were; a ledger migrated from then keeps those events too, and they are not listed
+        twice)."""
+        legacy = tuple(DECISION_EVENTS.values())  # decisions logged as events before ``approvals``
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(events).where(events.c.release_id == release_id)
+            rows = conn.execute(sa.select(events).where(events.c.release_id == release_id,
+                                                        events.c.action.not_in(legacy))
                                 .order_by(events.c.at, events.c.id))
-            return [{**dict(r._mapping), "at": _aware(r.at)} for r in rows]
+            out = [{**dict(r._mapping), "at": _aware(r.at)} for r in rows]
+        out += [a.as_event() for a in self.approvals(release_id)]
+        return sorted(out, key=lambda e: e["at"])  # stable: each source is already in order
+
+    # -- approvals ----------------------------------------------------------------------------------
+
+    def add_approval(self, release_id: str, signature: str, level: str, decision: str, reviewer: str,
+                     role: str = "", comment: str = "", run_id: str = "", versions: dict | None = None) -> None:
+        """Record a sign-off (SIGN_OFF) or a rejection (REJECT) of the content with this signature."""
+        if decision not in DECISIONS:
+            raise ValueError(f"decision must be one of {DECISIONS}, not {decision!r}")
+        with self.engine.begin() as conn:
+            conn.execute(approvals.insert().values(
+                at=utcnow(), release_id=release_id, signature=signature, level=level, decision=decision,
+                reviewer=reviewer, role=role, comment=comment, run_id=run_id,
+                versions=json.dumps(versions or {}, ensure_ascii=False)))
+
+    def approvals(self, release_id: str, signature: str | None = None) -> list[Approval]:
+        """The decisions recorded with a release (for exactly this content, given its signature), oldest first."""
+        q = sa.select(approvals).where(approvals.c.release_id == release_id)
+        if signature is not None:
+            q = q.where(approvals.c.signature == signature)
+        with self.engine.connect() as conn:
+            return [Approval.from_row(r) for r in conn.execute(q.order_by(approvals.c.at, approvals.c.id))]
+
+    # -- outlets (the circuit breaker) --------------------------------------------------------------
+
+    def outlet_state(self, outlet: str) -> OutletState | None:
+        """The breaker's state of one outlet; None when it was never disabled."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(outlet_state).where(outlet_state.c.outlet == outlet)).first()
+        return OutletState.from_row(row) if row else None
+
+    def outlet_states(self) -> dict[str, OutletState]:
+        with self.engine.connect() as conn:
+            return {r.outlet: OutletState.from_row(r) for r in conn.execute(sa.select(outlet_state))}
+
+    def set_outlet_state(self, outlet: str, state: str, reason: str = "", actor: str = "") -> bool:
+        """Disable or enable ``outlet``; True when this call changed it (then an event is logged too, in the
+        same transaction). Concurrent callers: exactly one of them changes it."""
+        if state not in OUTLET_EVENTS:
+            raise ValueError(f"state must be {ENABLED!r} or {DISABLED!r}, not {state!r}")
+        now = utcnow()
+        values = dict(state=state, reason=reason, since=now, actor=actor)
+        with self.engine.begin() as conn:
+            changed = conn.execute(outlet_state.update().where(
+                outlet_state.c.outlet == outlet, outlet_state.c.state != state).values(**values)).rowcount == 1
+            if not changed and state == DISABLED and conn.execute(
+                    sa.select(outlet_state.c.outlet).where(outlet_state.c.outlet == outlet)).first() is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(outlet_state.insert().values(outlet=outlet, **values))
+                    changed = True
+                except sa.exc.IntegrityError:
+                    pass  # another worker disabled it at the same moment
+            if changed:
+                conn.execute(events.insert().values(at=now, release_id=OUTLETS_ID, channel=outlet, version="",
+                                                    action=OUTLET_EVENTS[state], actor=actor, detail=reason))
+        return changed

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.pool import NullPool
 
-from pressroom.delivery.ledger import metadata
+from pressroom.delivery.schema import metadata
 
 config = context.config
 

@@ -1,0 +1,90 @@
+"""The ledger's vocabulary and tables: row states, actions, decisions, outlet states, and the four tables
+(``deliveries``, ``events``, ``approvals``, ``outlet_state``). Alembic migrations (``pressroom/migrations``)
+take a ledger of any earlier version to exactly these."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+PENDING, RENDERED, DELIVERING, PUBLISHED, FAILED, RETRACTED, UNCONFIRMED, SKIPPED = (
+    "pending", "rendered", "delivering", "published", "failed", "retracted", "unconfirmed", "skipped")
+CLAIMABLE = (PENDING, RENDERED, FAILED, SKIPPED)  # skipped: its outlet was disabled, now back
+STATE_LABELS = {
+    PENDING: "待发布", RENDERED: "已生成", DELIVERING: "发布中", PUBLISHED: "已发布", FAILED: "失败",
+    RETRACTED: "已撤稿", UNCONFIRMED: "待核实", SKIPPED: "已跳过",
+}
+
+# What a delivery row delivers (``deliveries.action``).
+PUBLISH, CORRECT, RETRACT = "publish", "correct", "retract"
+ACTIONS = (PUBLISH, CORRECT, RETRACT)
+# How the audit trail names a retraction row's version: ``retract-<withdrawn version>``, as it always has
+# (events are never rewritten, so old and new entries read alike), and the version of its renditions.
+RETRACT_LABEL = "retract-"
+
+# Decisions of the approval gate (``approvals.decision``), and the audit trail's names for them.
+SIGN_OFF, REJECT = "signoff", "reject"
+DECISIONS = (SIGN_OFF, REJECT)
+DECISION_EVENTS = {SIGN_OFF: "signoff", REJECT: "rejected"}
+
+# The circuit breaker (``outlet_state.state``); its trips and resets are also events of the pseudo release
+# ``OUTLETS_ID``, so ``pressroom history '*outlets*'`` lists them.
+ENABLED, DISABLED = "enabled", "disabled"
+OUTLETS_ID = "*outlets*"
+OUTLET_EVENTS = {DISABLED: "outlet-disabled", ENABLED: "outlet-enabled"}
+
+metadata = sa.MetaData()
+deliveries = sa.Table(
+    "deliveries", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("release_id", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, default=PENDING),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("content_hash", sa.String(64), nullable=False, default=""),
+    sa.Column("external_id", sa.String(256), nullable=False, default=""),
+    sa.Column("url", sa.String(1024), nullable=False, default=""),
+    sa.Column("steps", sa.Text, nullable=False, default="{}"),  # per-step platform ids, for resuming
+    sa.Column("last_error", sa.Text, nullable=False, default=""),
+    sa.Column("claimed_by", sa.String(128), nullable=False, default=""),
+    sa.Column("claimed_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("published_at", sa.DateTime(timezone=True)),
+    sa.Column("action", sa.String(16), nullable=False, default=PUBLISH, server_default=PUBLISH),
+    sa.UniqueConstraint("release_id", "channel", "version", "action", name="uq_delivery"),
+)
+events = sa.Table(
+    "events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("release_id", sa.String(64), nullable=False, index=True),
+    sa.Column("channel", sa.String(32), nullable=False, default=""),
+    sa.Column("version", sa.String(64), nullable=False, default=""),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False, default=""),
+    sa.Column("detail", sa.Text, nullable=False, default=""),
+)
+approvals = sa.Table(
+    "approvals", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("release_id", sa.String(64), nullable=False),  # one row per part of the bundle signed
+    sa.Column("signature", sa.String(64), nullable=False),  # of the whole bundle's content
+    sa.Column("level", sa.String(64), nullable=False, default=""),
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("reviewer", sa.String(128), nullable=False, default=""),
+    sa.Column("role", sa.String(64), nullable=False, default=""),
+    sa.Column("comment", sa.Text, nullable=False, default=""),
+    sa.Column("run_id", sa.String(64), nullable=False, default=""),
+    sa.Column("versions", sa.Text, nullable=False, default="{}"),  # JSON: release id -> version signed
+    sa.Index("ix_approvals_release_signature", "release_id", "signature"),
+)
+outlet_state = sa.Table(
+    "outlet_state", metadata,
+    sa.Column("outlet", sa.String(32), primary_key=True),  # a transport name: "wechat", "smtp" …
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False, default=""),
+)
