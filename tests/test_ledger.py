@@ -163,3 +163,24 @@ def test_a_decision_is_an_approval_and_history_shows_it_as_before(ledger):
                                                 "run": "run-1", "versions": {"doc": "v1"}}
     with pytest.raises(ValueError):
         ledger.add_approval("doc", "sig1", "责任编辑", "maybe", "王审稿")
+
+
+def test_step_ids_saved_at_once_by_two_writers_are_all_kept(ledger):
+    """A delivery saving its draft id while a look-up saves the article id: neither overwrites the other."""
+    import threading
+
+    row = ledger.ensure("r1", "wechat", "v1")
+    start = threading.Barrier(2)
+
+    def writer(name):
+        start.wait()
+        for i in range(40):
+            ledger.save_steps(row, {f"{name}-{i}": i})
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in ("delivery", "lookup")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    steps = ledger.get("r1", "wechat", "v1").steps
+    assert len(steps) == 80 and steps["delivery-39"] == 39 and steps["lookup-39"] == 39

@@ -22,7 +22,7 @@ from pressroom.model import Release
 from pressroom.settings import Settings
 
 # How a decision is named in ``decisions()`` and the audit trail.
-SIGNOFF, REJECTED, PRE_APPROVED = DECISION_EVENTS[SIGN_OFF], DECISION_EVENTS[REJECT], DECISION_EVENTS[SIGN_OFF]
+SIGNOFF, REJECTED = DECISION_EVENTS[SIGN_OFF], DECISION_EVENTS[REJECT]
 MAX_LEVELS = 3
 
 

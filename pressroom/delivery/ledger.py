@@ -335,10 +335,15 @@ class Ledger:
         return _claimer_is_dead(d.claimed_by) or (d.claimed_at is not None and now - d.claimed_at > self.lease)
 
     def save_steps(self, d: Delivery, steps: dict) -> None:
-        """Remember a platform step's id (draft media_id, publish_id …) the moment it exists."""
-        current = self.refresh(d)
-        merged = {**current.steps, **steps}
-        self._update(d, steps=merged)
+        """Remember a platform step's id (draft media_id, publish_id …) the moment it exists. Merged into
+        what the row holds by compare-and-swap, so two writers (a delivery and a look-up, two workers)
+        never lose each other's ids."""
+        while True:
+            with self.engine.connect() as conn:
+                raw = conn.execute(sa.select(deliveries.c.steps).where(deliveries.c.id == d.id)).scalar_one()
+            merged = json.dumps({**json.loads(raw or "{}"), **steps}, ensure_ascii=False, sort_keys=True)
+            if self._update(d, [deliveries.c.steps == raw], steps=merged) == 1:
+                return
 
     def mark_published(self, d: Delivery, token: str, external_id: str = "", url: str = "") -> None:
         self._update(d, [deliveries.c.claimed_by == token], state=PUBLISHED, external_id=external_id,

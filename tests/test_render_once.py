@@ -1,0 +1,71 @@
+"""One publish loads the content once and renders each channel of the release once: validation's renditions
+are what the flow delivers (the CLI validates, then runs the flow in the same process)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections import Counter
+
+import pytest
+from typer.testing import CliRunner
+
+import channels
+from tests.conftest import ROOT
+
+SAMPLE = "water-price-rumor"  # one release (not a bundle), every channel
+
+
+@pytest.fixture
+def counted(tmp_path, monkeypatch, prefect_server):
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    text = (ROOT / "pressroom.toml").read_text(encoding="utf-8")
+    text = re.sub(r'(?m)^ledger = .*$', f'ledger = "sqlite:///{tmp_path}/ledger.db"', text)
+    text = re.sub(r'(?m)^levels = .*$', "levels = []", text)
+    (tmp_path / "pressroom.toml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("PRESSROOM_CONFIG", str(tmp_path / "pressroom.toml"))
+    renders: Counter = Counter()
+    for name in channels.names():
+        module = channels.adapter(name)
+        real = module.render
+
+        def render(release, ctx, real=real, name=name):
+            renders[(release.id, name)] += 1
+            return real(release, ctx)
+
+        monkeypatch.setattr(module, "render", render)
+    from pressroom.releases import catalog
+
+    loads = []
+    real_load = catalog.load_all
+    monkeypatch.setattr(catalog, "load_all", lambda *a, **k: loads.append(1) or real_load(*a, **k))
+    return renders, loads
+
+
+def test_a_cli_publish_loads_once_and_renders_every_channel_once(counted):
+    from pressroom.cli import app
+
+    renders, loads = counted
+    result = CliRunner().invoke(app, ["publish", SAMPLE, "--now", "--actor", "测试"])
+    assert result.exit_code == 0, result.output
+    mine = {ch: n for (rid, ch), n in renders.items() if rid == SAMPLE}
+    from pressroom.settings import load_settings
+    from pressroom.releases.catalog import validate
+
+    expected = validate(load_settings(), render=False, only=SAMPLE).find(SAMPLE).channels
+    assert sorted(mine) == sorted(expected)
+    assert set(mine.values()) == {1}, f"renders per channel: {mine}"
+    assert len(loads) == 1, f"the content was loaded {len(loads)} times"
+
+
+def test_an_edit_between_two_publishes_is_loaded_again(counted, tmp_path):
+    from pressroom.releases.catalog import validate
+    from pressroom.settings import load_settings
+
+    renders, loads = counted
+    first = validate(load_settings(), only=SAMPLE)
+    page = tmp_path / "content" / "releases" / SAMPLE / "release.md"
+    page.write_text(page.read_text(encoding="utf-8").replace("。", "。 ", 1), encoding="utf-8")
+    second = validate(load_settings(), only=SAMPLE)
+    assert len(loads) == 2 and first is not second
+    assert first.find(SAMPLE).version != second.find(SAMPLE).version
