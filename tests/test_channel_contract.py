@@ -154,8 +154,8 @@ def check_weibo(release, ctx, rd) -> None:
 def check_tv(release, ctx, rd) -> None:
     assert set(rd.files) == {f"{release.id}.txt", f"{release.id}.html", f"{release.id}.srt"}
     outlet = ctx.settings.outlet("tv")
-    cpm = outlet.get("chars_per_minute", tv.DEFAULT_CHARS_PER_MINUTE)
-    slot = outlet.get("slot_seconds", tv.DEFAULT_SLOT_SECONDS)
+    cpm = outlet["chars_per_minute"]  # its default comes from the settings module
+    slot = outlet["slot_seconds"]
     blocks, _ = tv.build_blocks(release, ctx)
     seconds = tv.read_seconds(sum(tv.spoken_chars(b.text) for b in blocks), cpm)
     over = [w for w in rd.warnings if "超过栏目时段" in w]
