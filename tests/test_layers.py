@@ -43,7 +43,6 @@ MAX_FUNCTION_LINES = 60  # counted from the ``def`` line to the last line (decor
 # Functions longer than that ("path:qualified name": current length). A listed function may only get
 # shorter; when it does, lower its number here, and delete its line once it fits.
 LONG_FUNCTIONS = {
-    "pressroom/sites/linkcheck.py:check_site": 63,
     "channels/wechat.py:render": 61,
 }
 
