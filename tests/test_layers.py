@@ -42,9 +42,7 @@ KNOWN_VIOLATIONS: set[tuple[str, str]] = set()
 MAX_FUNCTION_LINES = 60  # counted from the ``def`` line to the last line (decorators left out)
 # Functions longer than that ("path:qualified name": current length). A listed function may only get
 # shorter; when it does, lower its number here, and delete its line once it fits.
-LONG_FUNCTIONS = {
-    "channels/wechat.py:render": 61,
-}
+LONG_FUNCTIONS: dict[str, int] = {}
 
 
 # -- reading the source -------------------------------------------------------------------------------
