@@ -300,6 +300,20 @@ def _upload_image(image: Image) -> tuple[str, bytes, str]:
                          "请把该图片缩小（如长边 1500 像素以内的 JPG）后替换")
 
 
+def _body_images(release: Release, warnings: list[str]) -> tuple[dict[str, bytes], list[dict]]:
+    """The body images as uploaded (file path -> bytes), and their manifest entries: the transport uploads
+    each with ``media/uploadimg`` and puts the URL it gets in place of the placeholder."""
+    files: dict[str, bytes] = {}
+    uploads = []
+    for img in release.images:
+        path, data, note = _upload_image(img)
+        files[path] = data
+        uploads.append({"path": img.path, "file": path, "placeholder": placeholder(img), "api": "media/uploadimg"})
+        if note:
+            warnings.append(note)
+    return files, uploads
+
+
 def _with_suffix(path: str, suffix: str) -> str:
     return "images/" + posixpath.splitext(path)[0] + suffix
 
@@ -337,6 +351,19 @@ def _cover(release: Release, ctx: RenderContext) -> tuple[str, bytes, int, int, 
     with PILImage.open(io.BytesIO(data)) as im:
         w, h = im.size
     return "cover.png", data, w, h, "infographic"
+
+
+def _checked_cover(release: Release, ctx: RenderContext, warnings: list[str]) -> tuple[str, bytes, int, int, str]:
+    """``_cover``, refused over WeChat's size limit and with a warning when it will look blurred or cropped."""
+    cover_name, cover_data, w, h, source = _cover(release, ctx)
+    if len(cover_data) > COVER_MAX_BYTES:
+        raise RenditionError(NAME, "cover", f"封面图 {_megabytes(len(cover_data))}，超过微信永久素材 10 MB 上限",
+                             "请压缩封面图后替换")
+    if source == "release" and w < 900:
+        warnings.append(f"封面图宽 {w} 像素，小于微信推荐的 900 像素，显示可能模糊")
+    if abs(w / h - COVER_RATIO) / COVER_RATIO >= 0.005:
+        warnings.append(f"封面图 {w}×{h}，不是微信 2.35:1（900×383）比例，将按居中区域裁切显示")
+    return cover_name, cover_data, w, h, source
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,23 +426,8 @@ def render(release: Release, ctx: RenderContext) -> Rendition:
     content = content_html(release, ctx, links)
     _check_content(content)
 
-    files: dict[str, bytes] = {}
-    uploads = []
-    for img in release.images:
-        path, data, note = _upload_image(img)
-        files[path] = data
-        uploads.append({"path": img.path, "file": path, "placeholder": placeholder(img), "api": "media/uploadimg"})
-        if note:
-            warnings.append(note)
-
-    cover_name, cover_data, w, h, source = _cover(release, ctx)
-    if len(cover_data) > COVER_MAX_BYTES:
-        raise RenditionError(NAME, "cover", f"封面图 {_megabytes(len(cover_data))}，超过微信永久素材 10 MB 上限",
-                             "请压缩封面图后替换")
-    if source == "release" and w < 900:
-        warnings.append(f"封面图宽 {w} 像素，小于微信推荐的 900 像素，显示可能模糊")
-    if abs(w / h - COVER_RATIO) / COVER_RATIO >= 0.005:
-        warnings.append(f"封面图 {w}×{h}，不是微信 2.35:1（900×383）比例，将按居中区域裁切显示")
+    files, uploads = _body_images(release, warnings)
+    cover_name, cover_data, w, h, source = _checked_cover(release, ctx, warnings)
     files[cover_name] = cover_data
 
     article = {

@@ -42,14 +42,7 @@ KNOWN_VIOLATIONS: set[tuple[str, str]] = set()
 MAX_FUNCTION_LINES = 60  # counted from the ``def`` line to the last line (decorators left out)
 # Functions longer than that ("path:qualified name": current length). A listed function may only get
 # shorter; when it does, lower its number here, and delete its line once it fits.
-LONG_FUNCTIONS = {
-    "pressroom/releases/loader.py:load_release": 208,
-    "pressroom/sites/report.py:chart_png": 80,
-    "pressroom/sites/presshall.py:_build": 75,
-    "pressroom/text/copycheck.py:load_sensitive_patterns": 71,
-    "pressroom/sites/linkcheck.py:check_site": 63,
-    "channels/wechat.py:render": 61,
-}
+LONG_FUNCTIONS: dict[str, int] = {}
 
 
 # -- reading the source -------------------------------------------------------------------------------

@@ -239,13 +239,57 @@ def _load_image(folder: Path, ref: str, field: str, c: _Collector, caption: str 
 
 
 def load_release(folder: Path, registry: Registry, settings: Settings) -> Release:
+    """One release folder as a ``Release``, or ``ValidationFailed`` with all of its problems. The checks run
+    in a fixed order, so the problems are always listed in the same order."""
     folder = Path(folder)
     path = folder / RELEASE_FILE
+    c = _Collector(_content_relative_name(path, settings))
+    raw, text = _read_release_text(path, c)
+    fm, body = _parse_front_matter(text, c)
+    _check_field_names(fm, c)
+    titles = _title_fields(fm, settings, c)
+    kind = _kind(fm, c)
+    department = _department(fm, registry, c)
+    speakers = _speakers(fm, registry, department, c)
+    experts = _experts(fm, c)
+    publish_at, event_at = _times(fm, kind, settings, c)
+    channels = _channels(fm, settings, c)
+    keywords = _list_field(fm, "keywords", "应为关键词列表", "请写成 [关键词1, 关键词2]", c)
+    key_figures = _key_figures(fm, c)
+    important = _flag(fm, "important", "涉及全市的重要发布填 true", c)
+    press_conference = _flag(fm, "press_conference", "本稿是新闻发布会（而非书面发布）时填 true", c)
+    documents = _document_fields(fm, c)
+    _check_document_fields_fit_kind(documents, kind, c)
+    lead, sections = _sections(body, kind, c)
+    _check_placeholders(text, c)
+    copy_allow = _list_field(fm, "copy_allow", "应为规则 id 列表",
+                             "请写成 [规则id1, 规则id2]（见 content/sensitive.yaml）", c)
+    images, cover = _images(folder, body, fm, c)
+    if c.problems:
+        raise ValidationFailed(c.problems)
+    return Release(
+        **titles, **documents, kind=kind, department=department, speakers=speakers, experts=experts,
+        publish_at=publish_at, event_at=event_at, channels=channels, keywords=keywords,
+        key_figures=key_figures, important=important, press_conference=press_conference, lead=lead,
+        sections=sections, copy_allow=copy_allow, images=images, cover=cover,
+        content_hash=_content_hash(raw, images, cover), source=str(folder),
+    )
+
+
+# -- the file and its front matter ------------------------------------------------------------------------
+# A problem here makes the rest unreadable, so each one raises at once instead of collecting more.
+
+
+def _content_relative_name(path: Path, settings: Settings) -> str:
+    """The file as messages name it: relative to the content folder when it lies inside it."""
     try:
-        rel_name = path.resolve().relative_to(settings.content_dir.resolve()).as_posix()
+        return path.resolve().relative_to(settings.content_dir.resolve()).as_posix()
     except ValueError:
-        rel_name = str(path)
-    c = _Collector(rel_name)
+        return str(path)
+
+
+def _read_release_text(path: Path, c: _Collector) -> tuple[bytes, str]:
+    """The file's bytes (what the content hash covers) and its text."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -262,6 +306,11 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
     if "\x00" in text:
         c.add("", "文件含有二进制内容", "请确认这是文本文件，不要把 Word 或图片文件改名为 release.md")
         raise ValidationFailed(c.problems)
+    return raw, text
+
+
+def _parse_front_matter(text: str, c: _Collector) -> tuple[dict, str]:
+    """The front matter as a mapping, and the Markdown body after it."""
     parts = split_front_matter(text)
     if parts is None:
         c.add("", "缺少前置信息（文件应以 --- 开头，再以 --- 结束前置信息）", "请参照 pressroom new 生成的模板填写")
@@ -271,17 +320,27 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
         fm = yaml.safe_load(fm_text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
+        # +2: the mark counts from the line after the opening "---", and from zero
         line = f"第 {mark.line + 2} 行" if mark else ""
         c.add("", f"前置信息 YAML 格式错误（{line}）", "请检查缩进、冒号后的空格和引号是否成对")
         raise ValidationFailed(c.problems)
     if not isinstance(fm, dict):
         c.add("", "前置信息应为“字段: 值”的列表", "请参照 pressroom new 生成的模板填写")
         raise ValidationFailed(c.problems)
+    return fm, body
 
+
+def _check_field_names(fm: dict, c: _Collector) -> None:
     for key in fm:
         if key not in KNOWN_FIELDS:
             c.add(str(key), "不是可识别的字段", f"可用字段：{'、'.join(sorted(KNOWN_FIELDS))}；请检查拼写")
 
+
+# -- front matter fields ----------------------------------------------------------------------------------
+
+
+def _title_fields(fm: dict, settings: Settings, c: _Collector) -> dict[str, str]:
+    """id, the headline and its companions, digest and venue (``Release`` fields by name)."""
     rid = _text_field(fm, "id", c, required=True)
     if rid and not ID_PATTERN.match(rid):
         c.add("id", f"“{rid}”格式不对", "id 只能用小写英文字母、数字和连字符（2—64 位），如 water-price-2026")
@@ -289,19 +348,23 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
     if title and len(title) > MAX_TITLE:
         c.add("title", f"标题 {len(title)} 字，超过 {MAX_TITLE} 字上限",
               "请精简主题：背景放入引题（kicker），补充说明放入副题（subtitle）")
-    kicker = _text_field(fm, "kicker", c)
-    subtitle = _text_field(fm, "subtitle", c)
-    wechat_title = _text_field(fm, "wechat_title", c)
-    digest = _text_field(fm, "digest", c)
-    venue = _text_field(fm, "venue", c) or settings.city.default_venue
+    fields = {"id": rid, "title": title}
+    for key in ("kicker", "subtitle", "wechat_title", "digest"):
+        fields[key] = _text_field(fm, key, c)
+    fields["venue"] = _text_field(fm, "venue", c) or settings.city.default_venue
+    return fields
 
+
+def _kind(fm: dict, c: _Collector) -> str | None:
     kind = fm.get("kind")
-    if not isinstance(kind, str) or kind not in KIND_LABELS:
-        kinds = "、".join(f"{k}（{v}）" for k, v in KIND_LABELS.items())
-        c.add("kind", f"“{kind}”不是有效的发布类型" if kind else "未填写发布类型", f"请填写其中之一：{kinds}")
-        kind = None
+    if isinstance(kind, str) and kind in KIND_LABELS:
+        return kind
+    kinds = "、".join(f"{k}（{v}）" for k, v in KIND_LABELS.items())
+    c.add("kind", f"“{kind}”不是有效的发布类型" if kind else "未填写发布类型", f"请填写其中之一：{kinds}")
+    return None
 
-    department = None
+
+def _department(fm: dict, registry: Registry, c: _Collector) -> Department | None:
     dep_key = fm.get("department")
     if not dep_key:
         c.add("department", "未填写发布部门", "请填写 content/departments.yaml 中的部门简称，如 发改委")
@@ -309,8 +372,13 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
         c.add("department", f"部门“{dep_key}”不在部门名录中",
               "请使用 content/departments.yaml 中登记的部门简称，或先登记该部门")
     else:
-        department = registry.departments[str(dep_key)]
+        return registry.departments[str(dep_key)]
+    return None
 
+
+def _speakers(fm: dict, registry: Registry, department: Department | None,
+              c: _Collector) -> tuple[Speaker, ...]:
+    """The registered spokespeople named, each of the releasing department (谁制定谁解读)."""
     speakers: list[Speaker] = []
     names = _str_list(fm.get("speakers"))
     if names is None:
@@ -326,14 +394,20 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
                   "政策由制定部门解读（谁制定谁解读），请选择本部门的发言人；外部专家请写在 experts 中")
         else:
             speakers.append(sp)
+    return tuple(speakers)
 
-    experts: list[Expert] = []
+
+def _experts(fm: dict, c: _Collector) -> tuple[Expert, ...]:
     raw_experts = fm.get("experts") or []
     if not isinstance(raw_experts, list) or not all(isinstance(e, dict) and e.get("name") for e in raw_experts):
         c.add("experts", "格式不对", "请写成列表，每项包含 name 和 title")
-    else:
-        experts = [Expert(str(e["name"]), str(e.get("title", ""))) for e in raw_experts]
+        return ()
+    return tuple(Expert(str(e["name"]), str(e.get("title", ""))) for e in raw_experts)
 
+
+def _times(fm: dict, kind: str | None, settings: Settings,
+           c: _Collector) -> tuple[datetime | None, datetime | None]:
+    """publish_at, and event_at where given or where the kind's deadlines run from it."""
     publish_at = _parse_time(fm.get("publish_at"), settings.tz)
     if isinstance(publish_at, str):
         c.add("publish_at", f"发布时间{publish_at}", "请写成“2026-11-20 10:00”（按北京时间）或带时区“2026-11-20T10:00+08:00”")
@@ -344,7 +418,11 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
         if isinstance(event_at, str):
             c.add("event_at", f"事件发生时间{event_at}", "突发事件和政务舆情须填写事件发生时间，用于5小时/24小时/48小时时限")
             event_at = None
+    return publish_at, event_at
 
+
+def _channels(fm: dict, settings: Settings, c: _Collector) -> tuple[str, ...]:
+    """The configured channels named; every configured channel when none (valid) is named."""
     configured, channels = configured_channels(settings), _str_list(fm.get("channels"))
     if channels is None:
         c.add("channels", "应为渠道列表", f"请写成 [{', '.join(configured)}] 中的若干项")
@@ -352,56 +430,70 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
     for ch in channels:
         if ch not in configured:
             c.add("channels", f"“{ch}”不是已配置的发布渠道", f"可用渠道：{'、'.join(configured)}")
-    channels = [ch for ch in channels if ch in configured] or list(configured)
+    return tuple([ch for ch in channels if ch in configured] or configured)
 
-    keywords = _str_list(fm.get("keywords"))
-    if keywords is None:
-        c.add("keywords", "应为关键词列表", "请写成 [关键词1, 关键词2]")
-        keywords = []
 
-    figures: list[KeyFigure] = []
+def _list_field(fm: dict, key: str, message: str, fix: str, c: _Collector) -> tuple[str, ...]:
+    """A list of names (a single name counts as a list of one); empty, with a problem, when malformed."""
+    values = _str_list(fm.get(key))
+    if values is None:
+        c.add(key, message, fix)
+        return ()
+    return tuple(values)
+
+
+def _key_figures(fm: dict, c: _Collector) -> tuple[KeyFigure, ...]:
     raw_figures = fm.get("key_figures") or []
     if not isinstance(raw_figures, list):
         c.add("key_figures", "应为列表", "每项写成 {label: 说明, value: 数值, unit: 单位}")
-    else:
-        for i, f in enumerate(raw_figures, 1):
-            if not isinstance(f, dict) or f.get("label") in (None, "") or f.get("value") in (None, ""):
-                c.add("key_figures", f"第 {i} 项缺少 label 或 value", "每项写成 {label: 说明, value: 数值, unit: 单位}")
-                continue
-            figures.append(KeyFigure(str(f["label"]), str(f["value"]), str(f.get("unit") or "")))
+        return ()
+    figures: list[KeyFigure] = []
+    for i, f in enumerate(raw_figures, 1):
+        if not isinstance(f, dict) or f.get("label") in (None, "") or f.get("value") in (None, ""):
+            c.add("key_figures", f"第 {i} 项缺少 label 或 value", "每项写成 {label: 说明, value: 数值, unit: 单位}")
+            continue
+        figures.append(KeyFigure(str(f["label"]), str(f["value"]), str(f.get("unit") or "")))
+    return tuple(figures)
 
-    important = fm.get("important", False)
-    if not isinstance(important, bool):
-        c.add("important", "应为 true 或 false", "涉及全市的重要发布填 true")
-        important = False
-    press_conference = fm.get("press_conference", False)
-    if not isinstance(press_conference, bool):
-        c.add("press_conference", "应为 true 或 false", "本稿是新闻发布会（而非书面发布）时填 true")
-        press_conference = False
 
-    interprets = _text_field(fm, "interprets", c)
-    document_number = _text_field(fm, "document_number", c)
-    follow_up_of = _text_field(fm, "follow_up_of", c)
-    issuer = _str_list(fm.get("issuer"))
-    if issuer is None:
-        c.add("issuer", "应为发文机关列表", "请写成 [机关1, 机关2]")
-        issuer = []
-    if kind == "policy-document" and not document_number:
+def _flag(fm: dict, key: str, fix: str, c: _Collector) -> bool:
+    value = fm.get(key, False)
+    if not isinstance(value, bool):
+        c.add(key, "应为 true 或 false", fix)
+        return False
+    return value
+
+
+def _document_fields(fm: dict, c: _Collector) -> dict[str, Any]:
+    """The links between documents, interpretations and follow-ups (``Release`` fields by name)."""
+    fields: dict[str, Any] = {key: _text_field(fm, key, c)
+                              for key in ("interprets", "document_number", "follow_up_of")}
+    fields["issuer"] = _list_field(fm, "issuer", "应为发文机关列表", "请写成 [机关1, 机关2]", c)
+    return fields
+
+
+def _check_document_fields_fit_kind(documents: dict[str, Any], kind: str | None, c: _Collector) -> None:
+    if kind == "policy-document" and not documents["document_number"]:
         c.add("document_number", "政策文件缺少发文字号", "请填写如“淮宣〔2017〕78号”")
-    if interprets and kind != "policy":
+    if documents["interprets"] and kind != "policy":
         c.add("interprets", "只有政策解读（kind: policy）才能关联政策文件", "请删除该字段或把 kind 改为 policy")
-    if follow_up_of and kind not in ("emergency", "opinion"):
+    if documents["follow_up_of"] and kind not in ("emergency", "opinion"):
         c.add("follow_up_of", "只有突发事件和政务舆情的后续发布才能关联首发稿件", "请删除该字段或检查 kind")
 
-    # Body: lead and "##" sections, the kind's required elements (R1).
+
+# -- the body ---------------------------------------------------------------------------------------------
+
+
+def _sections(body: str, kind: str | None, c: _Collector) -> tuple[str, tuple[Section, ...]]:
+    """The lead and the "##" sections, checked for the kind's required elements (R1)."""
     lead, raw_sections = split_sections(body)
     sections: list[Section] = []
     seen: set[str] = set()
-    for heading, text_ in raw_sections:
+    for heading, text in raw_sections:
         if heading in seen:
             c.add(f"## {heading}", "小节标题重复", "请合并这两个小节")
         seen.add(heading)
-        sections.append(Section(heading, text_, text_.startswith(NOT_APPLICABLE)))
+        sections.append(Section(heading, text, text.startswith(NOT_APPLICABLE)))
     if kind:
         for required in REQUIRED_SECTIONS[kind]:
             sec = next((s for s in sections if s.heading == required), None)
@@ -412,40 +504,34 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
                 c.add(f"## {required}", f"小节“{required}”没有内容", f"请补写内容，或写明“{NOT_APPLICABLE}”")
     if not body.strip():
         c.add("正文", "正文为空", "请在前置信息后撰写导语和正文")
+    return lead, tuple(sections)
+
+
+def _check_placeholders(text: str, c: _Collector) -> None:
+    # The whole file, front matter included: the template puts placeholders in both.
     for lineno, line in enumerate(text.splitlines(), 1):
         if PLACEHOLDER in line:
             c.add(f"第{lineno}行", f"仍有未填写的占位符“{PLACEHOLDER}”", "请写入实际内容，或删除该行")
-    copy_allow = _str_list(fm.get("copy_allow"))
-    if copy_allow is None:
-        c.add("copy_allow", "应为规则 id 列表", "请写成 [规则id1, 规则id2]（见 content/sensitive.yaml）")
-        copy_allow = []
 
+
+def _images(folder: Path, body: str, fm: dict, c: _Collector) -> tuple[tuple[Image, ...], Image | None]:
+    """The body's images in order, and the cover."""
     images: list[Image] = []
     for m in IMAGE_REF.finditer(body):
         img = _load_image(folder, m.group(2), f"正文图片 {m.group(2)}", c, caption=m.group(1).strip())
         if img:
             images.append(img)
-    cover = None
-    if fm.get("cover"):
-        cover = _load_image(folder, str(fm["cover"]), "cover", c)
+    cover = _load_image(folder, str(fm["cover"]), "cover", c) if fm.get("cover") else None
+    return tuple(images), cover
 
-    if c.problems:
-        raise ValidationFailed(c.problems)
 
-    digest_h = hashlib.sha256(raw)
+def _content_hash(raw: bytes, images: tuple[Image, ...], cover: Image | None) -> str:
+    """sha256 of the file and every image it uses (each once, in path order): what was reviewed is what is sent."""
+    digest = hashlib.sha256(raw)
     for img in sorted(set(images) | ({cover} if cover else set()), key=lambda i: i.path):
-        digest_h.update(img.path.encode())
-        digest_h.update(hashlib.sha256(img.data).digest())
-    return Release(
-        id=rid, title=title, kind=kind, department=department, speakers=tuple(speakers),
-        publish_at=publish_at, channels=tuple(channels), lead=lead, sections=tuple(sections),
-        content_hash=digest_h.hexdigest(), source=str(folder), kicker=kicker, subtitle=subtitle,
-        wechat_title=wechat_title, digest=digest, keywords=tuple(keywords), key_figures=tuple(figures),
-        experts=tuple(experts), venue=venue, images=tuple(images), cover=cover, important=important,
-        press_conference=press_conference,
-        interprets=interprets, document_number=document_number, issuer=tuple(issuer), event_at=event_at,
-        follow_up_of=follow_up_of, copy_allow=tuple(copy_allow),
-    )
+        digest.update(img.path.encode())
+        digest.update(hashlib.sha256(img.data).digest())
+    return digest.hexdigest()
 
 
 def _looks_gbk(raw: bytes) -> bool:

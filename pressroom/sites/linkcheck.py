@@ -140,10 +140,21 @@ def check_site(root: Path, *, check_coverage: bool = True, timeout: float = 3.0,
     html_files = sorted(f for f in files if f.endswith(".html"))
     pages = {f: _read(root / f) for f in html_files}
     report = LinkReport(pages=len(pages), files=len(files))
-    linked_to: set[str] = {start}
+    linked_to, external, counterparts = _check_links(pages, files, report)
+    _check_counterparts(pages, counterparts, report)
+    report.orphans = sorted(set(html_files) - linked_to - {start})  # the start page needs no link to it
+    if check_coverage and external:
+        report.coverage = check_urls(external, timeout)
+    return report
+
+
+def _check_links(pages: dict[str, _Page], files: set[str],
+                 report: LinkReport) -> tuple[set[str], dict[str, str], dict[str, set[str]]]:
+    """Check every reference inside the site, adding the broken ones to ``report``. Returns the files linked
+    to, the coverage links (url -> the page listing it) and each page's counterpart links."""
+    linked_to: set[str] = set()
     external: dict[str, str] = {}
     counterparts: dict[str, set[str]] = {}
-
     for name, page in pages.items():
         for tag, attrs in page.links:
             ref = attrs.get(LINK_ATTRS[tag], "")
@@ -169,8 +180,11 @@ def check_site(root: Path, *, check_coverage: bool = True, timeout: float = 3.0,
                 report.broken.append(BrokenLink(name, ref, f"页面中没有锚点“{fragment}”"))
             if tag == "a" and "counterpart" in attrs.get("class", "").split():
                 counterparts.setdefault(name, set()).add(target)
+    return linked_to, external, counterparts
 
-    # Two-way document <-> interpretation links.
+
+def _check_counterparts(pages: dict[str, _Page], counterparts: dict[str, set[str]], report: LinkReport) -> None:
+    """Two-way document <-> interpretation links: the documents, the interpreted ones and every one-way link."""
     for name, page in sorted(pages.items()):
         if page.kind != "policy-document":
             continue
@@ -193,10 +207,6 @@ def check_site(root: Path, *, check_coverage: bool = True, timeout: float = 3.0,
                 if name not in counterparts.get(t, ()):
                     report.one_way.append(f"政策文件页 {t} 没有链接到解读页 {name}")
     report.one_way = sorted(set(report.one_way))
-    report.orphans = sorted(set(html_files) - linked_to)
-    if check_coverage and external:
-        report.coverage = check_urls(external, timeout)
-    return report
 
 
 def check_urls(urls: dict[str, str], timeout: float = 3.0) -> list[CoverageCheck]:

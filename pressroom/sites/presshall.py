@@ -710,15 +710,45 @@ def build_site(releases: Iterable[Release], published: Mapping[str, datetime], r
 
 
 def _build(releases, published, registry, settings, out, media, now, infographics, notes, full, workers) -> BuildResult:
-    global _SITE, _OUT, _DURABLE_EACH, _CURRENT_ENV
+    global _DURABLE_EACH, _CURRENT_ENV
     clock = time.perf_counter  # timings for the benchmark; never in the output
     timings, t0 = {}, clock()
+
+    def lap(name: str) -> None:
+        timings[name] = clock() - t0 - sum(timings.values())
+
     now = now or datetime.now(settings.tz)
     site = Site(releases, published, registry, settings, media or {}, now, infographics or {}, notes)
     _CURRENT_ENV = _env_for(site.templates)
     old = _load_manifest(out, full)
+    keyed = _keyed_pages(site)
+    todo, manifest = _pages_to_render(keyed, old, out)
+    lap("model and keys")
 
-    # Keyed pages: a release page per release, archive pages per section.
+    _DURABLE_EACH = len(todo) < PARALLEL_FROM
+    written = _render_keyed_pages(site, out, todo, keyed, manifest, workers)
+    lap("render pages")
+    try:
+        written += _write_site_wide_pages(site, out, manifest)
+        lap("site-wide pages")
+        if not _DURABLE_EACH:
+            _sync(out)
+            lap("sync")
+    finally:
+        _DURABLE_EACH = True
+
+    removed = _remove_stale(out, old, manifest)
+    _CURRENT_ENV = None
+    if _write_manifest(out, manifest):
+        written.append(MANIFEST)
+    lap("manifest")
+    return BuildResult(out, sorted(written), removed, len(todo), len(manifest), registry_problems(registry),
+                       timings=timings)
+
+
+def _keyed_pages(site: Site) -> dict[str, tuple[str, tuple]]:
+    """A release page per release and the archive pages of each section, by path: (key, render spec). A page
+    whose key is the same as in the last build is not rendered again."""
     keyed: dict[str, tuple[str, tuple]] = {}
     for r in site.releases:
         keyed[f"releases/{r.id}.html"] = (site.release_key(r), ("release", r.id))
@@ -727,8 +757,15 @@ def _build(releases, published, registry, settings, out, media, now, infographic
         n = _pages(len(items), size)
         for k in range(1, n + 1):
             chunk = items[(k - 1) * size: k * size]
+            # k < n: the page's 'newer' link goes to the next page rather than to the index
             key = _sha(site.template_sig, section, k, k < n, [site.item_sig(section, it) for it in chunk])
             keyed[f"{section}/page-{k}.html"] = (key, ("page", section, k))
+    return keyed
+
+
+def _pages_to_render(keyed: dict[str, tuple[str, tuple]], old: dict, out: Path) -> tuple[list, dict]:
+    """The keyed pages to render (path, key, spec), and the manifest entries of those kept as they are: same
+    key as last build, and the page and its assets still on disk."""
     todo, manifest = [], {}
     exists, root = os.path.exists, str(out) + os.sep
     for path, (key, spec) in keyed.items():
@@ -737,19 +774,28 @@ def _build(releases, published, registry, settings, out, media, now, infographic
             manifest[path] = prev
         else:
             todo.append((path, key, spec))
-    timings["model and keys"] = clock() - t0
+    return todo, manifest
 
+
+def _render_keyed_pages(site: Site, out: Path, todo: list, keyed: dict[str, tuple[str, tuple]], manifest: dict,
+                        workers: int | None) -> list[str]:
+    """Render the pages of ``todo`` (in forked workers when many), recording each in ``manifest``; returns the
+    files written."""
+    global _SITE, _OUT
     written: list[str] = []
-    _SITE, _OUT, _DURABLE_EACH = site, out, len(todo) < PARALLEL_FROM
+    _SITE, _OUT = site, out
     try:
         for path, assets, files in _run(todo, workers):
             manifest[path] = [keyed[path][0], assets]
             written += files
     finally:
         _SITE, _OUT = None, None
-    timings["render pages"] = clock() - t0 - sum(timings.values())
+    return written
 
-    # Pages that show the whole site: cheap, always rendered, written when their bytes change.
+
+def _write_site_wide_pages(site: Site, out: Path, manifest: dict) -> list[str]:
+    """Pages that show the whole site: cheap, always rendered, written when their bytes change. Returns the
+    files written."""
     always: dict[str, bytes] = {
         "index.html": render_home(site),
         "search.html": render_search(site),
@@ -763,27 +809,18 @@ def _build(releases, published, registry, settings, out, media, now, infographic
     for section in site.lists:
         if section != "spokespeople":
             always[f"{section}/index.html"] = render_section_page(site, section, None)
-    try:
-        for path, data in sorted(always.items()):
-            manifest[path] = ["", []]
-            if _write(out / path, data):
-                written.append(path)
-        timings["site-wide pages"] = clock() - t0 - sum(timings.values())
-        if not _DURABLE_EACH:
-            _sync(out)
-            timings["sync"] = clock() - t0 - sum(timings.values())
-    finally:
-        _DURABLE_EACH = True
+    written = []
+    for path, data in sorted(always.items()):
+        manifest[path] = ["", []]  # no key: rendered every build
+        if _write(out / path, data):
+            written.append(path)
+    return written
 
-    removed = _remove_stale(out, old, manifest)
-    _CURRENT_ENV = None
+
+def _write_manifest(out: Path, manifest: dict) -> bool:
     data = json.dumps({"version": BUILDER_VERSION, "pages": dict(sorted(manifest.items()))},
                       ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    if write_atomic(out / MANIFEST, data):
-        written.append(MANIFEST)
-    timings["manifest"] = clock() - t0 - sum(timings.values())
-    return BuildResult(out, sorted(written), removed, len(todo), len(manifest), registry_problems(registry),
-                       timings=timings)
+    return write_atomic(out / MANIFEST, data)
 
 
 def _run(todo: list, workers: int | None):

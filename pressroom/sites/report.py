@@ -447,31 +447,55 @@ def chart_rows(report: Report) -> list[tuple[str, list[DepartmentRow]]]:
     return groups
 
 
+# Layout, in pixels: department names left of CHART_LABEL_W, bars after it, counts in the right margin.
+CHART_W, CHART_LABEL_W, CHART_RIGHT = 1200, 250, 210
+CHART_TOP, CHART_ROW, CHART_GROUP_GAP, CHART_BOTTOM = 190, 30, 44, 90
+
+
 def chart_png(report: Report) -> bytes:
     from PIL import Image, ImageDraw
 
     groups = chart_rows(report)
     n_rows = sum(len(g) for _, g in groups)
-    W, LABEL_W, RIGHT = 1200, 250, 210
-    TOP, ROW, GROUP_GAP, BOTTOM = 190, 30, 44, 90
-    H = TOP + n_rows * ROW + len(groups) * GROUP_GAP + BOTTOM
-    img = Image.new("RGB", (W, H), "white")
+    height = CHART_TOP + n_rows * CHART_ROW + len(groups) * CHART_GROUP_GAP + CHART_BOTTOM
+    img = Image.new("RGB", (CHART_W, height), "white")
     d = ImageDraw.Draw(img)
-    title_f, sub_f, label_f, small_f = _font(34, True), _font(19), _font(19), _font(16)
+    _draw_heading(d, report)
+    _draw_legend(d, report)
+    max_total = max([r.total for r in report.rows] + [3])
+    unit = (CHART_W - CHART_LABEL_W - CHART_RIGHT) / max_total  # the width of one conference
+    y = CHART_TOP
+    for title, rows in groups:
+        y = _draw_group(d, report, title, rows, y, unit, max_total)
+    small_f = _font(16)
+    for i in range(max_total + 1):  # axis numbers under the last group
+        gx = CHART_LABEL_W + i * unit
+        d.text((gx - d.textlength(str(i), font=small_f) / 2, y + 4), str(i), font=small_f, fill=MUTED)
+    footer = f"统计期间：{report.period.label}；截至{_fmt(report.generated_at, report.generated_at.tzinfo)}；数据来源：发布台账"
+    d.text((40, height - 44), footer, font=small_f, fill=MUTED)
+    buf = io.BytesIO()
+    img.save(buf, "PNG", optimize=True)  # no metadata chunks: the same report gives the same bytes
+    return buf.getvalue()
 
+
+def _draw_heading(d, report: Report) -> None:
+    """Title, the rule being measured and the one-line verdict."""
     behind = report.behind
-    d.text((40, 28), f"{report.period.label}各部门新闻发布会召开情况", font=title_f, fill=INK)
+    d.text((40, 28), f"{report.period.label}各部门新闻发布会召开情况", font=_font(34, True), fill=INK)
     rule = ("重点部门每半年至少1场、全年至少2场，主要负责人至少出席1次；其他部门全年至少1场"
             if report.period.half is None else "重点部门本半年至少1场；其他部门全年至少1场")
-    d.text((40, 80), rule, font=sub_f, fill=MUTED)
+    d.text((40, 80), rule, font=_font(19), fill=MUTED)
     summary = f"未达标 {len(behind)} 个部门" if behind else "全部部门达标"
     d.text((40, 112), summary, font=_font(22, True), fill=COLORS[BEHIND][0] if behind else COLORS[MET][0])
 
-    # Legend, right of the summary.
+
+def _draw_legend(d, report: Report) -> None:
+    """The legend, right of the verdict: a swatch per half (per colour), then the required-count mark."""
+    small_f = _font(16)
     x = 330
     halves = report.period.halves
     legend = [(COLORS[MET][0], "上半年" if halves == (1, 2) else "发布会"), (COLORS[MET][1], "下半年")][:len(halves)]
-    if behind:
+    if report.behind:
         legend += [(COLORS[BEHIND][0], "未达标")]
     for colour, label in legend:
         d.rectangle((x, 118, x + 22, 136), fill=colour)
@@ -480,50 +504,48 @@ def chart_png(report: Report) -> bytes:
     d.line((x, 114, x, 140), fill=INK, width=3)
     d.text((x + 10, 114), "要求场次", font=small_f, fill=INK)
 
-    max_total = max([r.total for r in report.rows] + [3])
-    plot_w = W - LABEL_W - RIGHT
-    unit = plot_w / max_total
-    y = TOP
-    for title, rows in groups:
-        d.text((40, y + 8), title, font=_font(20, True), fill=INK)
-        y += GROUP_GAP
-        top = y
-        for i in range(max_total + 1):  # grid, one line per conference
-            gx = LABEL_W + i * unit
-            d.line((gx, top - 6, gx, top + len(rows) * ROW), fill=GRID, width=1)
-        for r in rows:
-            if r.status == BEHIND:  # a pale band: the rows that need action stand out at a glance
-                d.rectangle((24, y + 1, W - 24, y + ROW - 1), fill=BAND)
-                for i in range(max_total + 1):
-                    gx = LABEL_W + i * unit
-                    d.line((gx, y + 1, gx, y + ROW - 1), fill=GRID, width=1)
-            label = r.short
-            while d.textlength(label, font=label_f) > LABEL_W - 20:
-                label = label[:-1]
-            d.text((LABEL_W - 12 - d.textlength(label, font=label_f), y + 3), label, font=label_f,
-                   fill=COLORS[BEHIND][0] if r.status == BEHIND else INK)
-            bx = LABEL_W
-            for i, h in enumerate(halves):
-                n = r.conferences[h]
-                if n:
-                    d.rectangle((bx, y + 6, bx + n * unit - 2, y + ROW - 6), fill=COLORS[r.status][i])
-                    bx += n * unit
-            need = (2 if report.period.half is None else 1) if r.listed else 1
-            tx = LABEL_W + need * unit
-            d.line((tx, y + 2, tx, y + ROW - 2), fill=INK, width=3)
-            note = f"{r.total}场"
-            why = {BEHIND: _short_reasons(r), EXCEEDED: "超额", PENDING: "待全年考核"}.get(r.status, "")
-            nx = max(bx, tx) + 10
-            d.text((nx, y + 4), note, font=small_f, fill=INK)
-            if why:
-                d.text((nx + d.textlength(note, font=small_f) + 8, y + 4), why, font=small_f,
-                       fill=COLORS[BEHIND][0] if r.status == BEHIND else MUTED)
-            y += ROW
-    for i in range(max_total + 1):  # axis numbers under the last group
-        gx = LABEL_W + i * unit
-        d.text((gx - d.textlength(str(i), font=small_f) / 2, y + 4), str(i), font=small_f, fill=MUTED)
-    footer = f"统计期间：{report.period.label}；截至{_fmt(report.generated_at, report.generated_at.tzinfo)}；数据来源：发布台账"
-    d.text((40, H - 44), footer, font=small_f, fill=MUTED)
-    buf = io.BytesIO()
-    img.save(buf, "PNG", optimize=True)  # no metadata chunks: the same report gives the same bytes
-    return buf.getvalue()
+
+def _draw_group(d, report: Report, title: str, rows: list[DepartmentRow], y: int, unit: float,
+                max_total: int) -> int:
+    """One group of departments under its title, from ``y`` down; returns the ``y`` below it."""
+    d.text((40, y + 8), title, font=_font(20, True), fill=INK)
+    y += CHART_GROUP_GAP
+    top = y
+    for i in range(max_total + 1):  # grid, one line per conference
+        gx = CHART_LABEL_W + i * unit
+        d.line((gx, top - 6, gx, top + len(rows) * CHART_ROW), fill=GRID, width=1)
+    for r in rows:
+        _draw_row(d, report, r, y, unit, max_total)
+        y += CHART_ROW
+    return y
+
+
+def _draw_row(d, report: Report, r: DepartmentRow, y: int, unit: float, max_total: int) -> None:
+    """One department: its name, a bar segment per half, the required-count mark and the count with why."""
+    label_f, small_f = _font(19), _font(16)
+    if r.status == BEHIND:  # a pale band: the rows that need action stand out at a glance
+        d.rectangle((24, y + 1, CHART_W - 24, y + CHART_ROW - 1), fill=BAND)
+        for i in range(max_total + 1):  # the band covers the grid: draw it again on top
+            gx = CHART_LABEL_W + i * unit
+            d.line((gx, y + 1, gx, y + CHART_ROW - 1), fill=GRID, width=1)
+    label = r.short
+    while d.textlength(label, font=label_f) > CHART_LABEL_W - 20:
+        label = label[:-1]
+    d.text((CHART_LABEL_W - 12 - d.textlength(label, font=label_f), y + 3), label, font=label_f,
+           fill=COLORS[BEHIND][0] if r.status == BEHIND else INK)
+    bx = CHART_LABEL_W
+    for i, h in enumerate(report.period.halves):
+        n = r.conferences[h]
+        if n:
+            d.rectangle((bx, y + 6, bx + n * unit - 2, y + CHART_ROW - 6), fill=COLORS[r.status][i])
+            bx += n * unit
+    need = (2 if report.period.half is None else 1) if r.listed else 1
+    tx = CHART_LABEL_W + need * unit
+    d.line((tx, y + 2, tx, y + CHART_ROW - 2), fill=INK, width=3)
+    note = f"{r.total}场"
+    why = {BEHIND: _short_reasons(r), EXCEEDED: "超额", PENDING: "待全年考核"}.get(r.status, "")
+    nx = max(bx, tx) + 10
+    d.text((nx, y + 4), note, font=small_f, fill=INK)
+    if why:
+        d.text((nx + d.textlength(note, font=small_f) + 8, y + 4), why, font=small_f,
+               fill=COLORS[BEHIND][0] if r.status == BEHIND else MUTED)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import yaml
 
@@ -85,6 +85,22 @@ def load_sensitive_patterns(path: str | Path) -> list[Pattern]:
     reported at once (``ValidationFailed``), naming the file, the rule's position and the field."""
     path = Path(path)
     rel = path.name
+    data = _read_rules(path, rel)
+    problems: list[Problem] = []
+    patterns: list[Pattern] = []
+    seen: set[str] = set()
+    for i, item in enumerate(data, 1):
+        pattern = _parse_rule(item, f"第{i}条规则", rel, seen, problems)
+        if pattern is not None:
+            patterns.append(pattern)
+    if problems:
+        raise ValidationFailed(problems)
+    return patterns
+
+
+def _read_rules(path: Path, rel: str) -> list:
+    """The file's list of rules ([] for an empty file). A file that is not a readable list fails at once:
+    there are no rules to check one by one."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -98,59 +114,65 @@ def load_sensitive_patterns(path: str | Path) -> list[Pattern]:
     if not isinstance(data, list):
         raise ValidationFailed([Problem(rel, "", "错敏规则应为列表（每条以“- id: …”开头）",
                                         "请参照文件开头的说明，把每条规则写成列表的一项")])
-    problems: list[Problem] = []
-    patterns: list[Pattern] = []
-    seen: set[str] = set()
-    for i, item in enumerate(data, 1):
-        where = f"第{i}条规则"
+    return data
 
-        def bad(field: str, message: str, fix: str) -> None:
-            problems.append(Problem(rel, f"{where}.{field}" if field else where, message, fix))
 
-        if not isinstance(item, dict):
-            bad("", "不是“字段: 值”的映射", "每条规则须包含 id、pattern、correct、note")
-            continue
-        for key in item:
-            if key not in RULE_FIELDS:
-                bad(str(key), "不是可识别的字段", f"可用字段：{'、'.join(sorted(RULE_FIELDS))}；请检查拼写")
-        values = {}
-        for key in ("id", "pattern", "correct", "note"):
-            v = item.get(key)
-            if not isinstance(v, str) or not v.strip():
-                bad(key, "未填写或不是文字", f"请填写 {key}")
-            else:
-                values[key] = v.strip()
-        is_regex = item.get("regex", False)
-        if not isinstance(is_regex, bool):
-            bad("regex", "应为 true 或 false", "按正则表达式匹配填 true，按原文匹配可省略")
-            is_regex = False
-        rid = values.get("id")
-        if rid:
-            if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", rid):
-                bad("id", f"“{rid}”格式不对", "id 只能用小写英文字母、数字和连字符，如 old-health-commission")
-            if rid in seen:
-                bad("id", f"“{rid}”与前面的规则重复", "每条规则的 id 须唯一（稿件的 copy_allow 按 id 放行）")
-            seen.add(rid)
-        source = values.get("pattern")
+def _parse_rule(item, where: str, rel: str, seen: set[str], problems: list[Problem]) -> Pattern | None:
+    """One rule as a ``Pattern``, or None with its problems added; ``seen`` holds the ids read so far."""
+
+    def bad(field: str, message: str, fix: str) -> None:
+        problems.append(Problem(rel, f"{where}.{field}" if field else where, message, fix))
+
+    if not isinstance(item, dict):
+        bad("", "不是“字段: 值”的映射", "每条规则须包含 id、pattern、correct、note")
+        return None
+    for key in item:
+        if key not in RULE_FIELDS:
+            bad(str(key), "不是可识别的字段", f"可用字段：{'、'.join(sorted(RULE_FIELDS))}；请检查拼写")
+    values = {}
+    for key in ("id", "pattern", "correct", "note"):
+        v = item.get(key)
+        if not isinstance(v, str) or not v.strip():
+            bad(key, "未填写或不是文字", f"请填写 {key}")
+        else:
+            values[key] = v.strip()
+    is_regex = item.get("regex", False)
+    if not isinstance(is_regex, bool):
+        bad("regex", "应为 true 或 false", "按正则表达式匹配填 true，按原文匹配可省略")
+        is_regex = False
+    rid = values.get("id")
+    if rid:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", rid):
+            bad("id", f"“{rid}”格式不对", "id 只能用小写英文字母、数字和连字符，如 old-health-commission")
+        if rid in seen:
+            bad("id", f"“{rid}”与前面的规则重复", "每条规则的 id 须唯一（稿件的 copy_allow 按 id 放行）")
+        seen.add(rid)
+    compiled = _compile_rule(values, is_regex, bad)
+    if compiled is not None and len(values) == 4 and not _problems_for(problems, where):
+        return Pattern(values["id"], compiled, values["correct"], values["note"], values["pattern"], is_regex)
+    return None
+
+
+def _compile_rule(values: dict[str, str], is_regex: bool,
+                  bad: Callable[[str, str, str], None]) -> re.Pattern | None:
+    """The rule's pattern compiled, or None (with a problem when it is broken): it must not match the empty
+    string, and ``correct`` may refer only to groups it has."""
+    source = values.get("pattern")
+    compiled = None
+    if source:
+        try:
+            compiled = re.compile(source if is_regex else re.escape(source))
+        except re.error as e:
+            bad("pattern", f"正则表达式有误（{e}）", "请修正表达式；只需按原文匹配的，删除 regex: true")
+        else:
+            if compiled.search(""):
+                bad("pattern", "能匹配空字符串，会命中每一行", "请修正表达式")
+                compiled = None
+    refs = [int(n) for n in re.findall(r"\\(\d+)", values.get("correct", ""))] if is_regex else []
+    if compiled is not None and refs and max(refs) > compiled.groups:
+        bad("correct", f"引用了第{max(refs)}组，但 pattern 只有{compiled.groups}组括号", "请核对 correct 中的 \\1、\\2")
         compiled = None
-        if source:
-            try:
-                compiled = re.compile(source if is_regex else re.escape(source))
-            except re.error as e:
-                bad("pattern", f"正则表达式有误（{e}）", "请修正表达式；只需按原文匹配的，删除 regex: true")
-            else:
-                if compiled.search(""):
-                    bad("pattern", "能匹配空字符串，会命中每一行", "请修正表达式")
-                    compiled = None
-        refs = [int(n) for n in re.findall(r"\\(\d+)", values.get("correct", ""))] if is_regex else []
-        if compiled is not None and refs and max(refs) > compiled.groups:
-            bad("correct", f"引用了第{max(refs)}组，但 pattern 只有{compiled.groups}组括号", "请核对 correct 中的 \\1、\\2")
-            compiled = None
-        if compiled is not None and len(values) == 4 and not _problems_for(problems, where):
-            patterns.append(Pattern(values["id"], compiled, values["correct"], values["note"], source, is_regex))
-    if problems:
-        raise ValidationFailed(problems)
-    return patterns
+    return compiled
 
 
 def _problems_for(problems: list[Problem], where: str) -> bool:
