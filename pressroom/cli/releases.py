@@ -67,6 +67,63 @@ def new(kind: str = typer.Argument(..., help="routine | policy | emergency | opi
     console.print(f"已创建 {folder / 'release.md'}（{KIND_LABELS[kind]}）：请填写所有“{PLACEHOLDER}”，再运行 pressroom validate")
 
 
+@app.command("import")
+def import_docx(file: Path = typer.Argument(..., help="Word 文件（.docx）"),
+                kind: Optional[str] = typer.Option(None, "--kind", "-k", help="发布类型；不填则按文号和小标题判断"),
+                department: str = typer.Option("", "--department", "-d", help="部门简称（content/departments.yaml）"),
+                rid: str = typer.Option("", "--id", help="稿件 id，也是文件夹名；不填则按文件名或日期生成")):
+    """Create a release folder from a Word file (.docx): title, sections, tables, images, signature block."""
+    from pressroom.releases.importer import ImportRefused, import_docx as run
+    from pressroom.releases.loader import load_registry
+
+    settings = load_settings()
+    registry = load_registry(settings.content_dir)
+    if department and department not in registry.departments:
+        err.print(f"部门“{department}”不在 content/departments.yaml 中")
+        raise typer.Exit(2)
+    try:
+        folder, draft = run(file, settings.content_dir / "releases", kind, department, rid, registry,
+                            datetime.now(settings.tz))
+    except ImportRefused as e:
+        err.print(f"[bold red]✗ 未导入：{e.message}。[/]{e.fix}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    _report_import(settings, registry, folder, draft)
+
+
+def _report_import(settings, registry, folder: Path, draft) -> None:
+    """What was read, what was dropped, and what the editor must still supply (the validator's list)."""
+    from pressroom.releases.catalog import validate as run
+    from pressroom.releases.loader import split_front_matter, split_sections
+
+    _lead, sections = split_sections(split_front_matter(draft.release_md)[1])
+    console.print(f"[green]✓[/] 已导入 {folder / 'release.md'}（{KIND_LABELS[draft.kind]}）：标题“{draft.title or PLACEHOLDER}”，"
+                  f"{len(sections)} 个小节，{len(draft.images)} 张图片", highlight=False, soft_wrap=True)
+    for label, value in (("发文字号", draft.document_number), ("发文机关", "、".join(draft.issuer)),
+                         ("成文日期", draft.written_on)):
+        if value:
+            console.print(f"  {label}：{value}", highlight=False, soft_wrap=True)
+    for label, items in (("已删去的脚注（正文中留有注释，校验和预览会一直提示）", draft.footnotes),
+                         ("已删去的批注", draft.comments), ("提示", draft.warnings)):
+        if items:
+            console.print(f"[yellow]{label}：[/]", highlight=False, soft_wrap=True)
+            for i, item in enumerate(items, 1):
+                console.print(f"  {i}. {item}", highlight=False, markup=False, soft_wrap=True)
+    console.print(f"[bold]请补充（文件中已留“{PLACEHOLDER}”）：[/]", highlight=False, soft_wrap=True)
+    for item in draft.to_fill:
+        console.print(f"  • {item}", highlight=False, markup=False, soft_wrap=True)
+    department = next((line.split(":", 1)[1].strip() for line in draft.release_md.splitlines()
+                       if line.startswith("department:")), "")
+    names = [s.name for s in sorted(registry.speakers_of(department), key=lambda s: not s.head)]
+    if names:
+        console.print(f"  本部门登记的发言人：{'、'.join(names)}", highlight=False, soft_wrap=True)
+    catalog = run(settings, render=False, only=folder.name)
+    problems = catalog.problems.get(folder.name, [])
+    if problems:
+        print_problems(f"{folder.name}：校验未通过（{len(problems)} 个问题），补充后请运行 pressroom validate", problems)
+    else:
+        console.print("[green]校验通过[/]")
+
+
 @app.command()
 def validate(paths: Optional[List[Path]] = typer.Argument(None, help="稿件文件夹；不填则校验全部")):
     """Validate releases (and the registry); exit 1 listing every problem."""

@@ -37,6 +37,13 @@ IMAGE_FORMATS = {"PNG", "JPEG", "GIF"}
 # Zero-width and bidirectional control characters: invisible, and they can disguise a title.
 INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A Word footnote that `pressroom import` dropped: kept in release.md as an HTML comment, which no outlet
+# shows, so that validation and the preview keep listing it until an editor deals with it.
+FOOTNOTE_NOTE = re.compile(r"<!--\s*脚注(\d+)（导入时删去，不会发布）：(.*?)\s*-->")
+
+
+def footnote_note(number: int, text: str) -> str:
+    return f"<!-- 脚注{number}（导入时删去，不会发布）：{text.replace('--', '—')} -->"
 
 KNOWN_FIELDS = {
     "id", "title", "kicker", "subtitle", "wechat_title", "kind", "department", "speakers", "experts",
@@ -293,7 +300,7 @@ def _read_release_text(path: Path, c: _Collector) -> tuple[bytes, str]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        c.add("", "稿件文件不存在", f"每个稿件文件夹都需要一个 {RELEASE_FILE}（可用 pressroom new 生成）")
+        c.add("", "稿件文件不存在", _missing_release_fix(path.parent))
         raise ValidationFailed(c.problems)
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")
@@ -307,6 +314,22 @@ def _read_release_text(path: Path, c: _Collector) -> tuple[bytes, str]:
         c.add("", "文件含有二进制内容", "请确认这是文本文件，不要把 Word 或图片文件改名为 release.md")
         raise ValidationFailed(c.problems)
     return raw, text
+
+
+def _missing_release_fix(folder: Path) -> str:
+    """How to bring in the folder's content: import its Word file when it holds one."""
+    words = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".docx", ".doc", ".wps") and p.is_file())
+    if not words:
+        return f"每个稿件文件夹都需要一个 {RELEASE_FILE}（可用 pressroom new 生成）"
+    word = words[0]
+    try:
+        shown = word.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        shown = str(word)
+    if word.suffix.lower() != ".docx":
+        return (f"文件夹中有 Word/WPS 文件“{word.name}”（旧版格式）：请先另存为 .docx，"
+                f"再运行 pressroom import {shown[: -len(word.suffix)]}.docx 生成 {RELEASE_FILE}")
+    return f"文件夹中有 Word 文件“{word.name}”：请运行 pressroom import {shown} 生成 {RELEASE_FILE}"
 
 
 def _parse_front_matter(text: str, c: _Collector) -> tuple[dict, str]:
