@@ -162,6 +162,18 @@ def test_a_word_file_dropped_into_a_release_folder_is_noticed_and_imported_there
     assert "id: tower-crane" in (folder / "release.md").read_text(encoding="utf-8")
 
 
+def test_a_word_file_dropped_loose_into_releases_is_noticed_and_moved_into_its_folder(project):
+    loose = project / "releases" / "crane.docx"
+    loose.write_bytes(docx_samples.emergency_with_colons())
+    result = run("validate")
+    assert result.exit_code == 1
+    assert "releases/crane.docx" in result.out and "Word文件还不是稿件" in result.out
+    assert "pressroomimportcontent/releases/crane.docx" in result.out
+    assert run("import", "content/releases/crane.docx", "--department", "市应急办").exit_code == 0
+    assert not loose.exists() and (project / "releases" / "crane" / "crane.docx").is_file()
+    assert "Word文件还不是稿件" not in run("validate").out
+
+
 def test_an_old_format_file_in_a_release_folder_is_told_to_be_saved_as_docx(project):
     folder = project / "releases" / "old-format"
     folder.mkdir()
@@ -188,11 +200,14 @@ def test_bold_numbered_paragraphs_are_headings_and_run_in_bold_is_not(tmp_path):
 
     doc = Document()
     for text, bold in (("第一条 总则", True), ("第一条　为了规范管理，制定本办法。", False), ("（一）工作目标", True),
-                       ("1. 补助标准", True), ("一、总体要求", False), ("本办法自发布之日起施行。", True)):
+                       ("1. 补助标准", True), ("一、总体要求", False), ("本办法自发布之日起施行。", True),
+                       ("目标任务", True), ("各县区，市直各部门：", True), ("注意事项：", True)):
         doc.add_paragraph().add_run(text).bold = bold
+    doc.add_paragraph(style="List Number").add_run("适用对象").bold = True  # numbered by Word, not by hand
+    doc.add_paragraph(style="List Number").add_run("申请材料清单").bold = False
     path = tmp_path / "rules.docx"
     doc.save(path)
-    assert [b.heading for b in read_docx(path).blocks] == [1, 0, 2, 2, 0, 0]
+    assert [b.heading for b in read_docx(path).blocks] == [1, 0, 2, 2, 0, 0, 1, 0, 1, 1, 0]
 
 
 def refresh() -> None:

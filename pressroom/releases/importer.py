@@ -134,12 +134,14 @@ def _refuse_tracked_changes(doc, name: str) -> None:
 
 def read_docx(path: Path) -> WordFile:
     """Every paragraph and table of ``path`` in order, as Markdown blocks, with images, footnotes, comments."""
+    from docx.table import Table
+
     data = check_file(path)
     doc = _open(data, path.name)
     _refuse_tracked_changes(doc, path.name)
     reader = _Reader(doc, _footnote_texts(doc))
     for item in doc.iter_inner_content():
-        block = reader.table(item) if item.__class__.__name__ == "Table" else reader.paragraph(item)
+        block = reader.table(item) if isinstance(item, Table) else reader.paragraph(item)
         if block is not None:
             reader.blocks.append(block)
     comments = [f"{c.author or '（未署名）'}：{c.text.strip()}" for c in doc.comments]
@@ -166,19 +168,28 @@ class _Reader:
         self.images: list[tuple[str, bytes]] = []
         self.footnotes_used: list[str] = []
         self.warnings: list[str] = []
+        self._styles: dict[str | None, object] = {}
+
+    def _style(self, p):
+        """The paragraph's style, looked up once per style (python-docx scans every style on each lookup)."""
+        sid = p._p.style
+        if sid not in self._styles:
+            self._styles[sid] = p.style
+        return self._styles[sid]
 
     def paragraph(self, p) -> Block | None:
         segments, images, notes = self._inline(p)
         text = "".join(t for t, _ in segments).strip()
         if not text and not images:
             return None
-        style = (p.style.name if p.style is not None else "") or ""
+        style = self._style(p)
         md = _join_segments(segments)
         if images:
             md = "\n\n".join(([md] if md else []) + images)
-        block = Block(md, text, align=_alignment(p), notes=notes)
-        block.title = style in ("Title", "标题") or (block.align == "center" and _looks_like_headline(p, text))
-        block.heading = 0 if images else _heading_level(style, text, segments)
+        block = Block(md, text, align=_alignment(p, style), notes=notes)
+        name = (style.name if style is not None else "") or ""
+        block.title = name in ("Title", "标题") or (block.align == "center" and _looks_like_headline(p, text))
+        block.heading = 0 if images else _heading_level(p, style, text, segments)
         return block
 
     def _inline(self, p) -> tuple[list[tuple[str, bool]], list[str], list[tuple[int, str]]]:
@@ -231,6 +242,8 @@ class _Reader:
 
     def table(self, table) -> Block | None:
         rows = []
+        if table._tbl.xpath(".//w:drawing"):
+            self.warnings.append("表格中的图片未导入（只导入了文字），需要的请另存为图片放入 images/ 后在正文中引用")
         for row in table.rows:
             cells, previous = [], None
             for cell in row.cells:
@@ -248,8 +261,8 @@ class _Reader:
         return Block("\n".join(lines))
 
 
-def _alignment(p) -> str:
-    value = p.alignment if p.alignment is not None else (p.style.paragraph_format.alignment if p.style else None)
+def _alignment(p, style) -> str:
+    value = p.alignment if p.alignment is not None else (style.paragraph_format.alignment if style else None)
     name = getattr(value, "name", "") or ""
     return {"CENTER": "center", "RIGHT": "right"}.get(name, "")
 
@@ -260,10 +273,14 @@ def _looks_like_headline(p, text: str) -> bool:
     return bool(runs) and (size >= 16 or all(r.bold for r in runs)) and len(text) <= MAX_TITLE
 
 
-def _heading_level(style: str, text: str, segments: list[tuple[str, bool]]) -> int:
-    """1 or 2 for a heading: Word's heading styles, or a whole-bold short paragraph numbered by hand
-    (一、 第一条 → 1; （一） 1. → 2) or ending with a colon; 0 for body text."""
-    m = re.match(r"^(?:Heading|标题)\s*(\d)$", style)
+ELEMENTS = {e for elements in REQUIRED_SECTIONS.values() for e in elements}
+
+
+def _heading_level(p, style, text: str, segments: list[tuple[str, bool]]) -> int:
+    """1 or 2 for a heading: Word's heading styles; or a whole-bold short paragraph that is numbered (by hand:
+    一、 第一条 → 1, （一） 1. → 2; or by Word's list numbering, by its level), ends with a colon, or names a
+    required element; 0 for body text."""
+    m = re.match(r"^(?:heading|标题)\s*(\d)$", (style.name if style is not None else "") or "", re.I)
     if m:
         return 1 if m.group(1) == "1" else 2
     bold = all(b for t, b in segments if t.strip())
@@ -271,9 +288,13 @@ def _heading_level(style: str, text: str, segments: list[tuple[str, bool]]) -> i
         return 0
     if LEVEL2.match(text):
         return 2
-    if LEVEL1.match(text) or text.endswith(("：", ":")):
+    if LEVEL1.match(text) or (text.endswith(("：", ":")) and not re.search(r"[，,、]", text)):
         return 1
-    return 0
+    numbered = p._p.xpath("./w:pPr/w:numPr") or (style is not None and style.element.xpath("./w:pPr/w:numPr"))
+    if numbered:
+        levels = p._p.xpath("./w:pPr/w:numPr/w:ilvl/@w:val")
+        return 1 if not levels or levels[0] == "0" else 2
+    return 1 if normalise_heading(text) in ELEMENTS else 0
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
@@ -514,4 +535,6 @@ def import_docx(path: Path, releases_dir: Path, kind: str | None = None, departm
         if data:
             (folder / name).write_bytes(data)
     (folder / RELEASE_FILE).write_text(draft.release_md, encoding="utf-8")
+    if path.resolve().parent == releases_dir.resolve():  # loose in releases/: into its folder, noticed no more
+        path.rename(folder / path.name)
     return folder, draft

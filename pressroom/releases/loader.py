@@ -316,9 +316,10 @@ def _read_release_text(path: Path, c: _Collector) -> tuple[bytes, str]:
     return raw, text
 
 
-def _missing_release_fix(folder: Path) -> str:
+def _missing_release_fix(folder: Path, words: list[Path] | None = None) -> str:
     """How to bring in the folder's content: import its Word file when it holds one."""
-    words = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".docx", ".doc", ".wps") and p.is_file())
+    if words is None:
+        words = sorted(p for p in folder.iterdir() if p.suffix.lower() in WORD_SUFFIXES and p.is_file())
     if not words:
         return f"每个稿件文件夹都需要一个 {RELEASE_FILE}（可用 pressroom new 生成）"
     word = words[0]
@@ -574,6 +575,18 @@ def release_folders(content_dir: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
 
+WORD_SUFFIXES = (".docx", ".doc", ".wps")
+
+
+def loose_word_files(content_dir: Path) -> dict[str, list[Problem]]:
+    """Word files dropped straight into releases/, outside any release folder: each a problem saying how to
+    bring it in, so that it is noticed."""
+    root = content_dir / "releases"
+    words = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in WORD_SUFFIXES) if root.is_dir() else []
+    return {w.name: [Problem(f"releases/{w.name}", "", "Word 文件还不是稿件", _missing_release_fix(root, [w]))]
+            for w in words}
+
+
 def check_links(releases: dict[str, Release], settings: Settings) -> dict[str, list[Problem]]:
     """Rules across releases: unique ids, document <-> interpretation (三同步), follow-ups."""
     problems: dict[str, list[Problem]] = {}
@@ -608,7 +621,7 @@ def load_all(settings: Settings, registry: Registry | None = None):
     """Load every release; returns (releases by id, problems by folder name)."""
     registry = registry or load_registry(settings.content_dir)
     releases: dict[str, Release] = {}
-    problems: dict[str, list[Problem]] = {}
+    problems: dict[str, list[Problem]] = loose_word_files(settings.content_dir)
     for folder in release_folders(settings.content_dir):
         try:
             r = load_release(folder, registry, settings)
