@@ -159,7 +159,7 @@ def document_typed_by_hand() -> bytes:
     p = doc.add_paragraph()
     p.add_run("（二）资金保障。").bold = True
     p.add_run("市级财政按每户不超过1.2万元给予补助。")
-    _para(doc, "二、工作要求", bold=True, font="黑体")
+    _para(doc, "二、工作要求", font="黑体")  # set in 黑体 as GB/T 9704 has it, not bold
     _para(doc, "各县区要于每月5日前报送工作进展。")
     _para(doc)
     _para(doc, "淮南市城乡建设委员会", align=right)
@@ -171,6 +171,7 @@ def document_typed_by_hand() -> bytes:
 def emergency_with_colons() -> bytes:
     doc = Document()
     _para(doc, "我市一在建工地发生塔吊倾倒事故", bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, size=22)
+    _para(doc, "——2人受伤，已送医救治", align=WD_ALIGN_PARAGRAPH.CENTER, size=16)
     _para(doc, "3月6日9时许，田家庵区一在建工地发生塔吊倾倒，造成2人受伤。")
     _para(doc, "事件情况：", bold=True)
     _para(doc, "伤者已送医救治，生命体征平稳。")

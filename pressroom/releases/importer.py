@@ -179,11 +179,11 @@ class _Reader:
 
     def paragraph(self, p) -> Block | None:
         segments, images, notes = self._inline(p)
-        text = "".join(t for t, _ in segments).strip()
+        text = "".join(t for t, _b, _h in segments).strip()
         if not text and not images:
             return None
         style = self._style(p)
-        md = _join_segments(segments)
+        md = _join_segments([(t, b) for t, b, _h in segments])
         if images:
             md = "\n\n".join(([md] if md else []) + images)
         block = Block(md, text, align=_alignment(p, style), notes=notes)
@@ -192,8 +192,8 @@ class _Reader:
         block.heading = 0 if images else _heading_level(p, style, text, segments)
         return block
 
-    def _inline(self, p) -> tuple[list[tuple[str, bool]], list[str], list[tuple[int, str]]]:
-        """(text, bold) runs, the paragraph's images as Markdown, and the footnotes it references."""
+    def _inline(self, p) -> tuple[list[tuple[str, bool, bool]], list[str], list[tuple[int, str]]]:
+        """(text, bold, bold or in a heading font) runs, the paragraph's images as Markdown, and the footnotes it references."""
         segments, images, notes = [], [], []
         for run in p.iter_inner_content():
             runs = run.runs if hasattr(run, "runs") else [run]  # a hyperlink holds runs
@@ -202,7 +202,7 @@ class _Reader:
                     notes.append(self._footnote(ref))
                 images += [self._image(drawing) for drawing in r._r.xpath(".//w:drawing")]
                 if r.text:
-                    segments.append((r.text.replace("\t", " "), bool(r.bold)))
+                    segments.append((r.text.replace("\t", " "), bool(r.bold), bool(r.bold) or _heading_font(r)))
         return segments, [i for i in images if i], notes
 
     def _footnote(self, ref: str) -> tuple[int, str]:
@@ -276,14 +276,20 @@ def _looks_like_headline(p, text: str) -> bool:
 ELEMENTS = {e for elements in REQUIRED_SECTIONS.values() for e in elements}
 
 
-def _heading_level(p, style, text: str, segments: list[tuple[str, bool]]) -> int:
-    """1 or 2 for a heading: Word's heading styles; or a whole-bold short paragraph that is numbered (by hand:
+def _heading_font(run) -> bool:
+    """Set in 黑体 or 楷体, the faces GB/T 9704 gives the first and second heading levels instead of bold."""
+    fonts = run._r.xpath("./w:rPr/w:rFonts/@w:eastAsia | ./w:rPr/w:rFonts/@w:ascii")
+    return any(re.search(r"黑体|楷体|SimHei|KaiTi|STKaiti|STHeiti", f, re.I) for f in fonts)
+
+
+def _heading_level(p, style, text: str, segments: list[tuple[str, bool, bool]]) -> int:
+    """1 or 2 for a heading: Word's heading styles; or a short paragraph wholly bold (or in 黑体/楷体) that is numbered (by hand:
     一、 第一条 → 1, （一） 1. → 2; or by Word's list numbering, by its level), ends with a colon, or names a
     required element; 0 for body text."""
     m = re.match(r"^(?:heading|标题)\s*(\d)$", (style.name if style is not None else "") or "", re.I)
     if m:
         return 1 if m.group(1) == "1" else 2
-    bold = all(b for t, b in segments if t.strip())
+    bold = all(heavy for t, _b, heavy in segments if t.strip())
     if not bold or len(text) > MAX_HEADING or re.search(r"[。；]\S", text):
         return 0
     if LEVEL2.match(text):
@@ -344,6 +350,7 @@ def match_required(heading: str, kind: str) -> str:
 @dataclass
 class _Head:
     title: str = ""
+    subtitle: str = ""  # a centred "——" line under the title
     document_number: str = ""
     letterhead: str = ""
     issuer: tuple[str, ...] = ()
@@ -360,6 +367,8 @@ def _split_head(blocks: list[Block]) -> tuple[_Head, list[Block]]:
             head.document_number = re.sub(r"\s+", "", number.group(1))
         elif b.align == "center" and b.text.endswith("文件") and not parts:
             head.letterhead = b.text.removesuffix("文件").strip()
+        elif b.align == "center" and parts and re.match(r"^[—－-]{1,2}", b.text):
+            head.subtitle = re.sub(r"^[—－-]+\s*", "", b.text)
         elif b.title and not b.heading:
             parts.append(b.text)
         else:
@@ -456,7 +465,9 @@ def _front_matter(rid: str, kind: str, department: str, head: _Head) -> tuple[li
     """The front matter lines, and the fields left for the editor."""
     to_fill = []
     title = head.title or PLACEHOLDER
-    lines = ["---", f"id: {rid}", f"title: {_yaml_scalar(title)}", f"kind: {kind}",
+    lines = ["---", f"id: {rid}", f"title: {_yaml_scalar(title)}"]
+    lines += [f"subtitle: {_yaml_scalar(head.subtitle)}"] if head.subtitle else []
+    lines += [f"kind: {kind}",
              f"department: {_yaml_scalar(department or PLACEHOLDER)}", "speakers:", f"  - {PLACEHOLDER}"]
     if not head.title:
         to_fill.append("title（标题）")
