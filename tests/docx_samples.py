@@ -59,6 +59,21 @@ def _table(doc, rows):
     return table
 
 
+def _hyperlink(paragraph, text: str, url: str) -> None:
+    from docx.oxml import OxmlElement
+    from docx.opc.constants import RELATIONSHIP_TYPE
+
+    rid = paragraph.part.relate_to(url, RELATIONSHIP_TYPE.HYPERLINK, is_external=True)
+    link = OxmlElement("w:hyperlink")
+    link.set(qn("r:id"), rid)
+    run = OxmlElement("w:r")
+    t = OxmlElement("w:t")
+    t.text = text
+    run.append(t)
+    link.append(run)
+    paragraph._p.append(link)
+
+
 def _save(doc) -> bytes:
     buf = io.BytesIO()
     doc.save(buf)
@@ -134,6 +149,9 @@ def interpretation_with_styles() -> bytes:
     doc.add_paragraph("与原办法相比，新增了加装电梯的补助。")
     doc.add_paragraph("答记者问", style="Heading 1")
     doc.add_paragraph("问：改造期间居民是否需要搬离？答：不需要。")
+    p = doc.add_paragraph("办法全文见")
+    _hyperlink(p, "市城乡建委网站", "https://cxjw.huainan.gov.cn/zcwj/2026-12.html")
+    p.add_run("。")
     return _add_footnote(_save(doc), "FOOTNOTE1")
 
 

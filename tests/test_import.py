@@ -81,6 +81,7 @@ def test_styled_interpretation_keeps_table_image_bold_and_lists_what_was_dropped
     text = (folder / "release.md").read_text(encoding="utf-8")
     assert "| 基础类 | 水电气路、消防设施 | 财政补助为主 |" in text
     assert "![改造后的田家庵区某小区](images/image-1.png)" in text and "**312个**" in text
+    assert "[市城乡建委网站](https://cxjw.huainan.gov.cn/zcwj/2026-12.html)" in text
     with PILImage.open(folder / "images" / "image-1.png") as im:
         assert (im.format, im.size) == ("PNG", (240, 160))
     out = result.out

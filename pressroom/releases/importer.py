@@ -179,11 +179,11 @@ class _Reader:
 
     def paragraph(self, p) -> Block | None:
         segments, images, notes = self._inline(p)
-        text = "".join(t for t, _b, _h in segments).strip()
+        text = "".join(seg[0] for seg in segments).strip()
         if not text and not images:
             return None
         style = self._style(p)
-        md = _join_segments([(t, b) for t, b, _h in segments])
+        md = _join_segments([(t, b, url) for t, b, _h, url in segments])
         if images:
             md = "\n\n".join(([md] if md else []) + images)
         block = Block(md, text, align=_alignment(p, style), notes=notes)
@@ -192,17 +192,19 @@ class _Reader:
         block.heading = 0 if images else _heading_level(p, style, text, segments)
         return block
 
-    def _inline(self, p) -> tuple[list[tuple[str, bool, bool]], list[str], list[tuple[int, str]]]:
-        """(text, bold, bold or in a heading font) runs, the paragraph's images as Markdown, and the footnotes it references."""
+    def _inline(self, p) -> tuple[list[tuple[str, bool, bool, str]], list[str], list[tuple[int, str]]]:
+        """(text, bold, bold or in a heading font, link) runs, the paragraph's images as Markdown, and the footnotes it references."""
         segments, images, notes = [], [], []
-        for run in p.iter_inner_content():
-            runs = run.runs if hasattr(run, "runs") else [run]  # a hyperlink holds runs
+        for item in p.iter_inner_content():
+            runs = item.runs if hasattr(item, "runs") else [item]  # a hyperlink holds runs
+            url = getattr(item, "url", "") or ""
+            url = url if re.match(r"^(https?://|mailto:)", url) else ""  # no links into the Word file itself
             for r in runs:
                 for ref in r._r.xpath("./w:footnoteReference/@w:id"):
                     notes.append(self._footnote(ref))
                 images += [self._image(drawing) for drawing in r._r.xpath(".//w:drawing")]
                 if r.text:
-                    segments.append((r.text.replace("\t", " "), bool(r.bold), bool(r.bold) or _heading_font(r)))
+                    segments.append((r.text.replace("\t", " "), bool(r.bold), bool(r.bold) or _heading_font(r), url))
         return segments, [i for i in images if i], notes
 
     def _footnote(self, ref: str) -> tuple[int, str]:
@@ -282,14 +284,14 @@ def _heading_font(run) -> bool:
     return any(re.search(r"黑体|楷体|SimHei|KaiTi|STKaiti|STHeiti", f, re.I) for f in fonts)
 
 
-def _heading_level(p, style, text: str, segments: list[tuple[str, bool, bool]]) -> int:
+def _heading_level(p, style, text: str, segments: list[tuple[str, bool, bool, str]]) -> int:
     """1 or 2 for a heading: Word's heading styles; or a short paragraph wholly bold (or in 黑体/楷体) that is numbered (by hand:
     一、 第一条 → 1, （一） 1. → 2; or by Word's list numbering, by its level), ends with a colon, or names a
     required element; 0 for body text."""
     m = re.match(r"^(?:heading|标题)\s*(\d)$", (style.name if style is not None else "") or "", re.I)
     if m:
         return 1 if m.group(1) == "1" else 2
-    bold = all(heavy for t, _b, heavy in segments if t.strip())
+    bold = all(heavy for t, _b, heavy, _url in segments if t.strip())
     if not bold or len(text) > MAX_HEADING or re.search(r"[。；]\S", text):
         return 0
     if LEVEL2.match(text):
@@ -310,22 +312,20 @@ def _escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-def _join_segments(segments: list[tuple[str, bool]]) -> str:
-    """Runs as Markdown, adjacent runs of the same weight merged, bold as ``**…**``."""
+def _join_segments(segments: list[tuple[str, bool, str]]) -> str:
+    """(text, bold, link) runs as Markdown: adjacent runs alike merged, bold as ``**…**``, links as ``[…](…)``."""
     merged: list[list] = []
-    for text, bold in segments:
-        if merged and merged[-1][1] == bold:
+    for text, bold, url in segments:
+        if merged and merged[-1][1:] == [bold, url]:
             merged[-1][0] += text
         else:
-            merged.append([text, bold])
+            merged.append([text, bold, url])
     out = []
-    for text, bold in merged:
+    for text, bold, url in merged:
         core = text.strip()
-        if bold and core:
-            lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()):]
-            out.append(f"{lead}**{_escape(core)}**{trail}")
-        else:
-            out.append(_escape(text))
+        lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()):]
+        inner = f"[{_escape(core)}]({url})" if url and core else _escape(core)
+        out.append(f"{lead}**{inner}**{trail}" if bold and core else f"{lead}{inner}{trail}")
     return "".join(out).strip()
 
 
