@@ -194,6 +194,17 @@ def test_numbered_and_punctuated_headings_match_the_required_elements(heading, k
     assert match_required(heading, kind) == element
 
 
+@pytest.mark.parametrize("line, number", [
+    ("淮建〔2026〕12号", "淮建〔2026〕12号"), ("淮建[2026] 12号", "淮建[2026]12号"),
+    ("淮建〔2026〕12号　　　　签发人：张三", "淮建〔2026〕12号"), ("根据淮建〔2026〕12号文件精神，", None),
+])
+def test_the_document_number_is_read_alone_on_its_line(line, number):
+    from pressroom.releases.importer import DOC_NUMBER
+
+    m = DOC_NUMBER.match(line)
+    assert (m and "".join(m.group(1).split())) == number
+
+
 def test_bold_numbered_paragraphs_are_headings_and_run_in_bold_is_not(tmp_path):
     from docx import Document
 

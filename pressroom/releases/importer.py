@@ -24,16 +24,13 @@ from pressroom.releases.loader import ID_PATTERN, MAX_TITLE, RELEASE_FILE, footn
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .doc and .wps: the old compound-file formats
 ZIP_MAGIC = b"PK\x03\x04"
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-NS = {
-    "w": W,
-    "wp": "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing",
-    "a": "http://schemas.openxmlformats.org/drawingml/2006/main",
-    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
-}
+NS = {"w": W}  # for the parts python-docx does not parse (footnotes)
 FOOTNOTES_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/footnotes"
 
-# 发文字号: 机关代字〔年份〕序号 (GB/T 9704), also typed with [] or 【】 or ().
-DOC_NUMBER = re.compile(r"^\s*([\u4e00-\u9fff]{1,12}[〔［\[【(（]\s*\d{4}\s*[〕］\]】)）]\s*\d{1,4}\s*号)\s*$")
+# 发文字号: 机关代字〔年份〕序号 (GB/T 9704), also typed with [] or 【】 or (); alone on its line, or followed by
+# the 签发人 of a document sent upwards.
+DOC_NUMBER = re.compile(r"^\s*([\u4e00-\u9fff]{1,12}[〔［\[【(（]\s*\d{4}\s*[〕］\]】)）]\s*\d{1,4}\s*号)"
+                        r"(?:[\s\u3000]+签发人[:：].{0,12})?\s*$")
 CN_DIGITS = "〇○零一二三四五六七八九"
 DATE_LINE = re.compile(rf"^\s*(\d{{4}}|[{CN_DIGITS}]{{4}})\s*年\s*(\d{{1,2}}|[{CN_DIGITS}十]{{1,3}})\s*月"
                        rf"\s*(\d{{1,2}}|[{CN_DIGITS}十]{{1,3}})\s*日\s*$")
