@@ -194,6 +194,28 @@ def test_numbered_and_punctuated_headings_match_the_required_elements(heading, k
     assert match_required(heading, kind) == element
 
 
+def test_text_in_content_controls_and_fields_is_not_lost(tmp_path):
+    """Word keeps some text outside plain runs: a cover block in a content control, a field, a text box."""
+    from docx import Document
+    from docx.oxml import parse_xml
+
+    from pressroom.releases.importer import read_docx
+
+    doc = Document()
+    doc.add_paragraph("正文第一段。")
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    doc.element.body.insert(0, parse_xml(
+        f'<w:sdt {w}><w:sdtPr/><w:sdtContent><w:p><w:r><w:t>控件中的导语。</w:t></w:r></w:p></w:sdtContent></w:sdt>'))
+    doc.element.body.insert(2, parse_xml(
+        f'<w:p {w}><w:r><w:t>截至</w:t></w:r><w:fldSimple w:instr="DATE"><w:r><w:t>3月6日</w:t></w:r></w:fldSimple>'
+        '<w:r><w:t>，共转移群众143人。</w:t></w:r></w:p>'))
+    path = tmp_path / "controls.docx"
+    doc.save(path)
+    word = read_docx(path)
+    assert [b.text for b in word.blocks] == ["控件中的导语。", "正文第一段。", "截至3月6日，共转移群众143人。"]
+    assert any("按纯文本导入" in w for w in word.warnings)
+
+
 @pytest.mark.parametrize("line, number", [
     ("淮建〔2026〕12号", "淮建〔2026〕12号"), ("淮建[2026] 12号", "淮建[2026]12号"),
     ("淮建〔2026〕12号　　　　签发人：张三", "淮建〔2026〕12号"), ("根据淮建〔2026〕12号文件精神，", None),

@@ -137,12 +137,31 @@ def read_docx(path: Path) -> WordFile:
     doc = _open(data, path.name)
     _refuse_tracked_changes(doc, path.name)
     reader = _Reader(doc, _footnote_texts(doc))
-    for item in doc.iter_inner_content():
+    for item in _body_items(doc):
         block = reader.table(item) if isinstance(item, Table) else reader.paragraph(item)
         if block is not None:
             reader.blocks.append(block)
     comments = [f"{c.author or '（未署名）'}：{c.text.strip()}" for c in doc.comments]
     return WordFile(reader.blocks, reader.images, reader.footnotes_used, comments, reader.warnings)
+
+
+def _body_items(doc):
+    """The body's paragraphs and tables in order, those inside content controls (w:sdt) included."""
+    from docx.oxml.ns import qn
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    def walk(element):
+        for child in element.iterchildren():
+            if child.tag == qn("w:p"):
+                yield Paragraph(child, doc._body)
+            elif child.tag == qn("w:tbl"):
+                yield Table(child, doc._body)
+            elif child.tag == qn("w:sdt"):
+                for content in child.iterchildren(qn("w:sdtContent")):
+                    yield from walk(content)
+
+    yield from walk(doc.element.body)
 
 
 def _footnote_texts(doc) -> dict[str, str]:
@@ -202,7 +221,19 @@ class _Reader:
                 images += [self._image(drawing) for drawing in r._r.xpath(".//w:drawing")]
                 if r.text:
                     segments.append((r.text.replace("\t", " "), bool(r.bold), bool(r.bold) or _heading_font(r), url))
-        return segments, [i for i in images if i], notes
+        return self._all_text(p, segments), [i for i in images if i], notes
+
+    def _all_text(self, p, segments):
+        """The runs, or the paragraph's whole text when runs python-docx does not walk (fields, inline
+        content controls, smart tags) hold some of it; text boxes are named, not imported."""
+        if p._p.xpath(".//w:txbxContent//w:t"):
+            boxed = "".join(p._p.xpath(".//w:txbxContent//w:t/text()")).strip()
+            self.warnings.append(f"文本框中的文字“{boxed[:30]}”未导入，需要的请复制到正文")
+        whole = "".join(p._p.xpath(".//w:t[not(ancestor::w:txbxContent)]/text()"))
+        if len(whole.strip()) > len("".join(seg[0] for seg in segments).strip()):
+            self.warnings.append(f"“{whole.strip()[:30]}”一段含有域或内容控件，已按纯文本导入（加粗和链接未保留），请核对")
+            return [(whole, False, False, "")]
+        return segments
 
     def _footnote(self, ref: str) -> tuple[int, str]:
         text = self.footnote_texts.get(ref, "")
