@@ -130,6 +130,7 @@ def test_filled_in_the_imported_pair_validates_and_keeps_listing_the_footnote(pr
     ("wps.wps", lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504, ["旧版 Word/WPS 格式", "另存为"]),
     ("renamed.docx", lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504, ["旧版 Word/WPS 格式"]),
     ("empty.docx", lambda: b"", ["空文件（0 字节）"]),
+    ("blank.docx", lambda: docx_samples._save(docx_samples.Document()), ["没有任何文字、表格或图片"]),
     ("notes.docx", lambda: "这是一段文字".encode(), ["不是 Word 文档"]),
     ("broken.docx", lambda: b"PK\x03\x04" + b"\0" * 100, ["已损坏"]),
 ])
