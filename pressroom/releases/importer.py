@@ -6,8 +6,8 @@ plus a few lxml queries for what python-docx has no API for (footnotes, an image
 changes). mammoth and docx2python were tried on the same files: neither reports paragraph alignment (the
 centred title, the signature block set right), both take tracked insertions in silently, and mammoth also
 drops comments without a word. ``draft_release`` turns what was read into ``release.md`` for a kind;
-``import_docx`` writes the folder. Whatever the Word file does not say (spokespeople, publish time, digest …) is left as the
-placeholder ``PLACEHOLDER``, which the validator refuses until an editor fills it in.
+``import_docx`` writes the folder. Whatever the Word file does not say (spokespeople, publish time,
+digest …) is left as the placeholder ``PLACEHOLDER``, which the validator refuses until an editor fills it.
 """
 
 from __future__ import annotations
