@@ -10,10 +10,30 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: bytes) -> bool:
-    """Write ``data`` to ``path`` via a temp file and rename. Returns False when the file already holds
-    exactly these bytes (nothing written: a re-delivery leaves one copy)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+# Published files must be servable by a web server running as another user, whatever the umask of the
+# process that wrote them (docs/outlets.md#government-websites: an unreadable column is a blank column).
+FILE_MODE, DIR_MODE = 0o644, 0o755
+
+
+def make_dirs(folder: Path) -> None:
+    """Create ``folder`` and its missing parents, each readable and listable by everyone."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError:  # another process made it first
+            continue
+        os.chmod(d, DIR_MODE)
+
+
+def write_atomic(path: Path, data: bytes, durable: bool = True) -> bool:
+    """Write ``data`` to ``path`` via a temp file and rename, mode 0644. Returns False when the file already
+    holds exactly these bytes (nothing written: a re-delivery leaves one copy). ``durable=False`` skips the
+    fsync, for large builds that sync once at the end."""
+    make_dirs(path.parent)
     try:
         if path.stat().st_size == len(data) and path.read_bytes() == data:
             return False
@@ -21,10 +41,12 @@ def write_atomic(path: Path, data: bytes) -> bool:
         pass
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -178,6 +178,7 @@ class Notify(Table):
     """Who hears when a policy bundle or an emergency is published or fails (mailed through [transport.smtp])."""
     bundle: tuple[str, ...] = ()
     emergency: tuple[str, ...] = ()
+    inspection: tuple[str, ...] = ()  # the website watchdog's alerts (a column about to go stale …)
 
 
 @dataclass(frozen=True)

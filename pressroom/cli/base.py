@@ -37,9 +37,10 @@ err = Console(stderr=True)
 
 
 def print_problems(folder: str, problems) -> None:
-    err.print(f"[bold red]✗ {folder}[/]")
+    # soft_wrap: a long path or message is left to the terminal to wrap, never cut between words by rich
+    err.print(f"[bold red]✗ {folder}[/]", highlight=False, soft_wrap=True)
     for p in problems:
-        err.print(f"  • {p}", highlight=False, markup=False)
+        err.print(f"  • {p}", highlight=False, markup=False, soft_wrap=True)
 
 
 def load_settings(path=None):

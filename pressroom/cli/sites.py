@@ -40,6 +40,37 @@ def report(year: int = typer.Option(..., "--year", help="年度，如 2026"),
         console.print(f"  {name}：{Path(path).as_uri()}")
 
 
+
+@app.command()
+def inspect(warn_days: int = typer.Option(3, "--warn-days", help="栏目距检查期限不足这么多天时提前提醒"),
+            alert: bool = typer.Option(False, "--alert", help="有单项否决或即将到期时通知新闻办（[notify] inspection）")):
+    """The inspection watchdog: what a machine can check of the government-website inspection's one-strike
+    and deduction items on what is live; writes outbox/inspection/<date>.html; exit 1 on a one-strike item."""
+    from datetime import datetime
+
+    from rich.table import Table
+
+    from pressroom.delivery.ledger import Ledger
+    from pressroom.delivery.notify import alert as send_alert
+    from pressroom.releases.catalog import validate as run
+    from pressroom.sites import inspect as watchdog
+
+    settings = load_settings()
+    ledger = Ledger(settings.ledger_url)
+    result = watchdog.inspect_site(settings, run(settings, render=False), ledger, datetime.now(settings.tz), warn_days)
+    table = Table(title="政府网站检查自查")
+    for col in ("结论", "检查项", "位置", "说明"):
+        table.add_column(col, overflow="fold")
+    for row in result.rows():
+        table.add_row(*row.values())
+    console.print(table if result.findings else "未发现问题。")
+    console.print(f"报告：{watchdog.write_inspection(result, settings).as_uri()}")
+    if alert and (lines := watchdog.alert_lines(result)):
+        key = f"{result.at.astimezone(settings.tz):%Y-%m-%d}-{len(lines)}"
+        send_alert(settings, ledger, key, f"【网站检查预警】{len(lines)} 项需要处理", lines)
+    if not result.passed:
+        raise typer.Exit(1)
+
 @site_app.command("build")
 def site_build(full: bool = typer.Option(False, "--full", help="忽略构建记录，重新生成全部页面（仍只写入有变化的文件）")):
     """Build the press-hall site into outbox/portal/presshall/ from what the ledger says is published, then

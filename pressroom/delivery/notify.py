@@ -49,6 +49,27 @@ def notify(settings: Settings, ledger: Ledger, parts: list[Release], outcome: st
     return True
 
 
+SITE_ID = "*site*"  # the ledger's pseudo release for notices about the site as a whole
+
+
+def alert(settings: Settings, ledger: Ledger, key: str, subject: str, lines: list[str]) -> bool:
+    """A notice to the press office about the site (``[notify] inspection``), once per ``key`` (e.g. the
+    day and what was found). Written to ``outbox/notices/``; mailed when SMTP is configured."""
+    if any(e["action"] == NOTIFIED and e["detail"].startswith(key) for e in ledger.history(SITE_ID)):
+        return False
+    body = "\n".join([subject, "", *lines, "", "详情：pressroom inspect"]) + "\n"
+    write_atomic(settings.outbox_dir / "notices" / f"inspection-{key}.txt", body.encode("utf-8"))
+    to = list(settings.notify.inspection)
+    detail = f"{key} → {'、'.join(to) or 'outbox/notices'}"
+    if to and transport_settings(settings, "smtp").get("host"):
+        try:
+            _mail(settings, to, subject, body, f"<inspection.{key}@pressroom>")
+        except Exception as e:  # noqa: BLE001 — recorded, never raised
+            detail += f"（邮件发送失败：{redact(e)}）"
+    ledger.log(SITE_ID, "", "", NOTIFIED, "", detail)
+    return True
+
+
 def _mail(settings: Settings, to: list[str], subject: str, body: str, message_id: str) -> None:
     from pressroom.transports.smtp import SMTPTransport
 

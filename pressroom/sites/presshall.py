@@ -629,21 +629,7 @@ _DURABLE_EACH = True  # fsync each file (small builds) or sync once at the end (
 
 def _write(path: Path, data: bytes) -> bool:
     """Replace ``path`` atomically if its bytes differ; False when unchanged (like ``write_atomic``)."""
-    if _DURABLE_EACH:
-        return write_atomic(path, data)
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return True
+    return write_atomic(path, data, durable=_DURABLE_EACH)
 
 
 def _sync(out: Path) -> None:
