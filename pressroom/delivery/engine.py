@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from pressroom.crashpoints import crashpoint
 from pressroom.delivery import doctor
 from pressroom.delivery.ledger import (
     DELIVERING, FAILED, PUBLISHED, RETRACTED, SKIPPED, UNCONFIRMED, Delivery, Ledger,
@@ -127,6 +128,7 @@ def _send(job: Job, rendition, ledger: Ledger, transport: Transport, attempt: At
             return outcome(ledger, job, ["发送结果未知，经查询已发布"])
         ledger.mark_failed(claimed, token, f"发送结果未知，请到平台核实后运行 pressroom resolve：{e}", state=UNCONFIRMED)
         return outcome(ledger, job)
+    crashpoint("engine.before_record")
     ledger.mark_published(claimed, token, receipt.external_id, receipt.url)
     logger.info("%s: published %s", job.channel, receipt.url)
     return outcome(ledger, job)

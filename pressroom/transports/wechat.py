@@ -33,6 +33,7 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from pressroom.crashpoints import crashpoint
 from pressroom.transports.ratelimit import throttle
 from pressroom.secrets import (MissingCredential, credential, install_log_redaction, redact, remember,
                                transport_settings)
@@ -258,6 +259,7 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
                 data = rendition.files[up["file"]]
                 res = self._call("/cgi-bin/media/uploadimg", f"上传正文图片 {up['path']}", idempotent=True,
                                  files={"media": (up["file"].rsplit("/", 1)[-1], data, _mime(up["file"]))})
+                crashpoint("wechat.after_uploadimg")
                 images[up["file"]] = res["url"]
                 save(images=images)
             content = content.replace(up["placeholder"], images[up["file"]])
@@ -267,6 +269,7 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
             cover = manifest["cover"]["file"]
             res = self._call("/cgi-bin/material/add_material", "上传封面（永久素材）", params={"type": "image"},
                              idempotent=True, files={"media": (cover, rendition.files[cover], _mime(cover))})
+            crashpoint("wechat.after_add_material")
             save(thumb_media_id=res["media_id"])
         article = {**article, "content": content, "thumb_media_id": steps["thumb_media_id"]}
         try:
@@ -276,6 +279,7 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
             if not media_id:
                 raise UnknownOutcome(f"{e}；草稿箱中暂未找到同名草稿，请到公众平台“草稿箱”核实") from None
             res = {"media_id": media_id}
+        crashpoint("wechat.after_draft_add")
         save(draft_media_id=res["media_id"])
         return res["media_id"]
 
@@ -289,6 +293,7 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
                 return
             raise UnknownOutcome(f"{e}；已发表列表中暂未找到本文，可能仍在发布中。请到公众平台“发表记录”核实，"
                                  f"不要重复发布") from None
+        crashpoint("wechat.after_submit")
         save(publish_id=str(res["publish_id"]))
 
     def _poll(self, steps: dict, save) -> None:
@@ -298,6 +303,7 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
             res = self._call("/cgi-bin/freepublish/get", "查询发布状态", {"publish_id": publish_id}, idempotent=True)
             with _events_cond:
                 _events.pop(publish_id, None)  # a callback is used once: later polls keep their gaps
+            crashpoint("wechat.while_polling")
             status = res.get("publish_status")
             if status == 0:
                 items = (res.get("article_detail") or {}).get("item") or []

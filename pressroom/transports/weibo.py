@@ -23,6 +23,7 @@ import json
 import logging
 import re
 
+from pressroom.crashpoints import crashpoint
 from pressroom.transports.ratelimit import throttle
 from pressroom.secrets import MissingCredential, credential, install_log_redaction, redact, transport_settings
 from pressroom.settings import Settings
@@ -138,6 +139,7 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
                     f"{SERVICE}提示内容重复（error_code {data['error_code']}），但账号最近 {self.lookup_count} 条微博中"
                     f"没有找到这条：可能已发布过，请到微博核实"))
             raise self._error(data, "发布微博")
+        crashpoint("weibo.after_share")
         return self._receipt(data)
 
     def _receipt(self, post: dict) -> Receipt:
