@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pressroom.crashpoints import crashpoint
 from pressroom.delivery import doctor
 from pressroom.delivery.ledger import (
-    DELIVERING, FAILED, PUBLISHED, RETRACTED, SKIPPED, UNCONFIRMED, Delivery, Ledger,
+    DELIVERING, FAILED, PUBLISHED, RETRACTED, SKIPPED, STATE_LABELS, UNCONFIRMED, Delivery, Ledger,
 )
 from pressroom.settings import Settings
 from pressroom.transports import (
@@ -94,12 +94,13 @@ def deliver(job: Job, rendition, settings: Settings, token: str, logger=log) -> 
         if row.state != SKIPPED:
             ledger.set_state(row, SKIPPED, f"渠道已停用：{disabled}（运行 pressroom doctor 检查通过后自动恢复）")
         return outcome(ledger, job)
-    claimed = ledger.claim(row, token)
+    claimed = ledger.claim(row, token, as_seen=True)
     if claimed is None:
         return wait_for_other_run(ledger, job)
     attempt = attempt_for(ledger, claimed)
-    if claimed.attempts > 1:
-        # An earlier attempt may have reached the outlet before failing or crashing: look before sending.
+    if claimed.attempts > 1 or claimed.steps.get("resolved"):
+        # An earlier attempt may have reached the outlet before failing or crashing (an editor's "not
+        # published" included: the platform is asked again): look before sending.
         found = transport.lookup(rendition, attempt)
         if found:
             ledger.mark_published(claimed, token, found.external_id, found.url)
@@ -154,7 +155,8 @@ def wait_for_other_run(ledger: Ledger, job: Job) -> Outcome:
         if d.state != DELIVERING:
             break
         time.sleep(0.5)
-    return outcome(ledger, job, ["由另一次运行发布"])
+    d = ledger.get(job.release_id, job.channel, job.version, job.action)
+    return outcome(ledger, job, [f"由另一次运行处理：{STATE_LABELS.get(d.state, d.state)}（本次未发送）"])
 
 
 def can_delete(settings: Settings, channel: str) -> bool:

@@ -102,6 +102,11 @@ class Transport(ABC):
     @abstractmethod
     def lookup(self, rendition, attempt: Attempt) -> Receipt | None: ...
 
+    def id_from_url(self, url: str) -> str:
+        """The outlet's own id of a publication, read from its public address ("" when the address does
+        not carry it): what ``pressroom resolve --published URL`` records when no ``--id`` is given."""
+        return ""
+
 
 class Retracts(ABC):
     """The outlet can delete what was published (deleting what is gone counts as deleted)."""

@@ -52,6 +52,7 @@ MEANING = {
     20006: "图片过大", 20012: "正文超过 140 字", 20016: "发布过于频繁", 20017: "内容重复", 20019: "内容重复",
     20111: "内容重复", 21301: "认证失败", 21327: "授权已过期", 21332: "授权无效",
 }
+_BASE62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 
 
@@ -185,6 +186,23 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
         if found is None:
             self._looked.add((delivery.id, delivery.attempts))  # deliver need not look again
         return found
+
+    def id_from_url(self, url: str) -> str:
+        """``https://weibo.com/<uid>/<mid>``: the mid as a number (a base62 mid such as ``Q9Jq5aBcD`` is
+        decoded in groups of four from the right, as weibo.com writes it)."""
+        last = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        if last.isdigit():
+            return last
+        if not last or not last.isalnum() or not last.isascii():
+            return ""
+        digits = []
+        while last:
+            last, group = last[:-4], last[-4:]
+            n = 0
+            for ch in group:
+                n = n * 62 + _BASE62.index(ch)
+            digits.insert(0, str(n).zfill(7) if last else str(n))
+        return "".join(digits)
 
     # -- withdrawing -------------------------------------------------------------------------------
 
