@@ -19,12 +19,12 @@ from datetime import datetime, timedelta, timezone
 from pressroom.crashpoints import crashpoint
 from pressroom.delivery import doctor
 from pressroom.delivery.ledger import (
-    DELIVERING, FAILED, PUBLISHED, RETRACTED, SKIPPED, STATE_LABELS, UNCONFIRMED, Delivery, Ledger,
+    DELIVERING, FAILED, PUBLISHED, RETRACTED, SKIPPED, STATE_LABELS, UNCONFIRMED, Delivery, Ledger, waiting_until,
 )
 from pressroom.settings import Settings
 from pressroom.transports import (
-    Attempt, ChannelDisabled, CredentialsRefused, PermanentError, Receipt, Retracts, TransientError, Transport,
-    TransportError, UnknownOutcome, transport_for,
+    Attempt, ChannelDisabled, CredentialsRefused, PermanentError, QuotaExhausted, Receipt, Retracts, TransientError,
+    Transport, TransportError, UnknownOutcome, transport_for,
 )
 
 WAIT_FOR_OTHER_RUN = timedelta(minutes=5)  # how long a second run waits for the first one's delivery
@@ -85,6 +85,10 @@ def deliver(job: Job, rendition, settings: Settings, token: str, logger=log) -> 
     if row.state == PUBLISHED:
         return Outcome(job.channel, PUBLISHED, row.attempts, row.url, delivered_at=row.published_at,
                        notes=["已发布，未重复发送"])
+    until = waiting_until(row)
+    if until is not None and datetime.now(timezone.utc) < until:
+        # The outlet's quota is used up until then: sending now would only be refused again.
+        return outcome(ledger, job, [f"等待配额，{until.isoformat()} 后再发送"])
     if job.not_before is not None and datetime.now(timezone.utc) < job.not_before:
         return Outcome(job.channel, FAILED, row.attempts, error=f"未到发布时间 {job.not_before.isoformat()}")
     transport = transport_for(settings, job.channel)
@@ -114,6 +118,10 @@ def _send(job: Job, rendition, ledger: Ledger, transport: Transport, attempt: At
     claimed = attempt.row
     try:
         receipt = _guarded(ledger, transport, lambda: transport.deliver(rendition, attempt))
+    except QuotaExhausted as e:
+        ledger.mark_waiting(claimed, token, str(e), e.retry_at)
+        logger.warning("%s: quota used up, waiting until %s: %s", job.channel, e.retry_at.isoformat(), e)
+        return outcome(ledger, job)
     except TransientError as e:
         ledger.mark_failed(claimed, token, f"暂时性错误：{e}")
         logger.warning("%s: transient error, will retry: %s", job.channel, e)

@@ -37,7 +37,7 @@ from pressroom.delivery import db
 from pressroom.delivery.schema import (  # noqa: F401  (the vocabulary, also used through this module)
     PENDING, RENDERED, DELIVERING, PUBLISHED, FAILED, RETRACTED, UNCONFIRMED, SKIPPED, CLAIMABLE, STATE_LABELS,
     PUBLISH, CORRECT, RETRACT, ACTIONS, RETRACT_LABEL, SIGN_OFF, REJECT, DECISIONS, DECISION_EVENTS, ENABLED,
-    DISABLED, OUTLETS_ID, OUTLET_EVENTS, metadata, deliveries, events, approvals, outlet_state,
+    DISABLED, OUTLETS_ID, OUTLET_EVENTS, WAITING_QUOTA, metadata, deliveries, events, approvals, outlet_state,
 )
 
 DEFAULT_LEASE = timedelta(minutes=10)
@@ -136,6 +136,13 @@ class OutletState:
         m = dict(row._mapping)
         m["since"] = _aware(m["since"])
         return cls(**m)
+
+
+def waiting_until(d: Delivery) -> datetime | None:
+    """When a row waiting for a quota may be sent again (None: it is not waiting)."""
+    if d.state != WAITING_QUOTA or not d.steps.get("retry_at"):
+        return None
+    return _aware(datetime.fromisoformat(d.steps["retry_at"]))
 
 
 def worker_token() -> str:
@@ -359,6 +366,13 @@ class Ledger:
     def mark_failed(self, d: Delivery, token: str, error: str, state: str = FAILED) -> None:
         self._update(d, [deliveries.c.claimed_by == token], state=state, last_error=error[:4000])
         self.log(d.release_id, d.channel, d.label, state, token, error[:4000])
+
+    def mark_waiting(self, d: Delivery, token: str, error: str, retry_at: datetime) -> None:
+        """The outlet's quota is used up: the row waits (等待配额) until ``retry_at``, in the audit trail too."""
+        self.save_steps(d, {"retry_at": retry_at.astimezone(timezone.utc).isoformat()})
+        self._update(d, [deliveries.c.claimed_by == token], state=WAITING_QUOTA, last_error=error[:4000])
+        self.log(d.release_id, d.channel, d.label, WAITING_QUOTA, token,
+                 f"{error[:3800]}（额度恢复：{retry_at.isoformat()}）")
 
     def set_state(self, d: Delivery, state: str, detail: str = "", actor: str = "") -> None:
         self._update(d, state=state, last_error=detail if state != PUBLISHED else "")

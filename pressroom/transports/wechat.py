@@ -31,7 +31,9 @@ import logging
 import threading
 import time
 import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pressroom.crashpoints import crashpoint
 from pressroom.transports.ratelimit import throttle
@@ -40,7 +42,8 @@ from pressroom.secrets import (MissingCredential, credential, install_log_redact
 from pressroom.settings import Settings
 
 from pressroom.transports import (
-    Attempt, CredentialsRefused, HealthChecked, PermanentError, Receipt, Retracts, TransientError, Transport, TransportError, UnknownOutcome,
+    Attempt, CredentialsRefused, HealthChecked, PermanentError, QuotaExhausted, Receipt, Retracts, TransientError, Transport,
+    TransportError, UnknownOutcome,
 )
 from pressroom.transports.http import Http, json_of
 
@@ -57,6 +60,8 @@ DEFAULT_POLL_DELAYS = (10, 20, 40, 60, 120)  # seconds: ~4 min, 5 of the 100 dai
 REFRESH_MARGIN = 300  # refresh the token this many seconds before it expires
 
 TOKEN_ERRORS = {40001, 40014, 42001}
+QUOTA = 45009  # an interface's daily call quota: reset at 00:00 Beijing time (docs/outlets.md#wechat)
+PLATFORM_TZ = ZoneInfo("Asia/Shanghai")
 TRANSIENT = {-1, 45011}
 CREDENTIAL_ERRORS = {40013, 40125, 40164, 41004, 48001, 40243}
 # What an editor reads (the platform's own errmsg follows in the message).
@@ -200,6 +205,9 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
         msg = redact(f"{SERVICE}{what}失败：{MEANING.get(code, '平台返回错误')}（errcode {code}：{data.get('errmsg', '')}）")
         if code in TRANSIENT:
             return TransientError(msg)
+        if code == QUOTA:
+            reset = quota_reset()
+            return QuotaExhausted(f"{msg}，{reset:%Y-%m-%d %H:%M}（北京时间）额度恢复后再发送", reset)
         if code in CREDENTIAL_ERRORS or (credentials and code in TOKEN_ERRORS):
             return CredentialsRefused(msg)
         return PermanentError(msg)
@@ -420,6 +428,12 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
         except TransportError:
             return False
         return True
+
+
+def quota_reset(now: datetime | None = None) -> datetime:
+    """When a daily quota is back: the next 00:00 in Beijing time."""
+    local = (now or datetime.now(PLATFORM_TZ)).astimezone(PLATFORM_TZ)
+    return datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), PLATFORM_TZ)
 
 
 def clientmsgid(rendition) -> str:

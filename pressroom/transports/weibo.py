@@ -22,6 +22,7 @@ import ipaddress
 import json
 import logging
 import re
+from datetime import datetime, timedelta, timezone
 
 from pressroom.crashpoints import crashpoint
 from pressroom.transports.ratelimit import throttle
@@ -29,7 +30,8 @@ from pressroom.secrets import MissingCredential, credential, install_log_redacti
 from pressroom.settings import Settings
 
 from pressroom.transports import (
-    Attempt, CredentialsRefused, HealthChecked, PermanentError, Receipt, Retracts, TransientError, Transport, TransportError, UnknownOutcome,
+    Attempt, CredentialsRefused, HealthChecked, PermanentError, QuotaExhausted, Receipt, Retracts, TransientError, Transport,
+    TransportError, UnknownOutcome,
 )
 from pressroom.transports.http import Http, json_of
 
@@ -44,6 +46,7 @@ DESTROY = "/2/statuses/destroy.json"
 SHARE_FILE = "weibo-share.json"
 
 RATE_LIMITS = {10022, 10023, 10024, 20016}
+HOURLY_LIMITS = {10022, 10023, 10024}  # the access-frequency limits count per hour; 20016 is short-term
 REPEATED = {20017, 20019, 20111}
 CREDENTIAL_ERRORS = {10014, 21301, 21314, 21315, 21316, 21317, 21319, 21327, 21332}
 MEANING = {
@@ -52,6 +55,15 @@ MEANING = {
     20006: "图片过大", 20012: "正文超过 140 字", 20016: "发布过于频繁", 20017: "内容重复", 20019: "内容重复",
     20111: "内容重复", 21301: "认证失败", 21327: "授权已过期", 21332: "授权无效",
 }
+PLATFORM_TZ = timezone(timedelta(hours=8))
+
+
+def hourly_reset(now: datetime | None = None) -> datetime:
+    """When an hourly limit is back: the start of the next hour."""
+    now = now or datetime.now(timezone.utc)
+    return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+
 _BASE62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 
@@ -96,6 +108,9 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
     def _error(self, data: dict, what: str) -> TransportError:
         code = data.get("error_code")
         msg = redact(f"{SERVICE}{what}失败：{MEANING.get(code, '平台返回错误')}（error_code {code}：{data.get('error', '')}）")
+        if code in HOURLY_LIMITS:
+            reset = hourly_reset()
+            return QuotaExhausted(f"{msg}，本小时额度已用完，{reset.astimezone(PLATFORM_TZ):%H:%M}（北京时间）后再发送", reset)
         if code in RATE_LIMITS:
             return TransientError(msg + "，稍后重试")
         if code in CREDENTIAL_ERRORS:
