@@ -5,7 +5,9 @@ For one (release, channel, version) row: the embargo is checked (defence in dept
 a disabled outlet (the circuit breaker) is skipped with its reason; the row is claimed by one caller (a
 conditional UPDATE); a row tried before is looked up on the outlet before anything is sent again; the
 transport is called with an ``Attempt`` (it never opens the ledger); its error class decides what happens
-next (retry, failure, 待核实); credentials refused trip the breaker. Everything is recorded in the ledger.
+next (retry, failure, 待核实, or 等待配额 until the outlet's quota is back — the row is not claimed before);
+credentials refused trip the breaker. A run that read the row before another run settled it reports that
+outcome instead of claiming it again. Everything is recorded in the ledger.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Weibo: one post through ``statuses/share`` (the rendition's status and picture), recorded with its id and
 URL ``https://weibo.com/<uid>/<mid>``.
 
-- Rate limits (10022–10024) and "posting too fast" (20016) are transient: the flow backs off and retries.
+- The access-frequency limits (10022–10024) count per hour: ``QuotaExhausted`` until the next full hour (the
+  row waits, 等待配额). "Posting too fast" (20016) is transient: the flow backs off and retries.
 - Repeated content (20017 / 20019 / 20111) means "maybe already posted": the account's recent posts
   (``statuses/user_timeline``) are searched for this text and the adopted post is recorded; if it is not
   there, the outcome is unknown (the editor checks).
