@@ -32,7 +32,7 @@ from pressroom.releases.catalog import Catalog, validate  # noqa: E402
 from pressroom.delivery import engine  # noqa: E402
 from pressroom.delivery.corrections import remember  # noqa: E402
 from pressroom.errors import RenditionError, ValidationFailed  # noqa: E402
-from pressroom.delivery.ledger import PUBLISHED, STATE_LABELS, Ledger, worker_token  # noqa: E402
+from pressroom.delivery.ledger import PUBLISHED, STATE_LABELS, Ledger, waiting_until, worker_token  # noqa: E402
 from pressroom.model import Release  # noqa: E402
 from pressroom.delivery.notify import notify  # noqa: E402
 from pressroom.settings import Settings, load_settings  # noqa: E402
@@ -207,6 +207,7 @@ def publish_parts(parts: list[Release], catalog: Catalog, ledger: Ledger, channe
         return Failed(message=refused)
     now = _embargo(pub, ledger, now, actor, logger)
     _deliver(pub, catalog.settings, ledger, now)
+    _schedule_quota_retries(pub, ledger, logger)
     outcomes = _after_delivery(pub, catalog, ledger)
     return _report(pub, catalog.settings, ledger, outcomes, logger)
 
@@ -284,6 +285,30 @@ def _deliver(pub: Publication, settings: Settings, ledger: Ledger, now: bool) ->
             for r in pub.parts:
                 if ch in pub.chosen[r.id]:
                     _table_artifact(ledger, r, pub.chosen[r.id], f"{done}/{len(units)} 个渠道已完成")
+
+
+def _schedule_quota_retries(pub: Publication, ledger: Ledger, logger) -> None:
+    """Channels waiting for their outlet's quota: with a Prefect server, a run of those channels is scheduled
+    at the reset (recorded in the ledger); without one, ``pressroom publish`` says when to run again."""
+    from pressroom.delivery import schedule
+
+    waits: dict[datetime, list[str]] = {}
+    for r, ch in pub.rows():
+        until = waiting_until(ledger.get(r.id, ch, r.version))
+        if until is not None:
+            waits.setdefault(until, []).append(ch)
+    if not waits or not schedule.server_configured():
+        return
+    for at, chs in waits.items():
+        try:
+            run = schedule.schedule_retry(pub.head, at, sorted(set(chs)))
+        except Exception as e:  # no deployment, server trouble: the editor is told to run again by hand
+            logger.warning("could not schedule the retry at %s: %s", at.isoformat(), e)
+            continue
+        for r, ch in pub.rows():
+            if ch in chs:
+                ledger.log(r.id, ch, r.version, "retry-scheduled", "",
+                           f"额度恢复后自动重试：{at.isoformat()}，流程运行 {run.name}（{run.id}）")
 
 
 def _after_delivery(pub: Publication, catalog: Catalog, ledger: Ledger) -> dict:

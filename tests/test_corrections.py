@@ -138,7 +138,7 @@ def test_a_correction_then_a_retraction_reach_every_outlet_once(desk):
     old = ledger.latest(SAMPLE)
     old_article, old_post = old["wechat"].url, old["weibo"].url
     desk.edit(SAMPLE, WRONG, RIGHT)
-    o.weibo.inject("/2/statuses/share.json", "error", code=10023)  # a rate limit: retried
+    o.weibo.inject("/2/statuses/share.json", "error", code=20016)  # posting too fast: retried
     o.wechat.inject("/cgi-bin/freepublish/delete", "drop-after")  # deleted, the reply lost: asked again
 
     state = correct(actor="张编辑", delete_old=True)

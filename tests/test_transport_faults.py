@@ -127,20 +127,27 @@ def test_wechat_crash_after_submit_resumes_without_a_second_publication(outlets,
     assert len(outlets.wechat.calls_to(DRAFT_ADD)) == 1
 
 
-def test_wechat_quota_exhausted_is_a_clear_failure(outlets, samples, rendered):
+def test_wechat_quota_exhausted_waits_for_the_reset(outlets, samples, rendered):
     outlets.wechat.quotas[SUBMIT] = 0
     o = go(outlets, samples, rendered, "wechat")
-    assert o.state == "failed" and "45009" in o.error and "次日恢复" in o.error
-    assert outlets.wechat.publications == []
+    assert o.state == "waiting-quota" and "45009" in o.error and "额度恢复后再发送" in o.error
+    assert outlets.wechat.publications == []  # (tests/test_quota_wait.py: the wait and the retry)
 
 
 # -- Weibo -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("code", [10022, 10023, 10024, 20016])
-def test_weibo_rate_limit_backs_off_and_posts_once(outlets, samples, rendered, code):
-    outlets.weibo.inject(SHARE, "error", code=code)
+def test_weibo_posting_too_fast_backs_off_and_posts_once(outlets, samples, rendered):
+    outlets.weibo.inject(SHARE, "error", code=20016)
     o = go(outlets, samples, rendered, "weibo")
     assert o.state == "published" and o.attempts == 2 and len(outlets.weibo.posts) == 1
+
+
+@pytest.mark.parametrize("code", [10022, 10023, 10024])
+def test_weibo_hourly_rate_limit_waits_for_the_next_hour(outlets, samples, rendered, code):
+    outlets.weibo.inject(SHARE, "error", code=code)
+    o = go(outlets, samples, rendered, "weibo")
+    assert o.state == "waiting-quota" and o.attempts == 1 and f"error_code {code}" in o.error
+    assert outlets.weibo.posts == []
 
 
 def test_weibo_5xx_is_retried_after_looking(outlets, samples, rendered):

@@ -24,7 +24,7 @@ def test_flow_publishes_through_the_real_transports_once(outlets):
 
     outlets.configure(transports=REAL)
     outlets.wechat.inject("/cgi-bin/freepublish/submit", "drop-after")  # a lost reply on the way
-    outlets.weibo.inject("/2/statuses/share.json", "error", code=10023)  # and a rate limit
+    outlets.weibo.inject("/2/statuses/share.json", "error", code=20016)  # and posting too fast
     state = publish_release(SAMPLE, return_state=True)
     assert state.is_completed(), state.message
     rows = outlets.ledger().latest(SAMPLE)

@@ -74,7 +74,8 @@ def status_table(ledger, release_id: str, title: str = "") -> Table:
     from pressroom.delivery.ledger import STATE_LABELS
 
     colours = {"published": "green", "failed": "red", "unconfirmed": "magenta", "delivering": "cyan",
-               "retracted": "yellow", "skipped": "yellow"}
+               "retracted": "yellow", "skipped": "yellow",
+               "waiting-quota": "yellow"}
     latest = ledger.latest(release_id)
     rows = [(ch, latest[ch]) for ch in channels.ordered(latest)]
     versions = sorted({d.version for _, d in rows})

@@ -55,6 +55,7 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
             thread.join(0.25)
             live.update(tables())
     console.print(tables())
+    _say_when_quota_is_back(settings, ledger, parts)
     state = result.get("state")
     if state is None or not state.is_completed():
         err.print(f"[bold red]{state.message if state else '发布流程异常结束'}[/]", highlight=False)
@@ -62,6 +63,25 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
     portal = settings.outbox_dir / "portal" / "index.html"
     if settings.transports.get("portal", "outbox") == "outbox" and portal.exists():
         console.print(f"门户栏目：{portal.as_uri()}")
+
+
+def _say_when_quota_is_back(settings, ledger, parts) -> None:
+    """Channels waiting for their outlet's quota: when it is back, and whether a retry is scheduled."""
+    import channels as chans
+    from pressroom.delivery.ledger import waiting_until
+
+    for p in parts:
+        for ch, d in sorted(ledger.latest(p.id).items()):
+            until = waiting_until(d)
+            if until is None:
+                continue
+            scheduled = any(e["action"] == "retry-scheduled" and e["channel"] == ch and until.isoformat() in e["detail"]
+                            for e in ledger.history(p.id))
+            when = f"{until.astimezone(settings.tz):%Y-%m-%d %H:%M}"
+            console.print(f"[yellow]{chans.get(ch).label}：平台额度已用完，{when} 恢复。[/]"
+                          + ("已在 Prefect 上排定届时自动重试。" if scheduled else
+                             f"请在 {when} 之后再运行 pressroom publish {p.id}（已发布的渠道不会重复发送）"),
+                          highlight=False)
 
 
 @app.command()

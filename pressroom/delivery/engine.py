@@ -5,7 +5,9 @@ For one (release, channel, version) row: the embargo is checked (defence in dept
 a disabled outlet (the circuit breaker) is skipped with its reason; the row is claimed by one caller (a
 conditional UPDATE); a row tried before is looked up on the outlet before anything is sent again; the
 transport is called with an ``Attempt`` (it never opens the ledger); its error class decides what happens
-next (retry, failure, 待核实); credentials refused trip the breaker. Everything is recorded in the ledger.
+next (retry, failure, 待核实, or 等待配额 until the outlet's quota is back — the row is not claimed before);
+credentials refused trip the breaker. A run that read the row before another run settled it reports that
+outcome instead of claiming it again. Everything is recorded in the ledger.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from pressroom.crashpoints import crashpoint
 from pressroom.delivery import doctor
 from pressroom.delivery.ledger import (
-    DELIVERING, FAILED, PUBLISHED, RETRACTED, SKIPPED, UNCONFIRMED, Delivery, Ledger,
+    DELIVERING, FAILED, PUBLISHED, RETRACTED, SKIPPED, STATE_LABELS, UNCONFIRMED, Delivery, Ledger, waiting_until,
 )
 from pressroom.settings import Settings
 from pressroom.transports import (
-    Attempt, ChannelDisabled, CredentialsRefused, PermanentError, Receipt, Retracts, TransientError, Transport,
-    TransportError, UnknownOutcome, transport_for,
+    Attempt, ChannelDisabled, CredentialsRefused, PermanentError, QuotaExhausted, Receipt, Retracts, TransientError,
+    Transport, TransportError, UnknownOutcome, transport_for,
 )
 
 WAIT_FOR_OTHER_RUN = timedelta(minutes=5)  # how long a second run waits for the first one's delivery
@@ -84,6 +87,10 @@ def deliver(job: Job, rendition, settings: Settings, token: str, logger=log) -> 
     if row.state == PUBLISHED:
         return Outcome(job.channel, PUBLISHED, row.attempts, row.url, delivered_at=row.published_at,
                        notes=["已发布，未重复发送"])
+    until = waiting_until(row)
+    if until is not None and datetime.now(timezone.utc) < until:
+        # The outlet's quota is used up until then: sending now would only be refused again.
+        return outcome(ledger, job, [f"等待配额，{until.isoformat()} 后再发送"])
     if job.not_before is not None and datetime.now(timezone.utc) < job.not_before:
         return Outcome(job.channel, FAILED, row.attempts, error=f"未到发布时间 {job.not_before.isoformat()}")
     transport = transport_for(settings, job.channel)
@@ -93,12 +100,13 @@ def deliver(job: Job, rendition, settings: Settings, token: str, logger=log) -> 
         if row.state != SKIPPED:
             ledger.set_state(row, SKIPPED, f"渠道已停用：{disabled}（运行 pressroom doctor 检查通过后自动恢复）")
         return outcome(ledger, job)
-    claimed = ledger.claim(row, token)
+    claimed = ledger.claim(row, token, as_seen=True)
     if claimed is None:
         return wait_for_other_run(ledger, job)
     attempt = attempt_for(ledger, claimed)
-    if claimed.attempts > 1:
-        # An earlier attempt may have reached the outlet before failing or crashing: look before sending.
+    if claimed.attempts > 1 or claimed.steps.get("resolved"):
+        # An earlier attempt may have reached the outlet before failing or crashing (an editor's "not
+        # published" included: the platform is asked again): look before sending.
         found = transport.lookup(rendition, attempt)
         if found:
             ledger.mark_published(claimed, token, found.external_id, found.url)
@@ -112,6 +120,10 @@ def _send(job: Job, rendition, ledger: Ledger, transport: Transport, attempt: At
     claimed = attempt.row
     try:
         receipt = _guarded(ledger, transport, lambda: transport.deliver(rendition, attempt))
+    except QuotaExhausted as e:
+        ledger.mark_waiting(claimed, token, str(e), e.retry_at)
+        logger.warning("%s: quota used up, waiting until %s: %s", job.channel, e.retry_at.isoformat(), e)
+        return outcome(ledger, job)
     except TransientError as e:
         ledger.mark_failed(claimed, token, f"暂时性错误：{e}")
         logger.warning("%s: transient error, will retry: %s", job.channel, e)
@@ -127,6 +139,7 @@ def _send(job: Job, rendition, ledger: Ledger, transport: Transport, attempt: At
             return outcome(ledger, job, ["发送结果未知，经查询已发布"])
         ledger.mark_failed(claimed, token, f"发送结果未知，请到平台核实后运行 pressroom resolve：{e}", state=UNCONFIRMED)
         return outcome(ledger, job)
+    crashpoint("engine.before_record")
     ledger.mark_published(claimed, token, receipt.external_id, receipt.url)
     logger.info("%s: published %s", job.channel, receipt.url)
     return outcome(ledger, job)
@@ -152,7 +165,8 @@ def wait_for_other_run(ledger: Ledger, job: Job) -> Outcome:
         if d.state != DELIVERING:
             break
         time.sleep(0.5)
-    return outcome(ledger, job, ["由另一次运行发布"])
+    d = ledger.get(job.release_id, job.channel, job.version, job.action)
+    return outcome(ledger, job, [f"由另一次运行处理：{STATE_LABELS.get(d.state, d.state)}（本次未发送）"])
 
 
 def can_delete(settings: Settings, channel: str) -> bool:

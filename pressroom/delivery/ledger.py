@@ -37,7 +37,7 @@ from pressroom.delivery import db
 from pressroom.delivery.schema import (  # noqa: F401  (the vocabulary, also used through this module)
     PENDING, RENDERED, DELIVERING, PUBLISHED, FAILED, RETRACTED, UNCONFIRMED, SKIPPED, CLAIMABLE, STATE_LABELS,
     PUBLISH, CORRECT, RETRACT, ACTIONS, RETRACT_LABEL, SIGN_OFF, REJECT, DECISIONS, DECISION_EVENTS, ENABLED,
-    DISABLED, OUTLETS_ID, OUTLET_EVENTS, metadata, deliveries, events, approvals, outlet_state,
+    DISABLED, OUTLETS_ID, OUTLET_EVENTS, WAITING_QUOTA, metadata, deliveries, events, approvals, outlet_state,
 )
 
 DEFAULT_LEASE = timedelta(minutes=10)
@@ -136,6 +136,13 @@ class OutletState:
         m = dict(row._mapping)
         m["since"] = _aware(m["since"])
         return cls(**m)
+
+
+def waiting_until(d: Delivery) -> datetime | None:
+    """When a row waiting for a quota may be sent again (None: it is not waiting)."""
+    if d.state != WAITING_QUOTA or not d.steps.get("retry_at"):
+        return None
+    return _aware(datetime.fromisoformat(d.steps["retry_at"]))
 
 
 def worker_token() -> str:
@@ -316,18 +323,24 @@ class Ledger:
     def mark_rendered(self, d: Delivery, content_hash: str) -> None:
         self._update(d, [deliveries.c.state.in_((PENDING, RENDERED))], state=RENDERED, content_hash=content_hash)
 
-    def claim(self, d: Delivery, token: str) -> Delivery | None:
-        """Move the row to delivering for this caller only. None: someone else has it, or it is done."""
+    def claim(self, d: Delivery, token: str, as_seen: bool = False) -> Delivery | None:
+        """Move the row to delivering for this caller only. None: someone else has it, or it is done.
+        ``as_seen``: only if nobody claimed or settled it since ``d`` was read (same state, same number of
+        attempts) — a run that read the row before another run settled it reports that outcome instead of
+        sending again."""
         now = utcnow()
         claimable = deliveries.c.state.in_(CLAIMABLE)
         current = self.refresh(d)
+        if as_seen and (current.state, current.attempts) != (d.state, d.attempts):
+            return None
         if current.state == DELIVERING and current.claimed_by != token and self._stale(current, now):
             # The claimer crashed: take it over (the transport looks before it sends again).
             claimable = sa.or_(claimable, sa.and_(deliveries.c.state == DELIVERING,
                                                   deliveries.c.claimed_by == current.claimed_by))
             self.log(d.release_id, d.channel, d.label, "takeover", token,
                      f"接管中断的发布（原执行者 {current.claimed_by}）")
-        n = self._update(d, [claimable], state=DELIVERING, claimed_by=token, claimed_at=now,
+        seen = [deliveries.c.state == d.state, deliveries.c.attempts == d.attempts] if as_seen else []
+        n = self._update(d, [claimable, *seen], state=DELIVERING, claimed_by=token, claimed_at=now,
                          attempts=deliveries.c.attempts + 1)
         return self.refresh(d) if n == 1 else None
 
@@ -354,19 +367,51 @@ class Ledger:
         self._update(d, [deliveries.c.claimed_by == token], state=state, last_error=error[:4000])
         self.log(d.release_id, d.channel, d.label, state, token, error[:4000])
 
+    def mark_waiting(self, d: Delivery, token: str, error: str, retry_at: datetime) -> None:
+        """The outlet's quota is used up: the row waits (等待配额) until ``retry_at``, in the audit trail too."""
+        self.save_steps(d, {"retry_at": retry_at.astimezone(timezone.utc).isoformat()})
+        self._update(d, [deliveries.c.claimed_by == token], state=WAITING_QUOTA, last_error=error[:4000])
+        self.log(d.release_id, d.channel, d.label, WAITING_QUOTA, token,
+                 f"{error[:3800]}（额度恢复：{retry_at.isoformat()}）")
+
     def set_state(self, d: Delivery, state: str, detail: str = "", actor: str = "") -> None:
         self._update(d, state=state, last_error=detail if state != PUBLISHED else "")
         self.log(d.release_id, d.channel, d.label, state, actor, detail)
 
-    def resolve(self, d: Delivery, url: str | None, actor: str) -> None:
-        """An editor checked an unconfirmed delivery on the platform: published there (with its URL), or
-        not (the row becomes claimable, so the next run sends it)."""
+    def unsettled_reason(self, d: Delivery | None) -> str | None:
+        """Why ``d`` cannot be settled by an editor (None: it can — any row not published and not being
+        delivered right now: 待核实, failed, skipped, waiting for a quota, or delivering with a dead claimer)."""
+        if d is None:
+            return "无记录"
+        if d.state == PUBLISHED:
+            return "已发布"
+        if d.state in (PENDING, RENDERED) and d.attempts == 0:
+            return f"{STATE_LABELS[d.state]}，尚未发送过"
+        if d.state == DELIVERING and not self._stale(d, utcnow()):
+            return f"发布中，执行者 {d.claimed_by} 仍在运行"
+        if d.state == RETRACTED:
+            return "已撤稿"
+        return None
+
+    def resolve(self, d: Delivery, url: str | None, actor: str, external_id: str = "") -> bool:
+        """An editor checked a delivery that is not settled on the platform: published there (with its URL
+        and the outlet's id, so a retraction can delete it), or not (the row becomes claimable; the step in
+        flight is cleared, and the next run looks on the outlet again before it sends). False: the row
+        changed meanwhile (another run took it), nothing was recorded."""
+        where = [deliveries.c.state == d.state, deliveries.c.attempts == d.attempts]
+        was = STATE_LABELS.get(d.state, d.state)
         if url:
-            self._update(d, state=PUBLISHED, url=url, published_at=utcnow(), last_error="", claimed_by="")
-            self.log(d.release_id, d.channel, d.label, "resolved-published", actor, url)
-        else:
-            self._update(d, state=FAILED, last_error="经核实未发布，可重新发送", claimed_by="")
-            self.log(d.release_id, d.channel, d.label, "resolved-not-published", actor, "")
+            if not self._update(d, where, state=PUBLISHED, url=url, external_id=external_id, published_at=utcnow(),
+                                last_error="", claimed_by=""):
+                return False
+            self.log(d.release_id, d.channel, d.label, "resolved-published", actor,
+                     f"{url}（平台 id {external_id or '未提供'}；原状态 {was}）")
+            return True
+        if not self._update(d, where, state=FAILED, last_error="经核实未发布，下次发送前会先到平台查询", claimed_by=""):
+            return False
+        self.save_steps(d, {"resolved": "not-published", "sending": ""})
+        self.log(d.release_id, d.channel, d.label, "resolved-not-published", actor, f"原状态 {was}")
+        return True
 
     # -- audit trail ------------------------------------------------------------------------------
 

@@ -67,6 +67,31 @@ def schedule(release: Release, catalog: Catalog) -> ScheduledRun:
     return ScheduledRun(str(run.id), run.name, head.id, head.version, run.expected_start_time, run.state_name or "")
 
 
+def schedule_retry(head: Release, at: datetime, channels: list[str]) -> ScheduledRun:
+    """A publish run of the release for these channels at ``at`` (when the outlet's quota is back), on the
+    deployment for its kind; asking twice for the same time gives back the same run."""
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+
+    _require_server()
+    name = deployment_for(head)
+    try:
+        run = run_deployment(
+            name, parameters={"release": head.id, "channels_only": sorted(channels)}, scheduled_time=at,
+            timeout=0, as_subflow=False, tags=["pressroom", "quota-retry", f"release:{head.id}"],
+            idempotency_key=f"{head.id}-quota-{'-'.join(sorted(channels))}@{at.isoformat()}")
+    except ObjectNotFound:
+        raise ScheduleError(f"Prefect 服务器上没有部署 {name}：请在项目目录运行 `prefect deploy --all`") from None
+    return ScheduledRun(str(run.id), run.name, head.id, head.version, run.expected_start_time, run.state_name or "")
+
+
+def server_configured() -> bool:
+    """Whether a Prefect server is configured (PREFECT_API_URL): scheduled runs are possible."""
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())
+
+
 def preflight_lead(catalog: Catalog) -> timedelta:
     """How long before the release the pre-flight check runs (``[publish] preflight_minutes``)."""
     return timedelta(minutes=catalog.settings.publish.preflight_minutes)

@@ -8,10 +8,13 @@ import sqlalchemy as sa
 
 PENDING, RENDERED, DELIVERING, PUBLISHED, FAILED, RETRACTED, UNCONFIRMED, SKIPPED = (
     "pending", "rendered", "delivering", "published", "failed", "retracted", "unconfirmed", "skipped")
-CLAIMABLE = (PENDING, RENDERED, FAILED, SKIPPED)  # skipped: its outlet was disabled, now back
+# The outlet's quota is used up (WeChat's daily 45009, Weibo's hourly limit): nothing was sent; the row
+# waits until the reset, kept in ``steps["retry_at"]`` (ISO 8601), and is claimed again only after it.
+WAITING_QUOTA = "waiting-quota"
+CLAIMABLE = (PENDING, RENDERED, FAILED, SKIPPED, WAITING_QUOTA)  # skipped: its outlet was disabled, now back
 STATE_LABELS = {
     PENDING: "待发布", RENDERED: "已生成", DELIVERING: "发布中", PUBLISHED: "已发布", FAILED: "失败",
-    RETRACTED: "已撤稿", UNCONFIRMED: "待核实", SKIPPED: "已跳过",
+    RETRACTED: "已撤稿", UNCONFIRMED: "待核实", SKIPPED: "已跳过", WAITING_QUOTA: "等待配额",
 }
 
 # What a delivery row delivers (``deliveries.action``).

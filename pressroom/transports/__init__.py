@@ -10,6 +10,7 @@ what was published) and ``HealthChecked`` (``pressroom doctor`` can check the cr
 may happen next:
 
 - ``TransientError``: nothing was published; retry with backoff (busy, 5xx, rate limit).
+- ``QuotaExhausted`` (a ``TransientError``): nothing was published; the quota is back at ``retry_at``.
 - ``PermanentError``: the outlet refused; retrying cannot help (bad payload, auth refused).
 - ``UnknownOutcome``: the request left and the answer was lost; never blindly retried (look first).
 - ``CredentialsRefused`` (a ``PermanentError``): the engine disables the outlet (the circuit breaker).
@@ -45,6 +46,15 @@ class PermanentError(TransportError):
 
 class UnknownOutcome(TransportError):
     pass
+
+
+class QuotaExhausted(TransientError):
+    """The outlet's quota is used up until ``retry_at`` (an aware datetime): nothing was sent, and retrying
+    before then cannot help (WeChat's daily quota, Weibo's hourly limit)."""
+
+    def __init__(self, message: str, retry_at):
+        super().__init__(message)
+        self.retry_at = retry_at
 
 
 class CredentialsRefused(PermanentError):
@@ -101,6 +111,11 @@ class Transport(ABC):
 
     @abstractmethod
     def lookup(self, rendition, attempt: Attempt) -> Receipt | None: ...
+
+    def id_from_url(self, url: str) -> str:
+        """The outlet's own id of a publication, read from its public address ("" when the address does
+        not carry it): what ``pressroom resolve --published URL`` records when no ``--id`` is given."""
+        return ""
 
 
 class Retracts(ABC):

@@ -30,6 +30,7 @@ import json
 import logging
 import mimetypes
 
+from pressroom.crashpoints import crashpoint
 from pressroom.secrets import MissingCredential, credential, install_log_redaction, redact, transport_settings
 from pressroom.settings import Settings
 
@@ -104,6 +105,7 @@ class CMSTransport(Transport, HealthChecked):
         body = json.dumps(self.body(rendition), ensure_ascii=False).encode("utf-8")
         resp = self.http.request("PUT", self.path(rendition.release_id), what="推送页面", idempotent=True,
                                  json_bytes=body, headers=headers)
+        crashpoint("cms.after_put")
         if resp.status_code not in (200, 201):
             raise self._refused(resp, "推送页面")
         data = json_of(resp, SERVICE, "推送页面")

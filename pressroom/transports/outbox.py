@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import channels
+from pressroom.crashpoints import crashpoint
 from pressroom.files import write_atomic
 from pressroom.settings import Settings
 
@@ -58,6 +59,7 @@ class OutboxTransport(Transport, HealthChecked):
         folder = self.folder(rendition.release_id)
         for name, data in sorted(rendition.files.items()):
             write_atomic(folder / name, data)
+        crashpoint("outbox.after_files")
         main = self._main_file(rendition)
         receipt = {"release_id": rendition.release_id, "channel": self.channel, "version": rendition.version,
                    "content_hash": rendition.content_hash, "files": sorted(rendition.files),

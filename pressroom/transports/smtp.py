@@ -28,6 +28,7 @@ from email.utils import formatdate
 from pathlib import PurePosixPath
 
 import channels
+from pressroom.crashpoints import crashpoint
 from pressroom.secrets import MissingCredential, credential, redact, transport_settings
 from pressroom.settings import Settings
 
@@ -183,25 +184,41 @@ class SMTPTransport(Transport, HealthChecked):
         if not self.desks:
             raise PermanentError(f"{SERVICE}：未配置 {self.channel} 的编辑部邮箱（[transport.smtp.desks] {self.channel}）")
         sent = dict(attempt.steps.get("sent") or {})
-        todo = [d for d in self.desks if d not in sent]
+        # A desk recorded as "sending" but not as sent: the process died while its message was on the way
+        # (perhaps after the server's 250). It is never mailed again on its own; the editor checks.
+        doubtful = attempt.steps.get("sending") if attempt.steps.get("sending") not in sent else ""
+        todo = [d for d in self.desks if d not in sent and d != doubtful]
         if todo:
-            conn = self._connect()
-            try:
-                for desk in todo:
-                    msg = self.build(rendition, desk)
-                    try:
-                        self._send(conn, desk, msg)
-                    except UnknownOutcome:
-                        attempt.save_steps(unconfirmed=desk)
-                        raise
-                    sent[desk] = msg["Message-ID"]
-                    attempt.save_steps(sent=dict(sent))
-            finally:
-                try:
-                    conn.quit()
-                except (OSError, smtplib.SMTPException):
-                    conn.close()
+            self._send_all(rendition, attempt, todo, sent)
+        if doubtful:
+            attempt.save_steps(unconfirmed=doubtful)
+            raise UnknownOutcome(
+                f"{SERVICE}发往 {doubtful}：上次发送时程序中断，邮件可能已送达但未记录确认，未再次发送。请与编辑部核实"
+                f"（邮件 Message-ID {message_id(rendition, self.domain)}），再运行 pressroom resolve")
         return self._receipt(rendition)
+
+    def _send_all(self, rendition, attempt: Attempt, todo: list[str], sent: dict) -> None:
+        conn = self._connect()
+        try:
+            for desk in todo:
+                msg = self.build(rendition, desk)
+                attempt.save_steps(sending=desk)
+                try:
+                    self._send(conn, desk, msg)
+                except UnknownOutcome:
+                    attempt.save_steps(unconfirmed=desk)
+                    raise
+                except (TransientError, PermanentError):
+                    attempt.save_steps(sending="")  # refused before the message left: nothing to check
+                    raise
+                crashpoint("smtp.after_accept")
+                sent[desk] = msg["Message-ID"]
+                attempt.save_steps(sent=dict(sent), sending="")
+        finally:
+            try:
+                conn.quit()
+            except (OSError, smtplib.SMTPException):
+                conn.close()
 
     def _receipt(self, rendition) -> Receipt:
         return Receipt(external_id=message_id(rendition, self.domain), url="mailto:" + ",".join(self.desks))

@@ -31,15 +31,19 @@ import logging
 import threading
 import time
 import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from pressroom.crashpoints import crashpoint
 from pressroom.transports.ratelimit import throttle
 from pressroom.secrets import (MissingCredential, credential, install_log_redaction, redact, remember,
                                transport_settings)
 from pressroom.settings import Settings
 
 from pressroom.transports import (
-    Attempt, CredentialsRefused, HealthChecked, PermanentError, Receipt, Retracts, TransientError, Transport, TransportError, UnknownOutcome,
+    Attempt, CredentialsRefused, HealthChecked, PermanentError, QuotaExhausted, Receipt, Retracts, TransientError, Transport,
+    TransportError, UnknownOutcome,
 )
 from pressroom.transports.http import Http, json_of
 
@@ -56,6 +60,8 @@ DEFAULT_POLL_DELAYS = (10, 20, 40, 60, 120)  # seconds: ~4 min, 5 of the 100 dai
 REFRESH_MARGIN = 300  # refresh the token this many seconds before it expires
 
 TOKEN_ERRORS = {40001, 40014, 42001}
+QUOTA = 45009  # an interface's daily call quota: reset at 00:00 Beijing time (docs/outlets.md#wechat)
+PLATFORM_TZ = ZoneInfo("Asia/Shanghai")
 TRANSIENT = {-1, 45011}
 CREDENTIAL_ERRORS = {40013, 40125, 40164, 41004, 48001, 40243}
 # What an editor reads (the platform's own errmsg follows in the message).
@@ -199,6 +205,9 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
         msg = redact(f"{SERVICE}{what}失败：{MEANING.get(code, '平台返回错误')}（errcode {code}：{data.get('errmsg', '')}）")
         if code in TRANSIENT:
             return TransientError(msg)
+        if code == QUOTA:
+            reset = quota_reset()
+            return QuotaExhausted(f"{msg}，{reset:%Y-%m-%d %H:%M}（北京时间）额度恢复后再发送", reset)
         if code in CREDENTIAL_ERRORS or (credentials and code in TOKEN_ERRORS):
             return CredentialsRefused(msg)
         return PermanentError(msg)
@@ -258,6 +267,7 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
                 data = rendition.files[up["file"]]
                 res = self._call("/cgi-bin/media/uploadimg", f"上传正文图片 {up['path']}", idempotent=True,
                                  files={"media": (up["file"].rsplit("/", 1)[-1], data, _mime(up["file"]))})
+                crashpoint("wechat.after_uploadimg")
                 images[up["file"]] = res["url"]
                 save(images=images)
             content = content.replace(up["placeholder"], images[up["file"]])
@@ -267,6 +277,7 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
             cover = manifest["cover"]["file"]
             res = self._call("/cgi-bin/material/add_material", "上传封面（永久素材）", params={"type": "image"},
                              idempotent=True, files={"media": (cover, rendition.files[cover], _mime(cover))})
+            crashpoint("wechat.after_add_material")
             save(thumb_media_id=res["media_id"])
         article = {**article, "content": content, "thumb_media_id": steps["thumb_media_id"]}
         try:
@@ -276,6 +287,7 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
             if not media_id:
                 raise UnknownOutcome(f"{e}；草稿箱中暂未找到同名草稿，请到公众平台“草稿箱”核实") from None
             res = {"media_id": media_id}
+        crashpoint("wechat.after_draft_add")
         save(draft_media_id=res["media_id"])
         return res["media_id"]
 
@@ -289,6 +301,7 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
                 return
             raise UnknownOutcome(f"{e}；已发表列表中暂未找到本文，可能仍在发布中。请到公众平台“发表记录”核实，"
                                  f"不要重复发布") from None
+        crashpoint("wechat.after_submit")
         save(publish_id=str(res["publish_id"]))
 
     def _poll(self, steps: dict, save) -> None:
@@ -298,6 +311,7 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
             res = self._call("/cgi-bin/freepublish/get", "查询发布状态", {"publish_id": publish_id}, idempotent=True)
             with _events_cond:
                 _events.pop(publish_id, None)  # a callback is used once: later polls keep their gaps
+            crashpoint("wechat.while_polling")
             status = res.get("publish_status")
             if status == 0:
                 items = (res.get("article_detail") or {}).get("item") or []
@@ -414,6 +428,12 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
         except TransportError:
             return False
         return True
+
+
+def quota_reset(now: datetime | None = None) -> datetime:
+    """When a daily quota is back: the next 00:00 in Beijing time."""
+    local = (now or datetime.now(PLATFORM_TZ)).astimezone(PLATFORM_TZ)
+    return datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), PLATFORM_TZ)
 
 
 def clientmsgid(rendition) -> str:

@@ -1,7 +1,8 @@
 """Weibo: one post through ``statuses/share`` (the rendition's status and picture), recorded with its id and
 URL ``https://weibo.com/<uid>/<mid>``.
 
-- Rate limits (10022–10024) and "posting too fast" (20016) are transient: the flow backs off and retries.
+- The access-frequency limits (10022–10024) count per hour: ``QuotaExhausted`` until the next full hour (the
+  row waits, 等待配额). "Posting too fast" (20016) is transient: the flow backs off and retries.
 - Repeated content (20017 / 20019 / 20111) means "maybe already posted": the account's recent posts
   (``statuses/user_timeline``) are searched for this text and the adopted post is recorded; if it is not
   there, the outcome is unknown (the editor checks).
@@ -22,13 +23,16 @@ import ipaddress
 import json
 import logging
 import re
+from datetime import datetime, timedelta, timezone
 
+from pressroom.crashpoints import crashpoint
 from pressroom.transports.ratelimit import throttle
 from pressroom.secrets import MissingCredential, credential, install_log_redaction, redact, transport_settings
 from pressroom.settings import Settings
 
 from pressroom.transports import (
-    Attempt, CredentialsRefused, HealthChecked, PermanentError, Receipt, Retracts, TransientError, Transport, TransportError, UnknownOutcome,
+    Attempt, CredentialsRefused, HealthChecked, PermanentError, QuotaExhausted, Receipt, Retracts, TransientError, Transport,
+    TransportError, UnknownOutcome,
 )
 from pressroom.transports.http import Http, json_of
 
@@ -43,6 +47,7 @@ DESTROY = "/2/statuses/destroy.json"
 SHARE_FILE = "weibo-share.json"
 
 RATE_LIMITS = {10022, 10023, 10024, 20016}
+HOURLY_LIMITS = {10022, 10023, 10024}  # the access-frequency limits count per hour; 20016 is short-term
 REPEATED = {20017, 20019, 20111}
 CREDENTIAL_ERRORS = {10014, 21301, 21314, 21315, 21316, 21317, 21319, 21327, 21332}
 MEANING = {
@@ -51,6 +56,16 @@ MEANING = {
     20006: "图片过大", 20012: "正文超过 140 字", 20016: "发布过于频繁", 20017: "内容重复", 20019: "内容重复",
     20111: "内容重复", 21301: "认证失败", 21327: "授权已过期", 21332: "授权无效",
 }
+PLATFORM_TZ = timezone(timedelta(hours=8))
+
+
+def hourly_reset(now: datetime | None = None) -> datetime:
+    """When an hourly limit is back: the start of the next hour."""
+    now = now or datetime.now(timezone.utc)
+    return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+
+_BASE62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 
 
@@ -94,6 +109,9 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
     def _error(self, data: dict, what: str) -> TransportError:
         code = data.get("error_code")
         msg = redact(f"{SERVICE}{what}失败：{MEANING.get(code, '平台返回错误')}（error_code {code}：{data.get('error', '')}）")
+        if code in HOURLY_LIMITS:
+            reset = hourly_reset()
+            return QuotaExhausted(f"{msg}，本小时额度已用完，{reset.astimezone(PLATFORM_TZ):%H:%M}（北京时间）后再发送", reset)
         if code in RATE_LIMITS:
             return TransientError(msg + "，稍后重试")
         if code in CREDENTIAL_ERRORS:
@@ -138,6 +156,7 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
                     f"{SERVICE}提示内容重复（error_code {data['error_code']}），但账号最近 {self.lookup_count} 条微博中"
                     f"没有找到这条：可能已发布过，请到微博核实"))
             raise self._error(data, "发布微博")
+        crashpoint("weibo.after_share")
         return self._receipt(data)
 
     def _receipt(self, post: dict) -> Receipt:
@@ -183,6 +202,23 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
         if found is None:
             self._looked.add((delivery.id, delivery.attempts))  # deliver need not look again
         return found
+
+    def id_from_url(self, url: str) -> str:
+        """``https://weibo.com/<uid>/<mid>``: the mid as a number (a base62 mid such as ``Q9Jq5aBcD`` is
+        decoded in groups of four from the right, as weibo.com writes it)."""
+        last = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        if last.isdigit():
+            return last
+        if not last or not last.isalnum() or not last.isascii():
+            return ""
+        digits = []
+        while last:
+            last, group = last[:-4], last[-4:]
+            n = 0
+            for ch in group:
+                n = n * 62 + _BASE62.index(ch)
+            digits.insert(0, str(n).zfill(7) if last else str(n))
+        return "".join(digits)
 
     # -- withdrawing -------------------------------------------------------------------------------
 
