@@ -34,7 +34,8 @@ from pressroom.secrets import MissingCredential, credential, install_log_redacti
 from pressroom.settings import Settings
 
 from pressroom.transports import (
-    Attempt, CredentialsRefused, HealthChecked, PermanentError, Receipt, TransientError, Transport, TransportError,
+    Attempt, CouldNotLook, CredentialsRefused, Found, HealthChecked, LookupAnswer, NotFound, PermanentError, Receipt,
+    TransientError, Transport, TransportError,
 )
 from pressroom.transports.http import Http, json_of
 
@@ -112,23 +113,25 @@ class CMSTransport(Transport, HealthChecked):
         return Receipt(external_id=str(data.get("id") or rendition.release_id),
                        url=str(data.get("url") or rendition.url))
 
-    def lookup(self, rendition, attempt: Attempt) -> Receipt | None:
-        """The CMS's page for this release, if it holds exactly this version."""
+    def lookup(self, rendition, attempt: Attempt) -> LookupAnswer:
+        """The CMS's page for this release, if it holds exactly this version. When the CMS cannot be asked
+        the answer says so, marked ``resend_safe``: the PUT replaces the page, so sending again cannot make a
+        second one."""
         try:
             resp = self.http.request("GET", self.path(rendition.release_id), what="查询页面", idempotent=True,
                                      headers=self._headers())
             if resp.status_code == 404:
-                return None
+                return NotFound()
             if resp.status_code != 200:
                 raise self._refused(resp, "查询页面")
             data = json_of(resp, SERVICE, "查询页面")
         except (TransportError, MissingCredential) as e:
             log.warning("cms: lookup could not ask the CMS: %s", redact(e))
-            return None
+            return CouldNotLook(redact(str(e)), resend_safe=True)
         if data.get("content_hash") != rendition.content_hash:
-            return None
-        return Receipt(external_id=str(data.get("id") or rendition.release_id),
-                       url=str(data.get("url") or rendition.url))
+            return NotFound("CMS 中是另一版本的页面")
+        return Found(Receipt(external_id=str(data.get("id") or rendition.release_id),
+                             url=str(data.get("url") or rendition.url)))
 
 
 def check(settings: Settings) -> list[tuple[str, bool, str]]:

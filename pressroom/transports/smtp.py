@@ -32,7 +32,8 @@ from pressroom.secrets import MissingCredential, credential, redact, transport_s
 from pressroom.settings import Settings
 
 from pressroom.transports import (
-    Attempt, CredentialsRefused, HealthChecked, PermanentError, Receipt, TransientError, Transport, UnknownOutcome,
+    Attempt, CouldNotLook, CredentialsRefused, Found, HealthChecked, LookupAnswer, NotFound, PermanentError, Receipt,
+    TransientError, Transport, TransportError, UnknownOutcome,
 )
 
 SERVICE = "邮件"
@@ -146,7 +147,7 @@ class SMTPTransport(Transport, HealthChecked):
                 raise TransientError(redact(f"{SERVICE}：登录 {self.host} 出错（{type(e).__name__}: {e}），未发送")) from None
         return conn
 
-    def _send(self, conn: smtplib.SMTP, desk: str, msg: EmailMessage) -> None:
+    def _send(self, conn: smtplib.SMTP, desk: str, msg: EmailMessage, sending=lambda: None) -> None:
         """MAIL / RCPT / DATA by hand, to know whether a failure came before or after the message left."""
         def refused(stage: str, code: int, reply: bytes):
             text = redact(f"{SERVICE}发往 {desk}：服务器在 {stage} 拒绝（{code} {reply.decode(errors='replace')}）")
@@ -169,6 +170,7 @@ class SMTPTransport(Transport, HealthChecked):
         data = re.sub(rb"(?m)^\.", b"..", data)
         if not data.endswith(b"\r\n"):
             data += b"\r\n"
+        sending()  # from here the desk may receive it: recorded first, so a crash is never resent blind
         try:
             conn.send(data + b".\r\n")
             code, reply = conn.getreply()
@@ -190,12 +192,15 @@ class SMTPTransport(Transport, HealthChecked):
                 for desk in todo:
                     msg = self.build(rendition, desk)
                     try:
-                        self._send(conn, desk, msg)
+                        self._send(conn, desk, msg, lambda desk=desk: attempt.save_steps(sending=desk))
                     except UnknownOutcome:
                         attempt.save_steps(unconfirmed=desk)
                         raise
+                    except TransportError:
+                        attempt.save_steps(sending="")  # refused by the server: not delivered
+                        raise
                     sent[desk] = msg["Message-ID"]
-                    attempt.save_steps(sent=dict(sent))
+                    attempt.save_steps(sent=dict(sent), sending="")
             finally:
                 try:
                     conn.quit()
@@ -206,12 +211,19 @@ class SMTPTransport(Transport, HealthChecked):
     def _receipt(self, rendition) -> Receipt:
         return Receipt(external_id=message_id(rendition, self.domain), url="mailto:" + ",".join(self.desks))
 
-    def lookup(self, rendition, attempt: Attempt) -> Receipt | None:
-        """SMTP has no way to ask a mailbox. Only what was recorded counts: every desk answered 250."""
-        sent = attempt.current_steps().get("sent") or {}
+    def lookup(self, rendition, attempt: Attempt) -> LookupAnswer:
+        """SMTP has no way to ask a mailbox. Only what was recorded counts: every desk answered 250 (found);
+        a desk whose message was on its way when the connection or the process died (``sending``,
+        ``unconfirmed``) cannot be known (could not look); otherwise the desks not yet done get it."""
+        steps = attempt.current_steps()
+        sent = steps.get("sent") or {}
         if self.desks and all(d in sent for d in self.desks):
-            return self._receipt(rendition)
-        return None
+            return Found(self._receipt(rendition))
+        doubtful = next((steps[k] for k in ("sending", "unconfirmed") if steps.get(k) and steps[k] not in sent), "")
+        if doubtful:
+            return CouldNotLook(f"{SERVICE}发往 {doubtful} 时中断，邮件可能已送达（邮件服务器无法查询），未重新发送。"
+                                f"请与该编辑部核实（Message-ID {message_id(rendition, self.domain)}）")
+        return NotFound()
 
 
 def check(settings: Settings) -> list[tuple[str, bool, str]]:

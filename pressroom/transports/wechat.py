@@ -39,7 +39,8 @@ from pressroom.secrets import (MissingCredential, credential, install_log_redact
 from pressroom.settings import Settings
 
 from pressroom.transports import (
-    Attempt, CredentialsRefused, HealthChecked, PermanentError, Receipt, Retracts, TransientError, Transport, TransportError, UnknownOutcome,
+    Attempt, CouldNotLook, CredentialsRefused, Found, HealthChecked, LookupAnswer, NotFound, PermanentError, Receipt,
+    Retracts, TransientError, Transport, TransportError, UnknownOutcome,
 )
 from pressroom.transports.http import Http, json_of
 
@@ -110,6 +111,8 @@ def _wait_for(publish_id: str, seconds: float) -> None:
                 return
             _events_cond.wait(left)
 
+
+WINDOW_SLACK = 600  # s before the recorded submit still count as this run (clock skew, ours)
 
 # Step ids that identify a platform item of one version (never adopted for another version).
 ID_STEPS = ("draft_media_id", "article_id")
@@ -198,10 +201,13 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
         code = data.get("errcode")
         msg = redact(f"{SERVICE}{what}失败：{MEANING.get(code, '平台返回错误')}（errcode {code}：{data.get('errmsg', '')}）")
         if code in TRANSIENT:
-            return TransientError(msg)
-        if code in CREDENTIAL_ERRORS or (credentials and code in TOKEN_ERRORS):
-            return CredentialsRefused(msg)
-        return PermanentError(msg)
+            e: TransportError = TransientError(msg)
+        elif code in CREDENTIAL_ERRORS or (credentials and code in TOKEN_ERRORS):
+            e = CredentialsRefused(msg)
+        else:
+            e = PermanentError(msg)
+        e.code = code  # type: ignore[attr-defined]
+        return e
 
     # -- deliver ---------------------------------------------------------------------------------
 
@@ -223,12 +229,18 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
         known = attempt.other_ids(ID_STEPS)
         if not steps.get("article_url"):
             if not steps.get("publish_id"):
-                found = self._find_published(article, known) if resumed else None
-                if found:
-                    save(article_id=found[0], article_url=found[1])
+                answer = self._find_published(article, known, steps) if resumed else NotFound()
+                if isinstance(answer, Found):
+                    save(article_id=answer.receipt.external_id, article_url=answer.receipt.url)
+                elif isinstance(answer, CouldNotLook):
+                    raise UnknownOutcome(f"{answer.reason}；未再次提交发布") from None
+                elif steps.get("submitting"):
+                    # A submit may have been accepted and its job id lost: the draft is consumed once
+                    # published (docs/outlets.md#wechat), so submitting again is never the answer.
+                    raise UnknownOutcome(self._after_lost_submit(article, steps, known))
                 else:
                     media_id = self._draft(rendition, article, steps, save, resumed, known)
-                    self._submit(media_id, article, known, save)
+                    self._submit(media_id, article, steps, known, save)
             if not steps.get("article_url"):
                 self._poll(steps, save)
         if self._wants_push(rendition):
@@ -279,17 +291,45 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
         save(draft_media_id=res["media_id"])
         return res["media_id"]
 
-    def _submit(self, media_id: str, article: dict, known: set, save) -> None:
+    def _submit(self, media_id: str, article: dict, steps: dict, known: set, save) -> None:
+        save(submitting=media_id, submitted_at=int(time.time()))  # before the request: a crash is never resubmitted
         try:
             res = self._call("/cgi-bin/freepublish/submit", "提交发布", {"media_id": media_id})
         except UnknownOutcome as e:
-            found = self._find_published(article, known, quiet=True)
-            if found:
-                save(article_id=found[0], article_url=found[1])
+            answer = self._find_published(article, known, steps)
+            if isinstance(answer, Found):
+                save(article_id=answer.receipt.external_id, article_url=answer.receipt.url, submitting="")
                 return
-            raise UnknownOutcome(f"{e}；已发表列表中暂未找到本文，可能仍在发布中。请到公众平台“发表记录”核实，"
+            raise UnknownOutcome(f"{e}；{_looked(answer)}，可能仍在发布中。请到公众平台“发表记录”核实，"
                                  f"不要重复发布") from None
-        save(publish_id=str(res["publish_id"]))
+        except TransientError:
+            save(submitting="")  # busy, limited, 5xx: nothing was submitted
+            raise
+        except PermanentError as e:
+            if getattr(e, "code", None) != 40007:
+                save(submitting="")  # refused: nothing was submitted
+                raise
+            # 40007 on submit: the draft is no longer in the draft box — it was published (or mass-sent)
+            # already, e.g. by a submit whose reply was lost. Reconcile, never a permanent failure.
+            answer = self._find_published(article, known, steps)
+            if isinstance(answer, Found):
+                save(article_id=answer.receipt.external_id, article_url=answer.receipt.url, submitting="")
+                return
+            raise UnknownOutcome(f"{SERVICE}提交发布：草稿 {media_id} 已不在草稿箱（errcode 40007），说明它已被发表或群发；"
+                                 f"{_looked(answer)}。请到公众平台“发表记录”核实") from None
+        save(publish_id=str(res["publish_id"]), submitting="")
+
+    def _after_lost_submit(self, article: dict, steps: dict, known: set) -> str:
+        """What the editor reads when a submit was made but its job id never recorded, and the article is
+        not (yet) on the published list: where the draft is now, and what to check."""
+        media_id = steps.get("draft_media_id") or steps.get("submitting")
+        try:
+            in_box = bool(self._find_draft(article, set(), only=str(media_id)))
+            where = "草稿仍在草稿箱（可能仍在发布中）" if in_box else "草稿已不在草稿箱（已被发表或群发）"
+        except TransportError as e:
+            where = f"草稿箱也无法查询（{e}）"
+        return (f"{SERVICE}：此前已提交发布（草稿 {media_id}），但发布任务号未能记录；已发表列表中暂未找到本文，{where}。"
+                f"未再次提交，请到公众平台“发表记录”核实")
 
     def _poll(self, steps: dict, save) -> None:
         publish_id = steps["publish_id"]
@@ -308,7 +348,7 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
                 reason = f"{SERVICE}发布失败：{PUBLISH_FAILED[status]}（publish_status {status}，publish_id {publish_id}）"
                 if status in (2, 3, 4):  # nothing is public: a later explicit re-run may submit again
                     failed = {**(steps.get("failed_publishes") or {}), publish_id: PUBLISH_FAILED[status]}
-                    save(publish_id="", failed_publishes=failed)
+                    save(publish_id="", submitting="", failed_publishes=failed)
                 raise PermanentError(reason)
         raise TransientError(f"{SERVICE}：发布任务 {publish_id} 仍在处理中，稍后继续查询（不会重复提交）")
 
@@ -337,10 +377,12 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
             if len(items) < 20:
                 return
 
-    def _find_draft(self, article: dict, known: set, quiet: bool = False) -> str:
+    def _find_draft(self, article: dict, known: set, quiet: bool = False, only: str = "") -> str:
         try:
             for item in self._pages("/cgi-bin/draft/batchget", "查询草稿箱"):
                 news = (item.get("content") or {}).get("news_item") or []
+                if only and str(item.get("media_id")) != only:
+                    continue
                 if item.get("media_id") not in known and any(_same(n, article) for n in news):
                     return str(item["media_id"])
         except TransportError:
@@ -348,44 +390,72 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
                 raise
         return ""
 
-    def _find_published(self, article: dict, known: set, quiet: bool = False) -> tuple[str, str] | None:
+    def _find_published(self, article: dict, known: set, steps: dict) -> LookupAnswer:
+        """This article on the published list (``freepublish/batchget``): matched on title and
+        ``content_source_url``, or, when the platform's item has no URL, on title and digest within this
+        run's time window; ids recorded for another version are never adopted. Two candidates, or a
+        matching article since deleted, cannot tell: "could not look" (the editor checks)."""
+        since = float(steps.get("submitted_at") or 0) - WINDOW_SLACK
+        hits = []
         try:
             for item in self._pages("/cgi-bin/freepublish/batchget", "查询已发表文章"):
-                news = (item.get("content") or {}).get("news_item") or []
-                for n in news:
-                    if item.get("article_id") not in known and _same(n, article) and not n.get("is_deleted"):
-                        return str(item["article_id"]), str(n.get("url") or "")
-        except TransportError:
-            if not quiet:
-                raise
-        return None
+                if str(item.get("article_id")) in known:
+                    continue
+                hits += [(item, n) for n in (item.get("content") or {}).get("news_item") or []
+                         if isinstance(n, dict) and _published_match(n, item, article, since)]
+        except (TransportError, MissingCredential) as e:
+            return CouldNotLook(f"无法查询已发表文章（{e}）")
+        if len(hits) > 1:
+            ids = "、".join(str(i.get("article_id")) for i, _ in hits)
+            return CouldNotLook(f"{SERVICE}已发表列表中有 {len(hits)} 篇与本文标题相同的文章（{ids}），"
+                                f"无法判断哪篇是本次发布，请到公众平台“发表记录”核实")
+        if not hits:
+            return NotFound(f"已查询已发表列表最近 {self.lookup_pages * 20} 篇，没有本文")
+        item, n = hits[0]
+        if n.get("is_deleted"):
+            return CouldNotLook(f"{SERVICE}已发表列表中本文（{item.get('article_id')}）已被删除，未重新发布，请核实")
+        return Found(Receipt(external_id=str(item.get("article_id") or ""), url=str(n.get("url") or "")))
 
-    def lookup(self, rendition, attempt: Attempt) -> Receipt | None:
+    def lookup(self, rendition, attempt: Attempt) -> LookupAnswer:
         """What the platform already has: the saved steps first (publish_id → freepublish/get), then the
-        published list. None when not published, or when it cannot be told (the caller then decides)."""
+        published list. Not found (deliver resumes from the saved steps), or could not look — including a
+        submit made whose job id was never recorded and whose article is not on the list."""
         steps = attempt.current_steps()
         try:
+            article = self._article(rendition)
             if not steps.get("article_url") and steps.get("publish_id"):
-                res = self._call("/cgi-bin/freepublish/get", "查询发布状态", {"publish_id": steps["publish_id"]},
-                                 idempotent=True)
-                if res.get("publish_status") == 0:
-                    items = (res.get("article_detail") or {}).get("item") or []
-                    steps.update(article_id=str(res.get("article_id") or ""),
-                                 article_url=next((i.get("article_url") for i in items if i.get("article_url")), ""))
-                    attempt.save_steps(**{k: steps[k] for k in ("article_id", "article_url")})
-            if not steps.get("article_url") and not steps.get("publish_id"):
-                found = self._find_published(self._article(rendition), attempt.other_ids(ID_STEPS))
-                if found:
-                    steps.update(article_id=found[0], article_url=found[1])
-                    attempt.save_steps(article_id=found[0], article_url=found[1])
+                answer = self._job_status(steps["publish_id"])
+            elif not steps.get("article_url"):
+                answer = self._find_published(article, attempt.other_ids(ID_STEPS), steps)
+                if isinstance(answer, NotFound) and steps.get("submitting"):
+                    answer = CouldNotLook(self._after_lost_submit(article, steps, attempt.other_ids(ID_STEPS)))
+            else:
+                answer = Found(Receipt(external_id=str(steps.get("article_id") or ""), url=str(steps["article_url"])))
         except (TransportError, MissingCredential) as e:
             log.warning("wechat: lookup could not ask the platform: %s", redact(e))
-            return None
+            return CouldNotLook(redact(f"无法查询{SERVICE}（{e}）"))
+        if not isinstance(answer, Found):
+            return answer
         if not steps.get("article_url"):
-            return None
+            attempt.save_steps(article_id=answer.receipt.external_id, article_url=answer.receipt.url, submitting="")
         if self._wants_push(rendition) and not steps.get("mass_msg_id"):
-            return None  # published but not yet pushed: deliver resumes at the push
-        return Receipt(external_id=str(steps["article_id"]), url=str(steps["article_url"]))
+            return NotFound("已发表，尚未群发推送")  # deliver resumes at the push
+        return answer
+
+    def _job_status(self, publish_id: str) -> LookupAnswer:
+        res = self._call("/cgi-bin/freepublish/get", "查询发布状态", {"publish_id": publish_id}, idempotent=True)
+        status = res.get("publish_status")
+        if status == 0:
+            items = (res.get("article_detail") or {}).get("item") or []
+            url = next((i.get("article_url") for i in items if i.get("article_url")), "")
+            if res.get("article_id") and url:
+                return Found(Receipt(external_id=str(res["article_id"]), url=str(url)))
+        elif status in (1, 2, 3, 4):  # publishing, or failed with nothing public: deliver polls on
+            return NotFound(f"发布任务 {publish_id} 状态 {status}")
+        elif status in PUBLISH_FAILED:
+            return CouldNotLook(f"{SERVICE}发布任务 {publish_id}：{PUBLISH_FAILED[status]}（publish_status {status}）"
+                                f"，曾经发表过，未重新发布，请到公众平台核实")
+        return CouldNotLook(f"{SERVICE}查询发布状态：发布任务 {publish_id} 的回复格式与文档不符（publish_status {status!r}）")
 
     # -- withdrawing -------------------------------------------------------------------------------
 
@@ -424,6 +494,32 @@ def clientmsgid(rendition) -> str:
 def _same(news: dict, article: dict) -> bool:
     return (news.get("title") == article.get("title")
             and (news.get("content_source_url") or "") == (article.get("content_source_url") or ""))
+
+
+def _item_time(item: dict) -> float | None:
+    for t in (item.get("update_time"), (item.get("content") or {}).get("update_time"),
+              (item.get("content") or {}).get("create_time")):
+        if isinstance(t, (int, float)) and t > 0:
+            return float(t)
+    return None
+
+
+def _published_match(news: dict, item: dict, article: dict, since: float) -> bool:
+    """A published item that is this article: the same title and, when the item carries
+    ``content_source_url``, the same one; when it does not (fields of ``news_item`` may be absent,
+    docs/outlets.md#wechat), the same digest, published within this run's time window."""
+    if news.get("title") != article.get("title"):
+        return False
+    if news.get("content_source_url"):
+        return news["content_source_url"] == (article.get("content_source_url") or "")
+    if (news.get("digest") or "") != (article.get("digest") or ""):
+        return False
+    when = _item_time(item)
+    return when is None or when >= since
+
+
+def _looked(answer: LookupAnswer) -> str:
+    return answer.reason if isinstance(answer, CouldNotLook) else (answer.detail or "已发表列表中暂未找到本文")
 
 
 def _mime(name: str) -> str:

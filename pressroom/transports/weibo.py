@@ -28,7 +28,8 @@ from pressroom.secrets import MissingCredential, credential, install_log_redacti
 from pressroom.settings import Settings
 
 from pressroom.transports import (
-    Attempt, CredentialsRefused, HealthChecked, PermanentError, Receipt, Retracts, TransientError, Transport, TransportError, UnknownOutcome,
+    Attempt, CouldNotLook, CredentialsRefused, Found, HealthChecked, LookupAnswer, NotFound, PermanentError, Receipt,
+    Retracts, TransientError, Transport, TransportError, UnknownOutcome,
 )
 from pressroom.transports.http import Http, json_of
 
@@ -113,32 +114,39 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
                                  f"中填写本单位的出口 IP") from None
         known = attempt.other_ids()
         if delivery.attempts > 1 and (delivery.id, delivery.attempts) not in self._looked:
-            found = self._find(status, known)  # raises if it cannot look: never post blind
-            if found:
-                return found
+            answer = self._find(status, known)
+            if isinstance(answer, Found):
+                return answer.receipt
+            if isinstance(answer, CouldNotLook):  # never post blind
+                raise UnknownOutcome(f"{answer.reason}；此前的发送可能已成功，未再次发布，请到微博核实")
         form = {"access_token": token, "status": status, "rip": self.rip}
         files = {"pic": (pic_name, pic, _mime(pic_name))} if pic is not None else None
         throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.transports.ratelimit)
         try:
             resp = self.http.request("POST", SHARE, what="发布微博", data=form, files=files)
         except UnknownOutcome as e:
-            found = self._find(status, known, quiet=True)
-            if found:
-                log.info("weibo: reply lost, post found on the account: %s", found.url)
-                return found
-            raise UnknownOutcome(f"{e}；账号最近的微博中暂未找到这条，请到微博核实") from None
+            answer = self._find(status, known)
+            if isinstance(answer, Found):
+                log.info("weibo: reply lost, post found on the account: %s", answer.receipt.url)
+                return answer.receipt
+            raise UnknownOutcome(f"{e}；{_what_was_looked(answer)}，请到微博核实") from None
         data = json_of(resp, SERVICE, "发布微博")
         if data.get("error_code"):
             if data["error_code"] in REPEATED:
-                found = self._find(status, known, quiet=True)
-                if found:
-                    log.info("weibo: repeated content, adopting the existing post %s", found.url)
-                    return found
-                raise UnknownOutcome(redact(
-                    f"{SERVICE}提示内容重复（error_code {data['error_code']}），但账号最近 {self.lookup_count} 条微博中"
-                    f"没有找到这条：可能已发布过，请到微博核实"))
+                return self._repeated(data, status, known)
             raise self._error(data, "发布微博")
         return self._receipt(data)
+
+    def _repeated(self, data: dict, status: str, known: set[str]) -> Receipt:
+        """"Repeated content" (docs/outlets.md#weibo: the same text as the account's last post) means this
+        post may already be there: adopt it if the timeline shows it, else leave it to the editor, saying
+        what was actually looked at."""
+        answer = self._find(status, known)
+        if isinstance(answer, Found):
+            log.info("weibo: repeated content, adopting the existing post %s", answer.receipt.url)
+            return answer.receipt
+        raise UnknownOutcome(redact(f"{SERVICE}提示内容重复（error_code {data['error_code']}），可能已发布过；"
+                                    f"{_what_was_looked(answer)}。未再次发布，请到微博核实"))
 
     def _receipt(self, post: dict) -> Receipt:
         idstr = str(post.get("idstr") or post.get("id") or "")
@@ -151,38 +159,54 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
 
     # -- looking ---------------------------------------------------------------------------------
 
-    def _find(self, status: str, known: set[str], quiet: bool = False) -> Receipt | None:
-        """Search the account's recent posts for this status."""
-        want = _words(status)
+    def _timeline(self, count: int) -> list[dict] | CouldNotLook:
+        """The account's most recent posts, or why they could not be read: any HTTP status but 200 (the
+        timeline is not available to every app and may answer 404), an error reply, or a reply without a
+        ``statuses`` list is "could not look", never an empty timeline (docs/outlets.md#weibo)."""
+        what = "查询最近微博"
         try:
             throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.transports.ratelimit)
-            resp = self.http.request("GET", TIMELINE, what="查询最近微博", idempotent=True,
-                                     params={"access_token": self._token(), "count": self.lookup_count})
-            data = json_of(resp, SERVICE, "查询最近微博")
-            if data.get("error_code"):
-                raise self._error(data, "查询最近微博")
-        except TransportError:
-            if quiet:
-                return None
-            raise
-        for post in data.get("statuses") or []:
-            if str(post.get("idstr") or post.get("id")) in known:
-                continue
-            if _words(post.get("text", "")) == want:
-                return self._receipt(post)
-        return None
+            resp = self.http.request("GET", TIMELINE, what=what, idempotent=True,
+                                     params={"access_token": self._token(), "count": count})
+            data = json_of(resp, SERVICE, what)
+        except TransportError as e:
+            return CouldNotLook(f"无法查询账号最近的微博（{e}）")
+        if data.get("error_code"):
+            return CouldNotLook(f"无法查询账号最近的微博（{self._error(data, what)}）")
+        if resp.status_code != 200:
+            return CouldNotLook(f"无法查询账号最近的微博：{SERVICE}{what}返回 HTTP {resp.status_code}"
+                                f"（该应用可能没有 statuses/user_timeline 接口权限）")
+        posts = data.get("statuses")
+        if not isinstance(posts, list) or not all(isinstance(p, dict) and "text" in p for p in posts):
+            return CouldNotLook(f"无法查询账号最近的微博：{SERVICE}{what}的回复中没有微博列表（statuses），格式与文档不符")
+        return posts
 
-    def lookup(self, rendition, attempt: Attempt) -> Receipt | None:
+    def _find(self, status: str, known: set[str]) -> LookupAnswer:
+        """Search the account's recent posts for this status: found, not among the N posts read, or could
+        not look. Two matching posts (not recorded for another version) cannot tell which is ours."""
+        posts = self._timeline(self.lookup_count)
+        if isinstance(posts, CouldNotLook):
+            return posts
+        want = _words(status)
+        hits = [p for p in posts if str(p.get("idstr") or p.get("id")) not in known and _words(p["text"]) == want]
+        if len(hits) > 1:
+            ids = "、".join(str(p.get("idstr") or p.get("id")) for p in hits)
+            return CouldNotLook(f"账号最近的微博中有 {len(hits)} 条与本条文字相同（{ids}），无法判断哪条是本次发布")
+        if hits:
+            return Found(self._receipt(hits[0]))
+        return NotFound(f"已查询账号最近 {len(posts)} 条微博，没有这条")
+
+    def lookup(self, rendition, attempt: Attempt) -> LookupAnswer:
         delivery = attempt.row
         try:
             status = self._status(rendition)[0]
-            found = self._find(status, attempt.other_ids())
+            answer = self._find(status, attempt.other_ids())
         except (TransportError, MissingCredential, KeyError) as e:
             log.warning("weibo: lookup could not ask the platform: %s", redact(e))
-            return None
-        if found is None:
+            return CouldNotLook(redact(f"无法查询账号最近的微博（{e}）"))
+        if isinstance(answer, NotFound):
             self._looked.add((delivery.id, delivery.attempts))  # deliver need not look again
-        return found
+        return answer
 
     # -- withdrawing -------------------------------------------------------------------------------
 
@@ -201,6 +225,13 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
         if data.get("error_code"):
             raise self._error(data, "删除微博")
         return f"已删除微博 {post_id}"
+
+
+def _what_was_looked(answer: LookupAnswer) -> str:
+    """What the look-up actually did, for the editor's message."""
+    if isinstance(answer, CouldNotLook):
+        return answer.reason
+    return answer.detail or "账号最近的微博中没有找到这条"
 
 
 def _mime(name: str) -> str:
