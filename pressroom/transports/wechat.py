@@ -42,7 +42,8 @@ from pressroom.transports import (
     Attempt, CouldNotLook, CredentialsRefused, Found, HealthChecked, LookupAnswer, NotFound, PermanentError, Receipt,
     Retracts, TransientError, Transport, TransportError, UnknownOutcome,
 )
-from pressroom.transports.http import Http, json_of
+from pressroom.transports.http import (DOCTOR_BUDGET, DOCTOR_CONNECT_TIMEOUT, DOCTOR_READ_TIMEOUT, ConnectionFailed, Http,
+                                       json_of)
 
 log = logging.getLogger(__name__)
 install_log_redaction((__name__,))
@@ -63,14 +64,20 @@ CREDENTIAL_ERRORS = {40013, 40125, 40164, 41004, 48001, 40243}
 MEANING = {
     -1: "系统繁忙", 40001: "access_token 无效", 40014: "access_token 不合法", 42001: "access_token 已过期",
     40013: "AppID 无效", 40125: "AppSecret 无效", 41004: "缺少 AppSecret",
-    40164: "服务器 IP 不在公众号的 IP 白名单中（到公众平台“开发-基本配置”添加）",
+    40164: "服务器 IP 不在公众号的 IP 白名单中：请到公众平台“设置与开发-基本配置-IP白名单”添加本机的出口 IP",
     40243: "AppSecret 已被冻结",
-    48001: "公众号没有该接口权限（自 2025 年 7 月起仅认证公众号保留草稿/发布接口）",
+    48001: "公众号没有该接口权限：自 2025 年 7 月起未认证的公众号不再能调用草稿/发布接口，请先完成微信认证",
     40005: "文件类型不支持", 40009: "图片大小超过限制", 40007: "media_id 无效（封面须为永久素材）",
     40033: "请求含 \\uXXXX 转义字符", 44003: "图文内容为空", 45003: "标题或正文超过长度限制",
     45004: "摘要超过长度限制", 45110: "作者超过长度限制", 45009: "接口今日调用次数已达上限，次日恢复",
     45011: "接口调用过于频繁", 47001: "数据格式错误", 53503: "草稿未通过发布前检查",
     53504: "需到公众平台官网处理此草稿", 53505: "请到公众平台官网手动处理此草稿",
+}
+# 40007 means "this id is not valid here", and which id depends on the call.
+MEANING_40007 = {
+    "新建草稿": "media_id 无效（封面须为永久素材）", "提交发布": "草稿 media_id 无效（草稿已被发表或群发，或不存在）",
+    "群发推送": "草稿 media_id 无效（草稿已被发表或群发，或不存在）", "查询发布状态": "publish_id 无效",
+    "删除已发布文章": "article_id 无效",
 }
 PUBLISH_FAILED = {2: "原创声明审核失败", 3: "发布失败", 4: "平台审核不通过", 5: "发布成功后已被删除", 6: "发布成功后已被封禁"}
 
@@ -131,7 +138,7 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
         conf = transport_settings(settings, "wechat")
         self.base = str(conf.get("base_url", DEFAULT_BASE))
         self.http = Http(self.base, SERVICE, timeout=float(conf.get("timeout", 20)),
-                         connect_timeout=float(conf.get("connect_timeout", 5)))
+                         connect_timeout=float(conf.get("connect_timeout", 5)), setting="[transport.wechat] base_url")
         self.poll_delays = [float(x) for x in conf.get("poll_delays", DEFAULT_POLL_DELAYS)]
         self.push = str(conf.get("push", "never"))
         self.lookup_pages = int(conf.get("lookup_pages", 1))
@@ -163,6 +170,7 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
         throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.transports.ratelimit)
         resp = self.http.request("POST", "/cgi-bin/stable_token", what="获取 access_token", idempotent=True,
                                  json_bytes=json.dumps(body, ensure_ascii=False).encode("utf-8"))
+        _http_ok(resp, "获取 access_token")
         data = json_of(resp, SERVICE, "获取 access_token")
         if data.get("errcode"):
             raise self._error(data, "获取 access_token", credentials=True)
@@ -186,6 +194,7 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
             resp = self.http.request("POST", path, what=what, idempotent=idempotent,
                                      params={"access_token": token, **(params or {})}, json_bytes=payload,
                                      files=files)
+            _http_ok(resp, what)
             data = json_of(resp, SERVICE, what)
             code = data.get("errcode") or 0
             if code in TOKEN_ERRORS and attempt == 1:
@@ -199,7 +208,8 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
 
     def _error(self, data: dict, what: str, credentials: bool = False) -> TransportError:
         code = data.get("errcode")
-        msg = redact(f"{SERVICE}{what}失败：{MEANING.get(code, '平台返回错误')}（errcode {code}：{data.get('errmsg', '')}）")
+        meaning = MEANING_40007.get(what, "media_id 无效") if code == 40007 else MEANING.get(code, "平台返回错误")
+        msg = redact(f"{SERVICE}{what}失败：{meaning}（errcode {code}：{data.get('errmsg', '')}）")
         if code in TRANSIENT:
             e: TransportError = TransientError(msg)
         elif code in CREDENTIAL_ERRORS or (credentials and code in TOKEN_ERRORS):
@@ -527,20 +537,34 @@ def _mime(name: str) -> str:
     return "image/png" if n.endswith(".png") else "image/gif" if n.endswith(".gif") else "image/jpeg"
 
 
+def _http_ok(resp, what: str) -> None:
+    """Every WeChat API reply is HTTP 200 with JSON; any other status (a wrong ``base_url``, a proxy) is
+    not an answer of the platform."""
+    if resp.status_code != 200:
+        raise PermanentError(f"{SERVICE}{what}：返回 HTTP {resp.status_code}，不是公众平台接口的回复。"
+                             f"请检查 [transport.wechat] base_url（应为 {DEFAULT_BASE}）")
+
+
 def check(settings: Settings) -> list[tuple[str, bool, str]]:
-    """Token obtainable, and the draft API authorised (a read: ``draft/batchget`` of one item)."""
+    """Passes only on the platform's positive answers: a token issued, and ``draft/batchget`` answering
+    its documented shape (which proves the draft API is authorised). A connection failure is named as
+    such; 40164 (IP whitelist) and 48001 (unverified account) say what to do."""
     t = WeChatTransport(settings, "wechat")
-    out = []
+    t.http = Http(t.base, SERVICE, timeout=DOCTOR_READ_TIMEOUT, connect_timeout=DOCTOR_CONNECT_TIMEOUT,
+                  setting="[transport.wechat] base_url", budget=DOCTOR_BUDGET)
     try:
         t._fetch_token(force=False)
-        out.append(("获取 access_token", True, "AppID/AppSecret 有效，IP 在白名单中"))
+    except ConnectionFailed as e:
+        return [("网络连接", False, str(e))]
     except (TransportError, MissingCredential) as e:
         return [("获取 access_token", False, str(e))]
+    out = [("获取 access_token", True, "AppID/AppSecret 有效，IP 在白名单中")]
     try:
         res = t._call("/cgi-bin/draft/batchget", "查询草稿箱", {"offset": 0, "count": 1, "no_content": 1},
                       idempotent=True)
-        out.append(("草稿/发布接口权限", True, f"草稿箱可读（共 {res.get('total_count', 0)} 篇）"))
     except TransportError as e:
-        out.append(("草稿/发布接口权限", False, str(e)))
-    return out
-
+        return out + [("草稿/发布接口权限", False, str(e))]
+    if not isinstance(res.get("item"), list) or not isinstance(res.get("total_count"), int):
+        return out + [("草稿/发布接口权限", False, f"{SERVICE}查询草稿箱：回复中没有 item / total_count，格式与文档不符，"
+                                              f"不能确认草稿接口可用")]
+    return out + [("草稿/发布接口权限", True, f"草稿箱可读（共 {res['total_count']} 篇）")]

@@ -31,7 +31,8 @@ from pressroom.transports import (
     Attempt, CouldNotLook, CredentialsRefused, Found, HealthChecked, LookupAnswer, NotFound, PermanentError, Receipt,
     Retracts, TransientError, Transport, TransportError, UnknownOutcome,
 )
-from pressroom.transports.http import Http, json_of
+from pressroom.transports.http import (DOCTOR_BUDGET, DOCTOR_CONNECT_TIMEOUT, DOCTOR_READ_TIMEOUT, ConnectionFailed, Http,
+                                       json_of)
 
 log = logging.getLogger(__name__)
 install_log_redaction((__name__,))
@@ -41,6 +42,7 @@ SERVICE = "微博"
 SHARE = "/2/statuses/share.json"
 TIMELINE = "/2/statuses/user_timeline.json"
 DESTROY = "/2/statuses/destroy.json"
+GET_UID = "/2/account/get_uid.json"  # the token's account id: the positive check of a token
 SHARE_FILE = "weibo-share.json"
 
 RATE_LIMITS = {10022, 10023, 10024, 20016}
@@ -73,7 +75,7 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
         conf = transport_settings(settings, "weibo")
         self.conf = conf
         self.http = Http(str(conf.get("base_url", DEFAULT_BASE)), SERVICE, timeout=float(conf.get("timeout", 20)),
-                         connect_timeout=float(conf.get("connect_timeout", 5)))
+                         connect_timeout=float(conf.get("connect_timeout", 5)), setting="[transport.weibo] base_url")
         self.rip = str(conf.get("rip") or settings.outlet("weibo").get("rip") or "")
         self.uid = str(conf.get("uid") or "")
         self.lookup_count = int(conf.get("lookup_count", 20))
@@ -159,13 +161,14 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
 
     # -- looking ---------------------------------------------------------------------------------
 
-    def _timeline(self, count: int) -> list[dict] | CouldNotLook:
+    def _timeline(self, count: int, throttled: bool = True) -> list[dict] | CouldNotLook:
         """The account's most recent posts, or why they could not be read: any HTTP status but 200 (the
         timeline is not available to every app and may answer 404), an error reply, or a reply without a
         ``statuses`` list is "could not look", never an empty timeline (docs/outlets.md#weibo)."""
         what = "查询最近微博"
         try:
-            throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.transports.ratelimit)
+            if throttled:
+                throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.transports.ratelimit)
             resp = self.http.request("GET", TIMELINE, what=what, idempotent=True,
                                      params={"access_token": self._token(), "count": count})
             data = json_of(resp, SERVICE, what)
@@ -240,21 +243,35 @@ def _mime(name: str) -> str:
 
 
 def check(settings: Settings) -> list[tuple[str, bool, str]]:
+    """Passes only on Weibo's positive answers: ``account/get_uid`` names the token's account, and the
+    timeline answers its documented shape (the look-up after a crash needs it; docs/outlets.md#weibo: not
+    every app has it). A 404, an error reply or another shape fails with the reason."""
     t = WeiboTransport(settings, "weibo")
+    t.http = Http(t.http.base, SERVICE, timeout=DOCTOR_READ_TIMEOUT, connect_timeout=DOCTOR_CONNECT_TIMEOUT,
+                  setting="[transport.weibo] base_url", budget=DOCTOR_BUDGET)
     out = []
     try:
         ipaddress.ip_address(t.rip)
         out.append(("rip（出口 IP）", True, t.rip))
     except ValueError:
-        out.append(("rip（出口 IP）", False, "未配置：请在 [transport.weibo] 中填写 rip"))
+        out.append(("rip（出口 IP）", False, "未配置：请在 [transport.weibo] 中填写 rip（本单位的出口 IP）"))
+    what = "确认授权账号"
     try:
-        resp = t.http.request("GET", TIMELINE, what="查询最近微博", idempotent=True,
-                              params={"access_token": t._token(), "count": 1})
-        data = json_of(resp, SERVICE, "查询最近微博")
-        if data.get("error_code"):
-            raise t._error(data, "查询最近微博")
-        out.append(("access_token", True, "令牌有效，可读取账号微博"))
+        resp = t.http.request("GET", GET_UID, what=what, idempotent=True, params={"access_token": t._token()})
+        data = json_of(resp, SERVICE, what)
+    except ConnectionFailed as e:
+        return out + [("网络连接", False, str(e))]
     except TransportError as e:
-        out.append(("access_token", False, str(e)))
+        return out + [("access_token", False, str(e))]
+    if data.get("error_code"):
+        return out + [("access_token", False, str(t._error(data, what)))]
+    if resp.status_code != 200 or not str(data.get("uid") or "").strip():
+        return out + [("access_token", False, f"{SERVICE}{what}：返回 HTTP {resp.status_code}，回复中没有账号 uid，"
+                                             f"不能确认令牌有效。请检查 [transport.weibo] base_url（应为 {DEFAULT_BASE}）")]
+    out.append(("access_token", True, f"令牌有效（账号 uid {data['uid']}）"))
+    posts = t._timeline(1, throttled=False)  # a doctor run never waits for a rate-limit slot
+    if isinstance(posts, CouldNotLook):
+        out.append(("查询最近微博", False, f"{posts.reason}。发布中断后将无法自动核对，此类情况会转为待核实"))
+    else:
+        out.append(("查询最近微博", True, "可读取账号最近的微博（发布中断后用于核对）"))
     return out
-
