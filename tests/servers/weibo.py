@@ -17,7 +17,8 @@ Each behaviour as docs/outlets.md#weibo states it:
 
 Service faults (``inject(path, kind, …)``): ``"error"`` answers ``{"error_code": code}`` once without
 acting (10022–10024 rate limits, 20016 too fast, 20017/20111 repeated content); ``"error-after"`` posts,
-then answers the error anyway (the platform accepted it and still said "repeated").
+then answers the error anyway (the platform accepted it and still said "repeated"); ``"no-statuses"`` on the
+timeline answers JSON without the ``statuses`` list (a reply of an unexpected shape).
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ class WeiboServer(FakeServer):
                 return self._error(fault.code, req)
             return resp
         if req.path == TIMELINE:
+            if fault and fault.kind == "no-statuses":  # an answer of another shape (no statuses list)
+                return Response.of_json({"total_number": len(self.posts)})
             return self._timeline(req)
         if req.path == GET_UID:
             return Response.of_json({"uid": self.uid})
