@@ -150,7 +150,11 @@ def check(settings: Settings) -> list[tuple[str, bool, str]]:
         if resp.status_code != 404:
             raise t._refused(resp, "连通性检查") if resp.status_code != 200 else PermanentError(
                 f"{SERVICE}连通性检查：探测页面 {t.path(DOCTOR_PROBE)} 不应存在，却返回 HTTP 200")
-        json_of(resp, SERVICE, "连通性检查")
+        try:
+            json_of(resp, SERVICE, "连通性检查")
+        except TransientError:
+            return [(name, False, f"{SERVICE}连通性检查：返回 HTTP 404，但不是 CMS 接口的 JSON 回复（可能是普通网站的错误页）。"
+                                  f"请检查 [transport.cms] base_url（现为 {t.http.base}）")]
         wrong = t.http.request("GET", t.path(DOCTOR_PROBE), what="令牌校验", idempotent=True,
                                headers={"Authorization": "Bearer pressroom-doctor-wrong-token"})
     except (TransportError, MissingCredential) as e:

@@ -171,7 +171,7 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
                 throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.transports.ratelimit)
             resp = self.http.request("GET", TIMELINE, what=what, idempotent=True,
                                      params={"access_token": self._token(), "count": count})
-            data = json_of(resp, SERVICE, what)
+            data = _json_or_empty(resp)
         except TransportError as e:
             return CouldNotLook(f"无法查询账号最近的微博（{e}）")
         if data.get("error_code"):
@@ -230,6 +230,15 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
         return f"已删除微博 {post_id}"
 
 
+def _json_or_empty(resp) -> dict:
+    """The reply's JSON object, or {} when it is not one (the caller then judges by the HTTP status)."""
+    try:
+        data = resp.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _what_was_looked(answer: LookupAnswer) -> str:
     """What the look-up actually did, for the editor's message."""
     if isinstance(answer, CouldNotLook):
@@ -258,7 +267,7 @@ def check(settings: Settings) -> list[tuple[str, bool, str]]:
     what = "确认授权账号"
     try:
         resp = t.http.request("GET", GET_UID, what=what, idempotent=True, params={"access_token": t._token()})
-        data = json_of(resp, SERVICE, what)
+        data = _json_or_empty(resp)
     except ConnectionFailed as e:
         return out + [("网络连接", False, str(e))]
     except TransportError as e:
