@@ -150,6 +150,16 @@ def test_wechat_resubmit_of_a_consumed_draft_reconciles(outlets, samples, render
     assert len(outlets.wechat.publications) == 1 and len(outlets.wechat.calls_to(SUBMIT)) == 2
 
 
+def test_wechat_push_is_found_by_its_recorded_mass_send(outlets, samples, rendered):
+    outlets.configure(wechat_push='"always"')
+    rend, t = rendered("wechat"), outlets.transport("wechat")
+    assert isinstance(t.lookup(rend, blank(outlets, "wechat", rend)), NotFound)
+    assert publish(outlets, samples[SAMPLE], rend).state == "published"
+    answer = t.lookup(rend, attempt_for(outlets.ledger(), outlets.row(SAMPLE, "wechat", rend.version)))
+    (sent,) = outlets.wechat.state.mass.values()
+    assert isinstance(answer, Found) and answer.receipt.external_id == f"mass:{sent['msg_id']}"
+
+
 # -- Weibo -----------------------------------------------------------------------------------------
 
 def test_weibo_found_with_another_post_in_between(outlets, samples, rendered):

@@ -119,9 +119,8 @@ def test_a_second_run_sends_nothing(outlets, samples, rendered):
             len(outlets.smtp.messages)) == calls
 
 
-@pytest.mark.xfail(strict=True, reason="publishing (freepublish) consumes the draft (docs/outlets.md#wechat), so "
-                   "pushing the same draft afterwards answers 40007: a push must be a 群发 instead of the 发表")
 def test_wechat_push_to_followers_goes_out_once(outlets, samples, rendered):
+    """A pushed release is a 群发 instead of a 发表 (a published draft cannot be mass-sent: 40007)."""
     outlets.configure(wechat_push='"always"')
     r, rend = samples[SAMPLE], rendered("wechat")
     outlets.wechat.inject("/cgi-bin/message/mass/sendall", "drop-after")  # pushed, reply lost
@@ -130,7 +129,12 @@ def test_wechat_push_to_followers_goes_out_once(outlets, samples, rendered):
     (cid, sent), = outlets.wechat.state.mass.items()
     assert cid == f"{SAMPLE}.{r.version}" and sent["media_id"] == outlets.wechat.state.draft_order[0]
     assert len(outlets.wechat.calls_to("/cgi-bin/message/mass/sendall")) == 2  # retried, deduplicated
-    assert outlets.row(SAMPLE, "wechat", r.version).steps["mass_msg_id"] == str(sent["msg_id"])
+    row = outlets.row(SAMPLE, "wechat", r.version)
+    assert row.steps["mass_msg_id"] == str(sent["msg_id"]) and row.external_id == f"mass:{sent['msg_id']}"
+    assert outlets.wechat.calls_to("/cgi-bin/freepublish/submit") == []  # no 发表 of the same draft
+    assert outlets.wechat.draft_box == []  # the 群发 consumed the draft
+    from pressroom.delivery.engine import delete_one
+    assert "群发消息" in delete_one(outlets.settings, row) and sent["deleted"]
 
 
 def test_publish_job_finish_callback_wakes_the_poller(outlets, samples, rendered):

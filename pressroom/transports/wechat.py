@@ -70,7 +70,7 @@ MEANING = {
     40005: "文件类型不支持", 40009: "图片大小超过限制", 40007: "media_id 无效（封面须为永久素材）",
     40033: "请求含 \\uXXXX 转义字符", 44003: "图文内容为空", 45003: "标题或正文超过长度限制",
     45004: "摘要超过长度限制", 45110: "作者超过长度限制", 45009: "接口今日调用次数已达上限，次日恢复",
-    45011: "接口调用过于频繁", 47001: "数据格式错误", 53503: "草稿未通过发布前检查",
+    45011: "接口调用过于频繁", 45028: "今日群发次数已用完（认证订阅号每天一次）", 47001: "数据格式错误", 53503: "草稿未通过发布前检查",
     53504: "需到公众平台官网处理此草稿", 53505: "请到公众平台官网手动处理此草稿",
 }
 # 40007 means "this id is not valid here", and which id depends on the call.
@@ -119,6 +119,7 @@ def _wait_for(publish_id: str, seconds: float) -> None:
             _events_cond.wait(left)
 
 
+MASS_PREFIX = "mass:"  # external id of a 群发: its msg_id
 WINDOW_SLACK = 600  # s before the recorded submit still count as this run (clock skew, ours)
 
 # Step ids that identify a platform item of one version (never adopted for another version).
@@ -237,6 +238,8 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
         resumed = delivery.attempts > 1
         article = self._article(rendition)
         known = attempt.other_ids(ID_STEPS)
+        if self._wants_push(rendition):
+            return self._mass_send(rendition, article, steps, save, resumed, known)
         if not steps.get("article_url"):
             if not steps.get("publish_id"):
                 answer = self._find_published(article, known, steps) if resumed else NotFound()
@@ -253,8 +256,6 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
                     self._submit(media_id, article, steps, known, save)
             if not steps.get("article_url"):
                 self._poll(steps, save)
-        if self._wants_push(rendition):
-            self._push(rendition, steps, save)
         return Receipt(external_id=str(steps["article_id"]), url=str(steps["article_url"]))
 
     def _article(self, rendition) -> dict:
@@ -367,15 +368,23 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
     def _wants_push(self, rendition) -> bool:
         return self.push == "always" or bool((rendition.payload or {}).get("push"))
 
+    def _mass_send(self, rendition, article: dict, steps: dict, save, resumed: bool, known: set) -> Receipt:
+        """群发 instead of 发表: a draft leaves the draft box once it is published or mass-sent
+        (docs/outlets.md#wechat), so one draft cannot be both; the 群发 also puts it on the account."""
+        if not steps.get("mass_msg_id"):
+            self._draft(rendition, article, steps, save, resumed, known)
+            self._push(rendition, steps, save)
+        return _mass_receipt(steps)
+
     def _push(self, rendition, steps: dict, save) -> None:
-        if steps.get("mass_msg_id"):
-            return
         body = {"filter": {"is_to_all": True}, "mpnews": {"media_id": steps["draft_media_id"]},
                 "msgtype": "mpnews", "send_ignore_reprint": 0, "clientmsgid": clientmsgid(rendition)}
         # clientmsgid makes the call idempotent: a lost reply may be retried safely, and 45065 ("already
         # sent with this clientmsgid") carries the msg_id of the earlier push.
         res = self._call("/cgi-bin/message/mass/sendall", "群发推送", body, idempotent=True, accept=(45065,))
-        save(mass_msg_id=str(res.get("msg_id") or ""))
+        if not res.get("msg_id"):
+            raise UnknownOutcome(f"{SERVICE}群发推送：回复中没有 msg_id，请到公众平台“发表记录”核实")
+        save(mass_msg_id=str(res["msg_id"]))
 
     # -- looking on the platform -------------------------------------------------------------------
 
@@ -431,6 +440,8 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
         published list. Not found (deliver resumes from the saved steps), or could not look — including a
         submit made whose job id was never recorded and whose article is not on the list."""
         steps = attempt.current_steps()
+        if self._wants_push(rendition):  # a 群发, de-duplicated by clientmsgid: sending again cannot push twice
+            return Found(_mass_receipt(steps)) if steps.get("mass_msg_id") else NotFound("尚未群发")
         try:
             article = self._article(rendition)
             if not steps.get("article_url") and steps.get("publish_id"):
@@ -448,8 +459,6 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
             return answer
         if not steps.get("article_url"):
             attempt.save_steps(article_id=answer.receipt.external_id, article_url=answer.receipt.url, submitting="")
-        if self._wants_push(rendition) and not steps.get("mass_msg_id"):
-            return NotFound("已发表，尚未群发推送")  # deliver resumes at the push
         return answer
 
     def _job_status(self, publish_id: str) -> LookupAnswer:
@@ -472,6 +481,11 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
     def retract(self, delivery) -> str:
         """Delete the published article of ``delivery`` (``freepublish/delete``, irreversible). An article
         that is already gone counts as deleted, so a retry or a re-run is harmless. Returns what was done."""
+        if str(delivery.external_id).startswith(MASS_PREFIX):
+            msg_id = str(delivery.external_id)[len(MASS_PREFIX):]
+            self._call("/cgi-bin/message/mass/delete", "删除群发消息", {"msg_id": int(msg_id), "article_idx": 0},
+                       idempotent=True)
+            return f"已删除公众号群发消息 {msg_id}"
         article_id = str(delivery.steps.get("article_id") or delivery.external_id or "")
         if not article_id:
             raise PermanentError(f"{SERVICE}：台账中没有这篇文章的 article_id，无法自动删除，请到公众平台“发表记录”中删除")
@@ -494,6 +508,11 @@ class WeChatTransport(Transport, Retracts, HealthChecked):
         except TransportError:
             return False
         return True
+
+
+def _mass_receipt(steps: dict) -> Receipt:
+    """A 群发's receipt: its msg_id (the article's URL is not in the reply)."""
+    return Receipt(external_id=f"{MASS_PREFIX}{steps['mass_msg_id']}", url=str(steps.get("article_url") or ""))
 
 
 def clientmsgid(rendition) -> str:

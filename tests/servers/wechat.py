@@ -150,6 +150,7 @@ class WeChatServer(FakeServer):
             "/cgi-bin/freepublish/batchget": self._publish_batchget,
             "/cgi-bin/freepublish/delete": self._delete,
             "/cgi-bin/message/mass/sendall": self._sendall,
+            "/cgi-bin/message/mass/delete": self._mass_delete,
         }
         route = routes.get(req.path)
         if route is None:
@@ -432,3 +433,10 @@ class WeChatServer(FakeServer):
         self._consume(body["mpnews"]["media_id"])
         return Response.of_json({"errcode": 0, "errmsg": "send job submission success", "msg_id": msg_id,
                                  "msg_data_id": msg_id + 1})
+
+    def _mass_delete(self, req: Request, body: dict, _fault) -> Response:
+        for cid, sent in self.state.mass.items():
+            if sent["msg_id"] == body.get("msg_id"):
+                sent["deleted"] = True
+                return err(0, "ok")
+        return err(40007, "invalid msg_id")
