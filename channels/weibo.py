@@ -228,22 +228,41 @@ def render(release: Release, ctx: RenderContext) -> Rendition:
                      files=files, payload=payload, warnings=tuple(warnings))
 
 
+# The 更正说明's "what was wrong" half (pressroom.text.diff writes "本文原稿中“…”有误，现更正为“…”。"): left out
+# when the whole note does not fit, so the post still says what is right.
+_WRONG_PART = re.compile(r"^本文原稿中“[^”]*”有误，")
+
+
 def correct(release: Release, ctx: RenderContext, base: Rendition, c: Correction, earlier: list[Correction],
             old: str | None) -> Rendition:
-    """A new post: 【更正】, the short title, the 更正说明 trimmed to fit, the old post and the page link."""
+    """A new post: 【更正】, the short title, the 更正说明 trimmed to fit, the old post and the page link. The
+    更正说明 comes first: when the old post's link would cut it short, the link is left out (with a warning)."""
     url = ctx.url_for(release.id)
     short = _no_hash(markup.clean_text(release.wechat_title or release.title).strip())
-    quoted = f"原微博：{c.old_url} " if c.old_url.startswith("https://") else ""
+    count = length_counter(ctx.settings)
+    note = _no_hash(c.note)
 
-    def compose_correction(body: str) -> str:
+    def compose_correction(body: str, quoted: str) -> str:
         return f"【更正】{short}：{body}{quoted}{LINK_LABEL}{url}"
 
-    count = length_counter(ctx.settings)
-    body, _ = trim(_no_hash(c.note), lambda b: count(compose_correction(b)) <= STATUS_MAX)
-    status = compose_correction(body)
+    def fits(body: str, quoted: str) -> bool:
+        return count(compose_correction(body, quoted)) <= STATUS_MAX
+
+    link = f"原微博：{c.old_url} " if c.old_url.startswith("https://") else ""
+    # The whole 更正说明 with the old post's link, without it, then only what it now says; else trimmed.
+    shorter = _WRONG_PART.sub("", note)
+    tries = [(note, link), (note, ""), (shorter, link), (shorter, "")] if shorter != note else [(note, link), (note, "")]
+    body, quoted = next(((b, q) for b, q in tries if fits(b, q)), (None, link))
+    warnings = base.warnings
+    if body is None:
+        body, _ = trim(note, lambda b: fits(b, link))
+    elif (body, quoted) != (note, link):
+        warnings += ("更正微博字数有限，" + ("已省略原微博链接" if link and not quoted else "")
+                     + ("、" if link and not quoted and body != note else "")
+                     + ("只写更正后的内容" if body != note else "") + "，请核对",)
+    status = compose_correction(body, quoted)
     payload = {"status": status, **({"pic": base.payload["pic"]} if base.payload.get("pic") else {})}
     files = {**base.files, SHARE_FILE: dump_json(payload), MANUAL_FILE: (status + "\n").encode("utf-8")}
-    warnings = base.warnings
     if count(status) > STATUS_MAX:
         warnings += (f"更正微博 {count(status)} 字，超过 {STATUS_MAX} 字，请缩短微信短标题",)
     return replace(base, title=f"【更正】{release.title}", payload=payload, files=files, warnings=warnings)
