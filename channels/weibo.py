@@ -32,7 +32,7 @@ from channels.portal import text
 CHANNEL = Channel(name="weibo", label="微博", short="微博", fast=True, uses=("infographic",))
 NAME = CHANNEL.name
 
-STATUS_MAX = 140  # 汉字, counted by ``weibo_length``
+STATUS_MAX = 140  # 汉字, counted by ``length_counter(settings)``
 PIC_MAX_BYTES = 5 * 1024 * 1024  # strictly less than
 MAX_HASHTAGS = 2
 SHARE_FILE = "weibo-share.json"
@@ -65,6 +65,17 @@ def weibo_length(text: str) -> int:
         pos = m.end()
     total += _bytes(text[pos:])
     return ceil(total / 2)
+
+
+def plain_length(text: str) -> int:
+    """What "不超过140个汉字" supports (docs/outlets.md#weibo): every character counts one, URLs at full
+    length, so a post within it is never refused for length."""
+    return len(text)
+
+
+def length_counter(settings) -> Callable[[str], int]:
+    """The count ``[outlets.weibo] length`` names: ``plain_length`` (default) or ``weibo_length``."""
+    return weibo_length if settings.outlet("weibo")["length"] == "weighted" else plain_length
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,9 +174,9 @@ def compose(title: str, body: str, url: str, tags: list[str] | tuple[str, ...] =
     return "".join(f"#{t}#" for t in tags) + f"【{title}】{body}{LINK_LABEL}{url}"
 
 
-def post(title: str, summary: str, url: str, tags=()) -> tuple[str, bool]:
-    """The longest post within ``STATUS_MAX``: (text, trimmed with an ellipsis)."""
-    body, cut = trim(summary, lambda b: weibo_length(compose(title, b, url, tags)) <= STATUS_MAX)
+def post(title: str, summary: str, url: str, tags=(), count: Callable[[str], int] = plain_length) -> tuple[str, bool]:
+    """The longest post within ``STATUS_MAX`` as ``count`` counts: (text, trimmed with an ellipsis)."""
+    body, cut = trim(summary, lambda b: count(compose(title, b, url, tags)) <= STATUS_MAX)
     return compose(title, body, url, tags), cut
 
 
@@ -191,18 +202,19 @@ def render(release: Release, ctx: RenderContext) -> Rendition:
     if (title, summary) != (raw_title, raw_summary):
         warnings.append("标题或摘要中的“#”已从微博正文中去掉：接口发布的微博不能带 #话题#，话题只用于人工发布的文案")
 
-    status, cut = post(title, summary, url)
-    if weibo_length(status) > STATUS_MAX:
+    count = length_counter(ctx.settings)  # the same counter trims and checks: a post that validates fits
+    status, cut = post(title, summary, url, count=count)
+    if count(status) > STATUS_MAX:
         raise RenditionError(NAME, "wechat_title",
-                             f"微博正文仅标题和网址就有 {weibo_length(status)} 字，超过 {STATUS_MAX} 字上限",
+                             f"微博正文仅标题和网址就有 {count(status)} 字，超过 {STATUS_MAX} 字上限",
                              "请在前置信息中填写较短的 wechat_title（微博与微信共用短标题）")
     if cut:
         warnings.append(f"微博正文限 {STATUS_MAX} 字，摘要已截短；如需完整表述，请缩短摘要（digest）")
 
     tags = hashtags(release)
-    manual, _ = post(title, summary, url, tags)
-    if weibo_length(manual) > STATUS_MAX:
-        warnings.append(f"人工发布文案 {weibo_length(manual)} 字，超过微博 {STATUS_MAX} 字，请发布前删减")
+    manual, _ = post(title, summary, url, tags, count=count)
+    if count(manual) > STATUS_MAX:
+        warnings.append(f"人工发布文案 {count(manual)} 字，超过微博 {STATUS_MAX} 字，请发布前删减")
     if not tags:
         warnings.append("未填写关键词（keywords），人工发布文案没有 #话题#")
 
@@ -216,23 +228,43 @@ def render(release: Release, ctx: RenderContext) -> Rendition:
                      files=files, payload=payload, warnings=tuple(warnings))
 
 
+# The 更正说明's "what was wrong" half (pressroom.text.diff writes "本文原稿中“…”有误，现更正为“…”。"): left out
+# when the whole note does not fit, so the post still says what is right.
+_WRONG_PART = re.compile(r"^本文原稿中“[^”]*”有误，")
+
+
 def correct(release: Release, ctx: RenderContext, base: Rendition, c: Correction, earlier: list[Correction],
             old: str | None) -> Rendition:
-    """A new post: 【更正】, the short title, the 更正说明 trimmed to fit, the old post and the page link."""
+    """A new post: 【更正】, the short title, the 更正说明 trimmed to fit, the old post and the page link. The
+    更正说明 comes first: when the old post's link would cut it short, the link is left out (with a warning)."""
     url = ctx.url_for(release.id)
     short = _no_hash(markup.clean_text(release.wechat_title or release.title).strip())
-    quoted = f"原微博：{c.old_url} " if c.old_url.startswith("https://") else ""
+    count = length_counter(ctx.settings)
+    note = _no_hash(c.note)
 
-    def compose_correction(body: str) -> str:
+    def compose_correction(body: str, quoted: str) -> str:
         return f"【更正】{short}：{body}{quoted}{LINK_LABEL}{url}"
 
-    body, _ = trim(_no_hash(c.note), lambda b: weibo_length(compose_correction(b)) <= STATUS_MAX)
-    status = compose_correction(body)
+    def fits(body: str, quoted: str) -> bool:
+        return count(compose_correction(body, quoted)) <= STATUS_MAX
+
+    link = f"原微博：{c.old_url} " if c.old_url.startswith("https://") else ""
+    # The whole 更正说明 with the old post's link, without it, then only what it now says; else trimmed.
+    shorter = _WRONG_PART.sub("", note)
+    tries = [(note, link), (note, ""), (shorter, link), (shorter, "")] if shorter != note else [(note, link), (note, "")]
+    body, quoted = next(((b, q) for b, q in tries if fits(b, q)), (None, link))
+    warnings = base.warnings
+    if body is None:
+        body, _ = trim(note, lambda b: fits(b, link))
+    elif (body, quoted) != (note, link):
+        warnings += ("更正微博字数有限，" + ("已省略原微博链接" if link and not quoted else "")
+                     + ("、" if link and not quoted and body != note else "")
+                     + ("只写更正后的内容" if body != note else "") + "，请核对",)
+    status = compose_correction(body, quoted)
     payload = {"status": status, **({"pic": base.payload["pic"]} if base.payload.get("pic") else {})}
     files = {**base.files, SHARE_FILE: dump_json(payload), MANUAL_FILE: (status + "\n").encode("utf-8")}
-    warnings = base.warnings
-    if weibo_length(status) > STATUS_MAX:
-        warnings += (f"更正微博 {weibo_length(status)} 字，超过 {STATUS_MAX} 字，请缩短微信短标题",)
+    if count(status) > STATUS_MAX:
+        warnings += (f"更正微博 {count(status)} 字，超过 {STATUS_MAX} 字，请缩短微信短标题",)
     return replace(base, title=f"【更正】{release.title}", payload=payload, files=files, warnings=warnings)
 
 

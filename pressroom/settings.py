@@ -136,10 +136,17 @@ class WeChatOutlet(Table):
     author: str = ""  # empty: the account
 
 
+WEIBO_LENGTHS = ("plain", "weighted")
+
+
 @dataclass(frozen=True)
 class WeiboOutlet(Table):
     account: str = ""
     rip: str = ""  # also read from [transport.weibo] rip
+    # How a post's 140 汉字 are counted (docs/outlets.md#weibo): "plain", every character one and URLs at full
+    # length (what "不超过140个汉字" supports: never refused); "weighted", Sina's web-client count (ASCII half,
+    # long URLs as a t.cn link), only where the office has confirmed its platform counts that way.
+    length: str = "plain"
 
 
 @dataclass(frozen=True)
@@ -540,6 +547,9 @@ def _sections(data: Mapping[str, Any], check: _Checker) -> dict[str, Any]:
             out[key] = check.rate_limits(value)
     if "city" in out:
         check.city_timezone(out["city"])
+    if "outlets" in out and out["outlets"].weibo.length not in WEIBO_LENGTHS:
+        check.add("[outlets.weibo] length", f"[outlets.weibo] 中的 length“{out['outlets'].weibo.length}”不是已知的计数方式",
+                  'length = "plain"（每个字符计 1，网址按全长，默认）或 "weighted"（按新浪网页端：英文半个字，长网址按短链）')
     return out
 
 

@@ -11,7 +11,7 @@ import signal
 from pathlib import Path
 
 from pressroom import transports
-from pressroom.transports import Attempt, PermanentError, Receipt, TransientError, Transport, UnknownOutcome
+from pressroom.transports import Attempt, Found, NotFound, PermanentError, Receipt, TransientError, Transport, UnknownOutcome
 
 
 def platform_dir() -> Path:
@@ -58,13 +58,13 @@ class PlatformTransport(Transport):
             raise UnknownOutcome("connection dropped after the request was sent")
         return Receipt(external_id=path.name, url=f"https://platform.example/{path.name}")
 
-    def lookup(self, rendition, attempt: Attempt) -> Receipt | None:
+    def lookup(self, rendition, attempt: Attempt) -> Found | NotFound:
         for p in sorted(platform_dir().glob("item-*.json")):
             item = json.loads(p.read_text())
             if item["release_id"] == rendition.release_id and item["channel"] == self.channel \
                     and item["hash"] == rendition.content_hash:
-                return Receipt(external_id=p.name, url=f"https://platform.example/{p.name}")
-        return None
+                return Found(Receipt(external_id=p.name, url=f"https://platform.example/{p.name}"))
+        return NotFound()
 
 
 def _variant(name: str, **attrs):

@@ -136,8 +136,9 @@ def check_wechat(release, ctx, rd) -> None:
 
 def check_weibo(release, ctx, rd) -> None:
     status = rd.payload["status"]
+    count = weibo.length_counter(ctx.settings)  # the count the settings name, which validation used
     assert rd.files[weibo.SHARE_FILE] == dump_json(rd.payload)
-    assert weibo.weibo_length(status) <= weibo.STATUS_MAX, f"{weibo.weibo_length(status)} > {weibo.STATUS_MAX}"
+    assert count(status) <= weibo.STATUS_MAX, f"{count(status)} > {weibo.STATUS_MAX}"
     assert "#" not in status and "＃" not in status, "statuses/share refuses #话题#"
     assert status.endswith(weibo.LINK_LABEL + ctx.url_for(release.id))
     assert rd.payload["pic"] == weibo.PIC_FILE
@@ -146,7 +147,7 @@ def check_weibo(release, ctx, rd) -> None:
     manual = rd.files[weibo.MANUAL_FILE].decode("utf-8").rstrip("\n")
     tags = re.match(r"(?:#[^#]+#)*", manual).group(0)
     assert tags.count("#") // 2 <= weibo.MAX_HASHTAGS
-    too_long = weibo.weibo_length(manual) > weibo.STATUS_MAX
+    too_long = count(manual) > weibo.STATUS_MAX
     assert too_long == any("人工发布文案" in w and "超过微博" in w for w in rd.warnings), \
         "a hand post over the limit gets a warning, and only then"
 

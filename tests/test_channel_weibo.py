@@ -5,12 +5,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from channels import weibo
 from channels.base import dump_json
-from channels.weibo import ELLIPSIS, trim, weibo_length
+from channels.weibo import ELLIPSIS, plain_length, trim, weibo_length
 from pressroom.errors import RenditionError
 from tests.test_channel_portal import SAMPLE_IDS, loaded, make_release, samples_or_skip  # noqa: F401
 
@@ -78,11 +79,34 @@ def test_trimming_prefers_whole_sentences_then_clauses():
 
 def test_post_fits_140_with_the_url_at_the_end():
     long = "这是一段很长的摘要，" * 30
-    text, cut = weibo.post("标题", long, URL)
-    assert cut and weibo_length(text) <= 140 and weibo_length(text) >= 138
-    assert text.startswith("【标题】这是一段很长的摘要") and text.endswith(f"{ELLIPSIS}详情：{URL}")
-    tagged, _ = weibo.post("标题", long, URL, ["强降雨", "城市内涝"])
-    assert tagged.startswith("#强降雨##城市内涝#【标题】") and weibo_length(tagged) <= 140
+    for count in (plain_length, weibo_length):
+        text, cut = weibo.post("标题", long, URL, count=count)
+        assert cut and 140 - 10 < count(text) <= 140  # within one clause (10 characters) of the limit
+        assert text.startswith("【标题】这是一段很长的摘要") and text.endswith(f"{ELLIPSIS}详情：{URL}")
+        tagged, _ = weibo.post("标题", long, URL, ["强降雨", "城市内涝"], count=count)
+        assert tagged.startswith("#强降雨##城市内涝#【标题】") and count(tagged) <= 140
+    # The plain count (the default) holds the URL at its full 53 characters, the weighted one at 10.
+    assert len(weibo.post("标题", long, URL)[0]) < len(weibo.post("标题", long, URL, count=weibo_length)[0])
+
+
+def test_plain_count_is_every_character_with_urls_at_full_length():
+    assert plain_length("淮南发布") == 4 and plain_length("CEO") == 3 and plain_length(URL) == len(URL) == 53
+    assert plain_length("详情：" + URL) == 56
+
+
+def test_the_setting_chooses_the_counter(tmp_path):
+    from pressroom.settings import SettingsError, load_settings
+
+    base = (Path(__file__).resolve().parent.parent / "pressroom.toml").read_text(encoding="utf-8")
+    path = tmp_path / "pressroom.toml"
+    path.write_text(base, encoding="utf-8")
+    assert weibo.length_counter(load_settings(path)) is plain_length  # the default: what the docs promise
+    path.write_text(base.replace("[outlets.weibo]", '[outlets.weibo]\nlength = "weighted"'), encoding="utf-8")
+    assert weibo.length_counter(load_settings(path)) is weibo_length
+    path.write_text(base.replace("[outlets.weibo]", '[outlets.weibo]\nlength = "sina"'), encoding="utf-8")
+    with pytest.raises(SettingsError) as e:
+        load_settings(path)
+    assert "[outlets.weibo] 中的 length“sina”" in str(e.value) and '"weighted"' in str(e.value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,10 +168,10 @@ def test_without_digest_the_lead_is_used(ctx):
 
 @needs_infographic
 def test_manual_copy_over_140_warns(ctx):
-    title = "题" * 120  # 【】2 + 120 + 详情：3 + URL 10 = 135: the status fits, two hashtags (11) do not
+    title = "题" * 80  # 【】2 + 80 + 详情：3 + URL 53 = 138: the status fits, two hashtags (11) do not
     rd = weibo.render(make_release(wechat_title=title, keywords=("强降雨", "城市内涝")), ctx)
     assert status(rd) == f"【{title}】详情：{URL}"
-    assert weibo_length(manual(rd)) > 140 and any("人工发布文案" in w for w in rd.warnings)
+    assert plain_length(manual(rd)) > 140 and any("人工发布文案" in w for w in rd.warnings)
 
 
 def test_title_too_long_for_any_status_fails(ctx, monkeypatch):

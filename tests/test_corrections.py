@@ -157,7 +157,10 @@ def test_a_correction_then_a_retraction_reach_every_outlet_once(desk):
     # Weibo: a correction post pointing at the original, which stays.
     assert len(o.weibo.posts) == 2
     status = o.weibo.originals[o.weibo.posts[-1]["idstr"]]
-    assert status.startswith("【更正】") and old_post in status and "173件" in status
+    # The 更正说明 first: with every character counted (the documented length) the old post's link does
+    # not fit beside it, so it is left out rather than the correction cut.
+    assert status.startswith("【更正】") and "现更正为“12345政务服务便民热线共接到相关咨询173件”" in status
+    assert len(status) <= 140 and (old_post in status or len(status) + len(f"原微博：{old_post} ") > 140)
     # Portal (CMS): the page replaced, with a dated 更正说明.
     assert o.cms.puts == 2
     page = o.cms.pages[f"/releases/{SAMPLE}"]["files"][f"{SAMPLE}.html"].decode("utf-8")

@@ -3,6 +3,8 @@ editor can act on, nothing published, no secret printed."""
 
 from __future__ import annotations
 
+import pytest
+
 from pressroom.delivery.doctor import run_doctor
 from tests.servers.harness import CREDENTIALS, outlets  # noqa: F401
 
@@ -45,3 +47,129 @@ def test_broken_outlets_are_named_with_what_to_fix(outlets, monkeypatch):
     text = repr(rows)
     assert not [s for s in CREDENTIALS.values() if s in text and s != CREDENTIALS["PRESSROOM_WECHAT_APPID"]]
     assert _nothing_published(outlets)
+
+
+# -- never a false pass --------------------------------------------------------------------------------
+
+import socket
+import time
+
+from pressroom.delivery import doctor
+
+NO_LIBRARY_TEXT = ("urllib3", "HTTPConnectionPool", "Errno", "Max retries", "NewConnectionError", "Traceback")
+
+
+def _rows(outlets, **kw):
+    return {(r["渠道"], r["检查"]): r for r in run_doctor(outlets.settings, **kw)}
+
+
+def _of(rows, channel_label):
+    return {k[1]: (r["结果"], r["说明"]) for k, r in rows.items() if channel_label in k[0]}
+
+
+def test_revoked_weibo_token_fails_and_keeps_the_breaker_open(outlets):
+    ledger = outlets.ledger()
+    doctor.trip(ledger, "weibo", "微博发布微博失败：授权无效（error_code 21332）")
+    outlets.weibo.token = "revoked"  # the office revoked the app's authorization
+    weibo = _of(_rows(outlets, ledger=ledger), "微博")
+    result, why = weibo["access_token"]
+    assert result == "失败" and "21332" in why and "授权无效" in why, weibo
+    assert weibo["熔断"][0] == "失败" and doctor.disabled_reason(ledger, "weibo")
+    print("\nrevoked token:", why)
+
+
+def test_timeline_404_is_not_a_pass_and_does_not_reopen_the_breaker(outlets):
+    ledger = outlets.ledger()
+    doctor.trip(ledger, "weibo", "微博：凭据被拒")
+    outlets.weibo.timeline_status = 404  # the timeline API is not available to this app
+    weibo = _of(_rows(outlets, ledger=ledger), "微博")
+    assert weibo["access_token"][0] == "通过"  # get_uid confirmed the token positively
+    result, why = weibo["查询最近微博"]
+    assert result == "失败" and "HTTP 404" in why and "待核实" in why
+    assert doctor.disabled_reason(ledger, "weibo")  # re-opened only on positive checks
+    print("\ntimeline 404:", why)
+
+
+def test_base_url_answering_404_fails_every_api_outlet(outlets):
+    """base_url pointing at a web server that is not the platform: every answer is a 404 page."""
+    from tests.servers.base import FakeServer, Response
+
+    class NotFoundServer(FakeServer):
+        def handle(self, req, fault=None):
+            return Response(404, b"<html>404 Not Found</html>", "text/html")
+
+    with NotFoundServer() as wrong:
+        url = f'"{wrong.url}"'
+        outlets.configure(wechat_base_url=url, weibo_base_url=url, cms_base_url=url)
+        rows = _rows(outlets)
+    failed = {k[1]: r["说明"] for k, r in rows.items() if r["结果"] == "失败"}
+    assert {"获取 access_token", "access_token", "CMS 连通与令牌"} <= set(failed), rows
+    assert "HTTP 404" in failed["获取 access_token"] and "base_url" in failed["获取 access_token"]
+    assert "HTTP 404" in failed["access_token"] and "base_url" in failed["access_token"]
+    assert "不是 JSON" in failed["CMS 连通与令牌"] or "404" in failed["CMS 连通与令牌"]
+    assert not any(r["结果"] == "通过" for k, r in rows.items() if k[1] in ("草稿/发布接口权限", "查询最近微博"))
+    for check in ("获取 access_token", "access_token", "CMS 连通与令牌"):
+        print(f"\n404 {check}:", failed[check])
+
+
+def _dead_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_dead_port_is_explained_in_chinese_with_the_action_within_5_s(outlets):
+    port = _dead_port()
+    url = f'"http://127.0.0.1:{port}"'
+    outlets.configure(wechat_base_url=url, weibo_base_url=url, cms_base_url=url, smtp_port=str(port))
+    started = time.monotonic()
+    rows = _rows(outlets)
+    elapsed = time.monotonic() - started
+    failed = {(k[0], k[1]): r["说明"] for k, r in rows.items() if r["结果"] == "失败"}
+    by = {k[1] if k[1] != "网络连接" else f"{k[0]} 网络连接": v for k, v in failed.items()}
+    wechat = next(v for k, v in by.items() if k.startswith("微信") and "网络连接" in k)
+    weibo = next(v for k, v in by.items() if k.startswith("微博") and "网络连接" in k)
+    for why in (wechat, weibo, by["CMS 连通与令牌"], by["SMTP 连接与登录"]):
+        assert "连接被拒绝" in why and not any(t in why for t in NO_LIBRARY_TEXT), why
+    assert "[transport.wechat] base_url" in wechat and "[transport.weibo] base_url" in weibo
+    assert "[transport.smtp] host 和 port" in by["SMTP 连接与登录"]
+    assert not any(k[1] == "access_token" for k in failed)  # the token was never asked: not "token failed"
+    assert elapsed < 5, elapsed
+    print(f"\ndead port ({elapsed:.2f} s):", wechat, "|", weibo)
+
+
+def test_an_outlet_that_never_answers_is_given_up_within_5_s(outlets):
+    """A port that accepts connections and never answers (a firewall, a hung proxy)."""
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(16)
+    try:
+        url = f'"http://127.0.0.1:{hung.getsockname()[1]}"'
+        outlets.configure(wechat_base_url=url)
+        started = time.monotonic()
+        rows = run_doctor(outlets.settings, only={"wechat"})
+        elapsed = time.monotonic() - started
+    finally:
+        hung.close()
+    (row,) = [r for r in rows if r["结果"] == "失败"]
+    assert row["检查"] == "网络连接" and "超时" in row["说明"] and "base_url" in row["说明"]
+    assert elapsed < 5, elapsed
+    print(f"\nno answer ({elapsed:.2f} s):", row["说明"])
+
+
+@pytest.mark.parametrize("code,words", [(40164, "IP白名单"), (48001, "2025 年 7 月")])
+def test_wechat_refusals_say_what_to_do(outlets, code, words):
+    path = "/cgi-bin/stable_token" if code == 40164 else "/cgi-bin/draft/batchget"
+    outlets.wechat.inject(path, "errcode", code=code)
+    wechat = _of(_rows(outlets), "微信")
+    failed = [why for result, why in wechat.values() if result == "失败"]
+    assert len(failed) == 1 and words in failed[0] and str(code) in failed[0]
+    print(f"\n{code}:", failed[0])
+
+
+def test_an_unexpected_reply_shape_fails(outlets):
+    outlets.wechat.inject("/cgi-bin/draft/batchget", "errcode", code=0, extra={"errmsg": "ok"})  # no item list
+    wechat = _of(_rows(outlets), "微信")
+    assert wechat["草稿/发布接口权限"][0] == "失败" and "格式与文档不符" in wechat["草稿/发布接口权限"][1]

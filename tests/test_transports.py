@@ -120,6 +120,7 @@ def test_a_second_run_sends_nothing(outlets, samples, rendered):
 
 
 def test_wechat_push_to_followers_goes_out_once(outlets, samples, rendered):
+    """A pushed release is a 群发 instead of a 发表 (a published draft cannot be mass-sent: 40007)."""
     outlets.configure(wechat_push='"always"')
     r, rend = samples[SAMPLE], rendered("wechat")
     outlets.wechat.inject("/cgi-bin/message/mass/sendall", "drop-after")  # pushed, reply lost
@@ -128,7 +129,12 @@ def test_wechat_push_to_followers_goes_out_once(outlets, samples, rendered):
     (cid, sent), = outlets.wechat.state.mass.items()
     assert cid == f"{SAMPLE}.{r.version}" and sent["media_id"] == outlets.wechat.state.draft_order[0]
     assert len(outlets.wechat.calls_to("/cgi-bin/message/mass/sendall")) == 2  # retried, deduplicated
-    assert outlets.row(SAMPLE, "wechat", r.version).steps["mass_msg_id"] == str(sent["msg_id"])
+    row = outlets.row(SAMPLE, "wechat", r.version)
+    assert row.steps["mass_msg_id"] == str(sent["msg_id"]) and row.external_id == f"mass:{sent['msg_id']}"
+    assert outlets.wechat.calls_to("/cgi-bin/freepublish/submit") == []  # no 发表 of the same draft
+    assert outlets.wechat.draft_box == []  # the 群发 consumed the draft
+    from pressroom.delivery.engine import delete_one
+    assert "群发消息" in delete_one(outlets.settings, row) and sent["deleted"]
 
 
 def test_publish_job_finish_callback_wakes_the_poller(outlets, samples, rendered):
@@ -171,7 +177,9 @@ def test_no_credential_leaks_into_logs_errors_ledger_or_files(outlets, samples, 
         t.http.request("POST", "/cgi-bin/draft/add", what="新建草稿", params={"access_token": t._token()})
     except TransientError as e:
         errors.append(str(e))
-    assert errors and "access_token=***" in errors[0] and f"{port}" in errors[0]
+    # The message names the address to check and what went wrong, in Chinese; no token, no library text.
+    assert errors and f"{port}" in errors[0] and "连接被拒绝" in errors[0] and "access_token" not in errors[0]
+    assert "urllib3" not in errors[0] and "Errno" not in errors[0]
     from tests.servers.wechat import WeChatServer
 
     outlets.wechat = WeChatServer(appid=wx.appid, secret=wx.secret)

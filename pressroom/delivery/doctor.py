@@ -1,9 +1,13 @@
 """``pressroom doctor``: is every configured outlet usable? And the circuit breaker it resets.
 
 ``run_doctor(settings)`` checks each configured transport once (WeChat: a token can be obtained and the
-draft API is authorised; Weibo: the token reads the account's timeline and ``rip`` is set; SMTP: STARTTLS
-and login work and every desk has an address; CMS: the endpoint answers and accepts the token; outbox: the
-folder is writable) and returns rows with the columns 渠道 / 检查 / 结果 / 说明. It never publishes.
+draft API answers; Weibo: ``rip`` is set, the token names its account and the timeline answers; SMTP:
+STARTTLS, login and NOOP work and every desk has an address; CMS: the endpoint answers the contract and
+tells our token from a wrong one; outbox: the folder is writable) and returns rows with the columns
+渠道 / 检查 / 结果 / 说明. It never publishes. A check passes only on a positive confirmation from the
+outlet: a 404, an unexpected reply, a permission error or an exception is a failure with its reason, a
+failure to connect is named as such with what to check, and each outlet's check finishes within 5 s
+(``DOCTOR_BUDGET`` in ``pressroom/transports/http.py``).
 
 The circuit breaker: when an outlet refuses our credentials, the delivery engine ``trip``s it; later deliveries
 to that outlet stop at once (``ChannelDisabled``, nothing sent) with the reason, instead of each release
@@ -83,11 +87,12 @@ def run_doctor(settings: Settings, ledger: Ledger | None = None, only: set[str] 
             results = cls.doctor(settings)
         except MissingCredential as e:
             results = [("凭据", False, str(e))]
-        except Exception as e:  # a check must not stop the others
-            results = [("检查", False, f"{type(e).__name__}: {e}")]
+        except Exception as e:  # a check must not stop the others, and an error is never a pass
+            results = [("检查", False, f"检查时出现意外错误（{type(e).__name__}），未能确认该渠道可用，请联系技术人员")]
         for check, ok, detail in results:
             rows.append({"渠道": label, "检查": check, "结果": PASS if ok else FAIL, "说明": redact(detail)})
-        if results and all(ok for _, ok, _ in results):
+        # The breaker re-opens only when every check of the outlet was a positive confirmation.
+        if results and all(ok is True for _, ok, _ in results):
             if reset(ledger, outlet):
                 rows.append({"渠道": label, "检查": "熔断", "结果": PASS, "说明": "此前因凭据被拒停用，现已恢复启用"})
         elif (reason := disabled_reason(ledger, outlet)) is not None:

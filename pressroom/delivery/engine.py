@@ -25,8 +25,8 @@ from pressroom.delivery.ledger import (
 )
 from pressroom.settings import Settings
 from pressroom.transports import (
-    Attempt, ChannelDisabled, CredentialsRefused, PermanentError, QuotaExhausted, Receipt, Retracts, TransientError,
-    Transport, TransportError, UnknownOutcome, transport_for,
+    Attempt, ChannelDisabled, CouldNotLook, CredentialsRefused, Found, PermanentError, QuotaExhausted, Receipt,
+    Retracts, TransientError, Transport, TransportError, UnknownOutcome, as_answer, transport_for,
 )
 
 WAIT_FOR_OTHER_RUN = timedelta(minutes=5)  # how long a second run waits for the first one's delivery
@@ -107,11 +107,16 @@ def deliver(job: Job, rendition, settings: Settings, token: str, logger=log) -> 
     if claimed.attempts > 1 or claimed.steps.get("resolved"):
         # An earlier attempt may have reached the outlet before failing or crashing (an editor's "not
         # published" included: the platform is asked again): look before sending.
-        found = transport.lookup(rendition, attempt)
-        if found:
-            ledger.mark_published(claimed, token, found.external_id, found.url)
-            logger.info("%s: found already delivered (%s), not sending again", job.channel, found.url)
+        answer = as_answer(transport.lookup(rendition, attempt))
+        if isinstance(answer, Found):
+            ledger.mark_published(claimed, token, answer.receipt.external_id, answer.receipt.url)
+            logger.info("%s: found already delivered (%s), not sending again", job.channel, answer.receipt.url)
             return outcome(ledger, job, ["发现此前已送达，未重复发送"])
+        if isinstance(answer, CouldNotLook) and not answer.resend_safe:
+            ledger.mark_failed(claimed, token, f"此前的发送可能已到达平台，但无法查询核实，未重新发送：{answer.reason}"
+                                               f"。请到平台核实后运行 pressroom resolve", state=UNCONFIRMED)
+            logger.warning("%s: could not look before resending, left unconfirmed: %s", job.channel, answer.reason)
+            return outcome(ledger, job)
     return _send(job, rendition, ledger, transport, attempt, token, logger)
 
 
@@ -133,11 +138,14 @@ def _send(job: Job, rendition, ledger: Ledger, transport: Transport, attempt: At
         logger.error("%s: refused by the outlet: %s", job.channel, e)
         return outcome(ledger, job)
     except UnknownOutcome as e:
-        found = transport.lookup(rendition, attempt_for(ledger, claimed))
-        if found:
-            ledger.mark_published(claimed, token, found.external_id, found.url)
+        answer = as_answer(transport.lookup(rendition, attempt_for(ledger, claimed)))
+        if isinstance(answer, Found):
+            ledger.mark_published(claimed, token, answer.receipt.external_id, answer.receipt.url)
             return outcome(ledger, job, ["发送结果未知，经查询已发布"])
-        ledger.mark_failed(claimed, token, f"发送结果未知，请到平台核实后运行 pressroom resolve：{e}", state=UNCONFIRMED)
+        # Not found is not proof after a lost reply (the outlet may still be processing): never resent.
+        looked = f"（查询平台：{answer.reason}）" if isinstance(answer, CouldNotLook) else ""
+        ledger.mark_failed(claimed, token, f"发送结果未知，请到平台核实后运行 pressroom resolve：{e}{looked}",
+                           state=UNCONFIRMED)
         return outcome(ledger, job)
     crashpoint("engine.before_record")
     ledger.mark_published(claimed, token, receipt.external_id, receipt.url)

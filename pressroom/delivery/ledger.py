@@ -409,7 +409,7 @@ class Ledger:
             return True
         if not self._update(d, where, state=FAILED, last_error="经核实未发布，下次发送前会先到平台查询", claimed_by=""):
             return False
-        self.save_steps(d, {"resolved": "not-published", "sending": ""})
+        self.save_steps(d, {"resolved": "not-published", "sending": "", "unconfirmed": ""})
         self.log(d.release_id, d.channel, d.label, "resolved-not-published", actor, f"原状态 {was}")
         return True
 

@@ -3,9 +3,18 @@ ledger (``pressroom.delivery``): the delivery engine claims the row, checks the 
 before resending and records the outcome; a transport only talks to its outlet.
 
 The contract (``Transport``): ``deliver(rendition, attempt) -> Receipt`` sends once; ``lookup(rendition,
-attempt) -> Receipt | None`` asks the outlet whether this exact item is already there (after a crash or an
-unknown outcome, before anything is sent again) and raises when it could not ask — "could not look" is
-never "not there". Optional capabilities are declared by inheriting ``Retracts`` (the outlet can delete
+attempt) -> Found | NotFound | CouldNotLook`` asks the outlet whether this exact item is already there (after
+a crash or an unknown outcome, before anything is sent again) and answers one of three things:
+
+- ``Found(receipt)``: it is there (the engine records it as published with the outlet's id);
+- ``NotFound()``: the outlet answered, positively, that it is not (or not complete: ``deliver`` resumes from
+  the saved steps);
+- ``CouldNotLook(reason)``: the outlet could not be asked or its answer cannot be trusted (an HTTP error or
+  404, an error reply, a reply of an unexpected shape, a permission error, two candidates). "Could not look"
+  is never "not there": the engine sends nothing and leaves the row 待核实 with the reason, unless the
+  transport says a resend cannot duplicate (``resend_safe``: a PUT to a fixed path, files rewritten).
+
+Optional capabilities are declared by inheriting ``Retracts`` (the outlet can delete
 what was published) and ``HealthChecked`` (``pressroom doctor`` can check the credentials). Errors say what
 may happen next:
 
@@ -30,6 +39,50 @@ from pressroom.settings import Settings
 class Receipt:
     external_id: str = ""
     url: str = ""
+
+
+@dataclass(frozen=True)
+class Found:
+    """The look-up found this exact item on the outlet."""
+    receipt: Receipt
+
+    def __bool__(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class NotFound:
+    """The outlet answered that the item is not there (nothing, or not every step: deliver resumes)."""
+    detail: str = ""
+
+    def __bool__(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class CouldNotLook:
+    """The outlet could not be asked, or its answer does not tell (``reason``, in Chinese, says what was
+    tried and what the editor should check). ``resend_safe``: sending again cannot make a second copy."""
+    reason: str
+    resend_safe: bool = False
+
+    def __bool__(self) -> bool:
+        return False
+
+
+LookupAnswer = Found | NotFound | CouldNotLook
+
+
+def as_answer(value) -> LookupAnswer:
+    """A look-up's answer; an installation's older transport answering ``Receipt | None`` is read as
+    found / not found."""
+    if isinstance(value, (Found, NotFound, CouldNotLook)):
+        return value
+    if isinstance(value, Receipt):
+        return Found(value)
+    if value is None:
+        return NotFound()
+    raise TypeError(f"a look-up answers Found, NotFound or CouldNotLook, not {value!r}")
 
 
 class TransportError(Exception):
@@ -110,7 +163,7 @@ class Transport(ABC):
     def deliver(self, rendition, attempt: Attempt) -> Receipt: ...
 
     @abstractmethod
-    def lookup(self, rendition, attempt: Attempt) -> Receipt | None: ...
+    def lookup(self, rendition, attempt: Attempt) -> LookupAnswer: ...
 
     def id_from_url(self, url: str) -> str:
         """The outlet's own id of a publication, read from its public address ("" when the address does

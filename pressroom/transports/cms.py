@@ -35,9 +35,10 @@ from pressroom.secrets import MissingCredential, credential, install_log_redacti
 from pressroom.settings import Settings
 
 from pressroom.transports import (
-    Attempt, CredentialsRefused, HealthChecked, PermanentError, Receipt, TransientError, Transport, TransportError,
+    Attempt, CouldNotLook, CredentialsRefused, Found, HealthChecked, LookupAnswer, NotFound, PermanentError, Receipt,
+    TransientError, Transport, TransportError,
 )
-from pressroom.transports.http import Http, json_of
+from pressroom.transports.http import DOCTOR_BUDGET, DOCTOR_CONNECT_TIMEOUT, DOCTOR_READ_TIMEOUT, Http, json_of
 
 log = logging.getLogger(__name__)
 install_log_redaction((__name__,))
@@ -67,7 +68,7 @@ class CMSTransport(Transport, HealthChecked):
         conf = transport_settings(settings, "cms")
         base = str(conf.get("base_url", ""))
         self.http = Http(base, SERVICE, timeout=float(conf.get("timeout", 30)),
-                         connect_timeout=float(conf.get("connect_timeout", 5)))
+                         connect_timeout=float(conf.get("connect_timeout", 5)), setting="[transport.cms] base_url")
         self.configured = bool(base)
 
     def path(self, release_id: str) -> str:
@@ -114,34 +115,53 @@ class CMSTransport(Transport, HealthChecked):
         return Receipt(external_id=str(data.get("id") or rendition.release_id),
                        url=str(data.get("url") or rendition.url))
 
-    def lookup(self, rendition, attempt: Attempt) -> Receipt | None:
-        """The CMS's page for this release, if it holds exactly this version."""
+    def lookup(self, rendition, attempt: Attempt) -> LookupAnswer:
+        """The CMS's page for this release, if it holds exactly this version. When the CMS cannot be asked
+        the answer says so, marked ``resend_safe``: the PUT replaces the page, so sending again cannot make a
+        second one."""
         try:
             resp = self.http.request("GET", self.path(rendition.release_id), what="查询页面", idempotent=True,
                                      headers=self._headers())
             if resp.status_code == 404:
-                return None
+                return NotFound()
             if resp.status_code != 200:
                 raise self._refused(resp, "查询页面")
             data = json_of(resp, SERVICE, "查询页面")
         except (TransportError, MissingCredential) as e:
             log.warning("cms: lookup could not ask the CMS: %s", redact(e))
-            return None
+            return CouldNotLook(redact(str(e)), resend_safe=True)
         if data.get("content_hash") != rendition.content_hash:
-            return None
-        return Receipt(external_id=str(data.get("id") or rendition.release_id),
-                       url=str(data.get("url") or rendition.url))
+            return NotFound("CMS 中是另一版本的页面")
+        return Found(Receipt(external_id=str(data.get("id") or rendition.release_id),
+                             url=str(data.get("url") or rendition.url)))
 
 
 def check(settings: Settings) -> list[tuple[str, bool, str]]:
+    """Passes only on the contract's positive answers: the probe page (which no release has) answered 404
+    with a JSON body under our token, and refused (401/403) under a wrong one — so the endpoint is this
+    CMS and it accepts our token. Any other status, a reply that is not JSON, or a CMS that does not tell
+    tokens apart fails with the reason."""
     t = CMSTransport(settings, "portal")
     if not t.configured:
         return [("CMS 地址", False, "未配置 [transport.cms] base_url")]
+    t.http = Http(t.http.base, SERVICE, timeout=DOCTOR_READ_TIMEOUT, connect_timeout=DOCTOR_CONNECT_TIMEOUT,
+                  setting="[transport.cms] base_url", budget=DOCTOR_BUDGET)
+    name = "CMS 连通与令牌"
     try:
         resp = t.http.request("GET", t.path(DOCTOR_PROBE), what="连通性检查", idempotent=True, headers=t._headers())
+        if resp.status_code != 404:
+            raise t._refused(resp, "连通性检查") if resp.status_code != 200 else PermanentError(
+                f"{SERVICE}连通性检查：探测页面 {t.path(DOCTOR_PROBE)} 不应存在，却返回 HTTP 200")
+        try:
+            json_of(resp, SERVICE, "连通性检查")
+        except TransientError:
+            return [(name, False, f"{SERVICE}连通性检查：返回 HTTP 404，但不是 CMS 接口的 JSON 回复（可能是普通网站的错误页）。"
+                                  f"请检查 [transport.cms] base_url（现为 {t.http.base}）")]
+        wrong = t.http.request("GET", t.path(DOCTOR_PROBE), what="令牌校验", idempotent=True,
+                               headers={"Authorization": "Bearer pressroom-doctor-wrong-token"})
     except (TransportError, MissingCredential) as e:
-        return [("CMS 连通与令牌", False, str(e))]
-    if resp.status_code in (200, 404):
-        return [("CMS 连通与令牌", True, f"{t.http.base} 可访问，令牌有效")]
-    return [("CMS 连通与令牌", False, str(t._refused(resp, "连通性检查")))]
-
+        return [(name, False, str(e))]
+    if wrong.status_code not in (401, 403):
+        return [(name, False, f"{SERVICE}：用错误的令牌访问也返回 HTTP {wrong.status_code}，该地址不校验令牌，"
+                              f"不能确认是 pressroom 约定的 CMS 接口。请检查 [transport.cms] base_url")]
+    return [(name, True, f"{t.http.base} 可访问，令牌有效")]

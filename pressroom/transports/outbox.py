@@ -20,7 +20,7 @@ from pressroom.crashpoints import crashpoint
 from pressroom.files import write_atomic
 from pressroom.settings import Settings
 
-from pressroom.transports import Attempt, HealthChecked, Receipt, Transport
+from pressroom.transports import Attempt, CouldNotLook, Found, HealthChecked, LookupAnswer, NotFound, Receipt, Transport
 
 RECEIPT = ".receipt.json"
 
@@ -67,15 +67,20 @@ class OutboxTransport(Transport, HealthChecked):
         write_atomic(self._receipt_path(rendition), json.dumps(receipt, ensure_ascii=False, indent=2).encode())
         return Receipt(external_id=str(main.relative_to(self.root)), url=rendition.url or main.as_uri())
 
-    def lookup(self, rendition, attempt: Attempt) -> Receipt | None:
+    def lookup(self, rendition, attempt: Attempt) -> LookupAnswer:
+        """The receipt written last: there (this version), absent, or unreadable (files are rewritten
+        atomically, so writing them again cannot make a second copy: ``resend_safe``)."""
+        path = self._receipt_path(rendition)
         try:
-            receipt = json.loads(self._receipt_path(rendition).read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
-            return None
-        if receipt.get("content_hash") != rendition.content_hash:
-            return None
+            receipt = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return NotFound()
+        except (OSError, ValueError) as e:
+            return CouldNotLook(f"发件箱回执 {path} 无法读取（{type(e).__name__}）", resend_safe=True)
+        if not isinstance(receipt, dict) or receipt.get("content_hash") != rendition.content_hash:
+            return NotFound("发件箱中是另一版本")
         main = self._main_file(rendition)
-        return Receipt(external_id=str(main.relative_to(self.root)), url=rendition.url or main.as_uri())
+        return Found(Receipt(external_id=str(main.relative_to(self.root)), url=rendition.url or main.as_uri()))
 
     def _main_file(self, rendition) -> Path:
         # The file a person opens first: a page, else the payload, else the copy, else the picture.

@@ -33,7 +33,8 @@ from pressroom.secrets import MissingCredential, credential, redact, transport_s
 from pressroom.settings import Settings
 
 from pressroom.transports import (
-    Attempt, CredentialsRefused, HealthChecked, PermanentError, Receipt, TransientError, Transport, UnknownOutcome,
+    Attempt, CouldNotLook, CredentialsRefused, Found, HealthChecked, LookupAnswer, NotFound, PermanentError, Receipt,
+    TransientError, Transport, TransportError, UnknownOutcome,
 )
 
 SERVICE = "邮件"
@@ -130,7 +131,8 @@ class SMTPTransport(Transport, HealthChecked):
             raise PermanentError(f"{SERVICE}：{self.host} 不支持 STARTTLS，请检查 [transport.smtp] 配置") from None
         except (OSError, smtplib.SMTPException) as e:
             raise TransientError(redact(
-                f"{SERVICE}：无法连接 {self.host}:{self.port}（{type(e).__name__}: {e}），未发送")) from None
+                f"{SERVICE}：无法连接 {self.host}:{self.port}（{_os_cause(e)}），未发送。请检查 [transport.smtp] "
+                f"host 和 port 是否正确、本机能否访问邮件服务器（网络、防火墙）")) from None
         if self.username:
             try:
                 password = credential(self.settings, "smtp", "password")
@@ -144,10 +146,10 @@ class SMTPTransport(Transport, HealthChecked):
                 raise CredentialsRefused(redact(f"{SERVICE}：{self.host} 拒绝登录（{e.smtp_code}），请检查用户名和密码")) from None
             except (OSError, smtplib.SMTPException) as e:
                 conn.close()
-                raise TransientError(redact(f"{SERVICE}：登录 {self.host} 出错（{type(e).__name__}: {e}），未发送")) from None
+                raise TransientError(redact(f"{SERVICE}：登录 {self.host} 出错（{_os_cause(e)}），未发送")) from None
         return conn
 
-    def _send(self, conn: smtplib.SMTP, desk: str, msg: EmailMessage) -> None:
+    def _send(self, conn: smtplib.SMTP, desk: str, msg: EmailMessage, sending=lambda: None) -> None:
         """MAIL / RCPT / DATA by hand, to know whether a failure came before or after the message left."""
         def refused(stage: str, code: int, reply: bytes):
             text = redact(f"{SERVICE}发往 {desk}：服务器在 {stage} 拒绝（{code} {reply.decode(errors='replace')}）")
@@ -170,6 +172,7 @@ class SMTPTransport(Transport, HealthChecked):
         data = re.sub(rb"(?m)^\.", b"..", data)
         if not data.endswith(b"\r\n"):
             data += b"\r\n"
+        sending()  # from here the desk may receive it: recorded first, so a crash is never resent blind
         try:
             conn.send(data + b".\r\n")
             code, reply = conn.getreply()
@@ -223,12 +226,39 @@ class SMTPTransport(Transport, HealthChecked):
     def _receipt(self, rendition) -> Receipt:
         return Receipt(external_id=message_id(rendition, self.domain), url="mailto:" + ",".join(self.desks))
 
-    def lookup(self, rendition, attempt: Attempt) -> Receipt | None:
-        """SMTP has no way to ask a mailbox. Only what was recorded counts: every desk answered 250."""
-        sent = attempt.current_steps().get("sent") or {}
+    def lookup(self, rendition, attempt: Attempt) -> LookupAnswer:
+        """SMTP has no way to ask a mailbox. Only what was recorded counts: every desk answered 250 (found);
+        a desk whose message was on its way when the connection or the process died (``sending``,
+        ``unconfirmed``) cannot be known (could not look); otherwise the desks not yet done get it."""
+        steps = attempt.current_steps()
+        sent = steps.get("sent") or {}
         if self.desks and all(d in sent for d in self.desks):
-            return self._receipt(rendition)
-        return None
+            return Found(self._receipt(rendition))
+        doubtful = next((steps[k] for k in ("sending", "unconfirmed") if steps.get(k) and steps[k] not in sent), "")
+        if doubtful:
+            # resend_safe: ``deliver`` never mails the desk in doubt again, only the desks not yet done, so the
+            # other desks still get their copy and the row ends 待核实 for that one desk.
+            return CouldNotLook(f"{SERVICE}发往 {doubtful} 时中断，邮件可能已送达（邮件服务器无法查询），未重新发送。"
+                                f"请与该编辑部核实（Message-ID {message_id(rendition, self.domain)}）", resend_safe=True)
+        return NotFound()
+
+
+def _os_cause(e: BaseException) -> str:
+    """A connection failure in Chinese (never the library's text)."""
+    if isinstance(e, ConnectionRefusedError):
+        return "连接被拒绝（该地址没有邮件服务在监听）"
+    if isinstance(e, socket.gaierror):
+        return "域名无法解析"
+    if isinstance(e, (socket.timeout, TimeoutError)):
+        return "连接或等待回复超时"
+    if isinstance(e, smtplib.SMTPServerDisconnected):
+        return "服务器断开了连接"
+    if isinstance(e, smtplib.SMTPResponseException):
+        return f"服务器回复 {e.smtp_code}"
+    return f"网络错误 {type(e).__name__}"
+
+
+DOCTOR_TIMEOUT = 4.0  # s per step of the doctor's SMTP check (ours): each outlet answers within 5 s
 
 
 def check(settings: Settings) -> list[tuple[str, bool, str]]:
@@ -239,15 +269,23 @@ def check(settings: Settings) -> list[tuple[str, bool, str]]:
         desks = SMTPTransport(settings, ch).desks
         out.append((f"{ch} 编辑部邮箱", bool(desks), "、".join(desks) or f"未配置 [transport.smtp.desks] {ch}"))
     t = SMTPTransport(settings, mailed[0] if mailed else "newspaper")
+    t.timeout = min(t.timeout, DOCTOR_TIMEOUT)
     try:
         conn = t._connect()
         try:
-            conn.noop()
+            code, _ = conn.noop()
+            if code != 250:
+                raise TransientError(f"{SERVICE}：{t.host} 对 NOOP 回复 {code}，不能确认服务器可用")
         finally:
-            conn.quit()
+            try:
+                conn.quit()
+            except (OSError, smtplib.SMTPException):
+                conn.close()
         how = ("STARTTLS、" if t.starttls else "") + ("登录" if t.username else "连接")
         out.append(("SMTP 连接与登录", True, f"{t.host}:{t.port} {how}成功"))
-    except (PermanentError, TransientError, OSError, smtplib.SMTPException, socket.error) as e:
+    except (PermanentError, TransientError) as e:
         out.append(("SMTP 连接与登录", False, str(e)))
+    except (OSError, smtplib.SMTPException) as e:
+        out.append(("SMTP 连接与登录", False, f"{SERVICE}：与 {t.host}:{t.port} 的会话出错（{_os_cause(e)}）"))
     return out
 

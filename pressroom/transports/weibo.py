@@ -31,10 +31,11 @@ from pressroom.secrets import MissingCredential, credential, install_log_redacti
 from pressroom.settings import Settings
 
 from pressroom.transports import (
-    Attempt, CredentialsRefused, HealthChecked, PermanentError, QuotaExhausted, Receipt, Retracts, TransientError, Transport,
-    TransportError, UnknownOutcome,
+    Attempt, CouldNotLook, CredentialsRefused, Found, HealthChecked, LookupAnswer, NotFound, PermanentError,
+    QuotaExhausted, Receipt, Retracts, TransientError, Transport, TransportError, UnknownOutcome,
 )
-from pressroom.transports.http import Http, json_of
+from pressroom.transports.http import (DOCTOR_BUDGET, DOCTOR_CONNECT_TIMEOUT, DOCTOR_READ_TIMEOUT, ConnectionFailed, Http,
+                                       json_of)
 
 log = logging.getLogger(__name__)
 install_log_redaction((__name__,))
@@ -44,6 +45,7 @@ SERVICE = "微博"
 SHARE = "/2/statuses/share.json"
 TIMELINE = "/2/statuses/user_timeline.json"
 DESTROY = "/2/statuses/destroy.json"
+GET_UID = "/2/account/get_uid.json"  # the token's account id: the positive check of a token
 SHARE_FILE = "weibo-share.json"
 
 RATE_LIMITS = {10022, 10023, 10024, 20016}
@@ -87,7 +89,7 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
         conf = transport_settings(settings, "weibo")
         self.conf = conf
         self.http = Http(str(conf.get("base_url", DEFAULT_BASE)), SERVICE, timeout=float(conf.get("timeout", 20)),
-                         connect_timeout=float(conf.get("connect_timeout", 5)))
+                         connect_timeout=float(conf.get("connect_timeout", 5)), setting="[transport.weibo] base_url")
         self.rip = str(conf.get("rip") or settings.outlet("weibo").get("rip") or "")
         self.uid = str(conf.get("uid") or "")
         self.lookup_count = int(conf.get("lookup_count", 20))
@@ -131,33 +133,40 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
                                  f"中填写本单位的出口 IP") from None
         known = attempt.other_ids()
         if delivery.attempts > 1 and (delivery.id, delivery.attempts) not in self._looked:
-            found = self._find(status, known)  # raises if it cannot look: never post blind
-            if found:
-                return found
+            answer = self._find(status, known)
+            if isinstance(answer, Found):
+                return answer.receipt
+            if isinstance(answer, CouldNotLook):  # never post blind
+                raise UnknownOutcome(f"{answer.reason}；此前的发送可能已成功，未再次发布，请到微博核实")
         form = {"access_token": token, "status": status, "rip": self.rip}
         files = {"pic": (pic_name, pic, _mime(pic_name))} if pic is not None else None
         throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.transports.ratelimit)
         try:
             resp = self.http.request("POST", SHARE, what="发布微博", data=form, files=files)
         except UnknownOutcome as e:
-            found = self._find(status, known, quiet=True)
-            if found:
-                log.info("weibo: reply lost, post found on the account: %s", found.url)
-                return found
-            raise UnknownOutcome(f"{e}；账号最近的微博中暂未找到这条，请到微博核实") from None
+            answer = self._find(status, known)
+            if isinstance(answer, Found):
+                log.info("weibo: reply lost, post found on the account: %s", answer.receipt.url)
+                return answer.receipt
+            raise UnknownOutcome(f"{e}；{_what_was_looked(answer)}，请到微博核实") from None
         data = json_of(resp, SERVICE, "发布微博")
         if data.get("error_code"):
             if data["error_code"] in REPEATED:
-                found = self._find(status, known, quiet=True)
-                if found:
-                    log.info("weibo: repeated content, adopting the existing post %s", found.url)
-                    return found
-                raise UnknownOutcome(redact(
-                    f"{SERVICE}提示内容重复（error_code {data['error_code']}），但账号最近 {self.lookup_count} 条微博中"
-                    f"没有找到这条：可能已发布过，请到微博核实"))
+                return self._repeated(data, status, known)
             raise self._error(data, "发布微博")
         crashpoint("weibo.after_share")
         return self._receipt(data)
+
+    def _repeated(self, data: dict, status: str, known: set[str]) -> Receipt:
+        """"Repeated content" (docs/outlets.md#weibo: the same text as the account's last post) means this
+        post may already be there: adopt it if the timeline shows it, else leave it to the editor, saying
+        what was actually looked at."""
+        answer = self._find(status, known)
+        if isinstance(answer, Found):
+            log.info("weibo: repeated content, adopting the existing post %s", answer.receipt.url)
+            return answer.receipt
+        raise UnknownOutcome(redact(f"{SERVICE}提示内容重复（error_code {data['error_code']}），可能已发布过；"
+                                    f"{_what_was_looked(answer)}。未再次发布，请到微博核实"))
 
     def _receipt(self, post: dict) -> Receipt:
         idstr = str(post.get("idstr") or post.get("id") or "")
@@ -170,38 +179,55 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
 
     # -- looking ---------------------------------------------------------------------------------
 
-    def _find(self, status: str, known: set[str], quiet: bool = False) -> Receipt | None:
-        """Search the account's recent posts for this status."""
-        want = _words(status)
+    def _timeline(self, count: int, throttled: bool = True) -> list[dict] | CouldNotLook:
+        """The account's most recent posts, or why they could not be read: any HTTP status but 200 (the
+        timeline is not available to every app and may answer 404), an error reply, or a reply without a
+        ``statuses`` list is "could not look", never an empty timeline (docs/outlets.md#weibo)."""
+        what = "查询最近微博"
         try:
-            throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.transports.ratelimit)
-            resp = self.http.request("GET", TIMELINE, what="查询最近微博", idempotent=True,
-                                     params={"access_token": self._token(), "count": self.lookup_count})
-            data = json_of(resp, SERVICE, "查询最近微博")
-            if data.get("error_code"):
-                raise self._error(data, "查询最近微博")
-        except TransportError:
-            if quiet:
-                return None
-            raise
-        for post in data.get("statuses") or []:
-            if str(post.get("idstr") or post.get("id")) in known:
-                continue
-            if _words(post.get("text", "")) == want:
-                return self._receipt(post)
-        return None
+            if throttled:
+                throttle(self.outlet)  # per-outlet API rate limit shared by all workers (pressroom.transports.ratelimit)
+            resp = self.http.request("GET", TIMELINE, what=what, idempotent=True,
+                                     params={"access_token": self._token(), "count": count})
+            data = _json_or_empty(resp)
+        except TransportError as e:
+            return CouldNotLook(f"无法查询账号最近的微博（{e}）")
+        if data.get("error_code"):
+            return CouldNotLook(f"无法查询账号最近的微博（{self._error(data, what)}）")
+        if resp.status_code != 200:
+            return CouldNotLook(f"无法查询账号最近的微博：{SERVICE}{what}返回 HTTP {resp.status_code}"
+                                f"（该应用可能没有 statuses/user_timeline 接口权限）")
+        posts = data.get("statuses")
+        if not isinstance(posts, list) or not all(isinstance(p, dict) and "text" in p for p in posts):
+            return CouldNotLook(f"无法查询账号最近的微博：{SERVICE}{what}的回复中没有微博列表（statuses），格式与文档不符")
+        return posts
 
-    def lookup(self, rendition, attempt: Attempt) -> Receipt | None:
+    def _find(self, status: str, known: set[str]) -> LookupAnswer:
+        """Search the account's recent posts for this status: found, not among the N posts read, or could
+        not look. Two matching posts (not recorded for another version) cannot tell which is ours."""
+        posts = self._timeline(self.lookup_count)
+        if isinstance(posts, CouldNotLook):
+            return posts
+        want = _words(status)
+        hits = [p for p in posts if str(p.get("idstr") or p.get("id")) not in known and _words(p["text"]) == want]
+        if len(hits) > 1:
+            ids = "、".join(str(p.get("idstr") or p.get("id")) for p in hits)
+            return CouldNotLook(f"账号最近的微博中有 {len(hits)} 条与本条文字相同（{ids}），无法判断哪条是本次发布")
+        if hits:
+            return Found(self._receipt(hits[0]))
+        return NotFound(f"已查询账号最近 {len(posts)} 条微博，没有这条")
+
+    def lookup(self, rendition, attempt: Attempt) -> LookupAnswer:
         delivery = attempt.row
         try:
             status = self._status(rendition)[0]
-            found = self._find(status, attempt.other_ids())
+            answer = self._find(status, attempt.other_ids())
         except (TransportError, MissingCredential, KeyError) as e:
             log.warning("weibo: lookup could not ask the platform: %s", redact(e))
-            return None
-        if found is None:
+            return CouldNotLook(redact(f"无法查询账号最近的微博（{e}）"))
+        if isinstance(answer, NotFound):
             self._looked.add((delivery.id, delivery.attempts))  # deliver need not look again
-        return found
+        return answer
 
     def id_from_url(self, url: str) -> str:
         """``https://weibo.com/<uid>/<mid>``: the mid as a number (a base62 mid such as ``Q9Jq5aBcD`` is
@@ -239,27 +265,57 @@ class WeiboTransport(Transport, Retracts, HealthChecked):
         return f"已删除微博 {post_id}"
 
 
+def _json_or_empty(resp) -> dict:
+    """The reply's JSON object, or {} when it is not one (the caller then judges by the HTTP status)."""
+    try:
+        data = resp.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _what_was_looked(answer: LookupAnswer) -> str:
+    """What the look-up actually did, for the editor's message."""
+    if isinstance(answer, CouldNotLook):
+        return answer.reason
+    return answer.detail or "账号最近的微博中没有找到这条"
+
+
 def _mime(name: str) -> str:
     n = name.lower()
     return "image/png" if n.endswith(".png") else "image/gif" if n.endswith(".gif") else "image/jpeg"
 
 
 def check(settings: Settings) -> list[tuple[str, bool, str]]:
+    """Passes only on Weibo's positive answers: ``account/get_uid`` names the token's account, and the
+    timeline answers its documented shape (the look-up after a crash needs it; docs/outlets.md#weibo: not
+    every app has it). A 404, an error reply or another shape fails with the reason."""
     t = WeiboTransport(settings, "weibo")
+    t.http = Http(t.http.base, SERVICE, timeout=DOCTOR_READ_TIMEOUT, connect_timeout=DOCTOR_CONNECT_TIMEOUT,
+                  setting="[transport.weibo] base_url", budget=DOCTOR_BUDGET)
     out = []
     try:
         ipaddress.ip_address(t.rip)
         out.append(("rip（出口 IP）", True, t.rip))
     except ValueError:
-        out.append(("rip（出口 IP）", False, "未配置：请在 [transport.weibo] 中填写 rip"))
+        out.append(("rip（出口 IP）", False, "未配置：请在 [transport.weibo] 中填写 rip（本单位的出口 IP）"))
+    what = "确认授权账号"
     try:
-        resp = t.http.request("GET", TIMELINE, what="查询最近微博", idempotent=True,
-                              params={"access_token": t._token(), "count": 1})
-        data = json_of(resp, SERVICE, "查询最近微博")
-        if data.get("error_code"):
-            raise t._error(data, "查询最近微博")
-        out.append(("access_token", True, "令牌有效，可读取账号微博"))
+        resp = t.http.request("GET", GET_UID, what=what, idempotent=True, params={"access_token": t._token()})
+        data = _json_or_empty(resp)
+    except ConnectionFailed as e:
+        return out + [("网络连接", False, str(e))]
     except TransportError as e:
-        out.append(("access_token", False, str(e)))
+        return out + [("access_token", False, str(e))]
+    if data.get("error_code"):
+        return out + [("access_token", False, str(t._error(data, what)))]
+    if resp.status_code != 200 or not str(data.get("uid") or "").strip():
+        return out + [("access_token", False, f"{SERVICE}{what}：返回 HTTP {resp.status_code}，回复中没有账号 uid，"
+                                             f"不能确认令牌有效。请检查 [transport.weibo] base_url（应为 {DEFAULT_BASE}）")]
+    out.append(("access_token", True, f"令牌有效（账号 uid {data['uid']}）"))
+    posts = t._timeline(1, throttled=False)  # a doctor run never waits for a rate-limit slot
+    if isinstance(posts, CouldNotLook):
+        out.append(("查询最近微博", False, f"{posts.reason}。发布中断后将无法自动核对，此类情况会转为待核实"))
+    else:
+        out.append(("查询最近微博", True, "可读取账号最近的微博（发布中断后用于核对）"))
     return out
-

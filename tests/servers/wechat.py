@@ -9,6 +9,14 @@ content (as the platform does). ``freepublish/submit`` only accepts a job: the a
 platform), or fails, if told to. ``freepublish/delete`` takes the article off the published list; its job
 then reports ``publish_status`` 5 (deleted after success).
 
+As documented (docs/outlets.md#wechat, "Token, publishing and looking up"): a draft leaves the draft box
+once it is published or mass-sent, so ``draft/batchget`` no longer lists it and ``freepublish/submit`` or
+``message/mass/sendall`` of its ``media_id`` answer 40007; ``freepublish/batchget`` items carry the
+documented ``news_item`` fields (title, author, digest, content, content_source_url, thumb_media_id,
+thumb_url, need_open_comment, only_fans_can_comment, url, is_deleted) and ``update_time``, and any of the
+fields may be absent (``omit_fields``: the ones this platform leaves out). ``keeps_drafts=True`` is a
+platform that keeps published drafts (not WeChat's documented behaviour: to show what would go wrong).
+
 Service faults (``inject(path, kind, …)``):
 - ``"expire-token"``: the current token expires just before this request (token expiry mid-run);
 - ``"errcode"``: answer ``{"errcode": code}`` once (``-1`` busy, ``45011`` per-minute limit, ``40164`` …);
@@ -66,8 +74,9 @@ class WeChatState:
     current: str = ""
     images: dict[str, bytes] = field(default_factory=dict)  # uploadimg url -> bytes
     materials: dict[str, bytes] = field(default_factory=dict)  # permanent media_id -> bytes
-    drafts: dict[str, list[dict]] = field(default_factory=dict)  # media_id -> articles (as stored)
+    drafts: dict[str, list[dict]] = field(default_factory=dict)  # media_id -> articles (as stored), every draft made
     draft_order: list[str] = field(default_factory=list)
+    consumed: set[str] = field(default_factory=set)  # drafts published or mass-sent: gone from the draft box
     jobs: dict[str, Job] = field(default_factory=dict)
     published: list[dict] = field(default_factory=list)  # freepublish/batchget items, oldest first
     mass: dict[str, dict] = field(default_factory=dict)  # clientmsgid -> {"msg_id", "media_id"}
@@ -75,8 +84,11 @@ class WeChatState:
 
 class WeChatServer(FakeServer):
     def __init__(self, appid: str = "wx-test-appid", secret: str = "test-app-secret",
-                 token_ttl: int = 7200, publish_polls: int = 1, quotas: dict[str, int] | None = None):
+                 token_ttl: int = 7200, publish_polls: int = 1, quotas: dict[str, int] | None = None,
+                 keeps_drafts: bool = False, omit_fields: tuple[str, ...] = ()):
         super().__init__()
+        self.keeps_drafts = keeps_drafts
+        self.omit_fields = set(omit_fields)  # news_item fields freepublish/batchget leaves out
         self.appid, self.secret = appid, secret
         self.token_ttl = token_ttl
         self.publish_polls = publish_polls  # freepublish/get answers "publishing" this many times first
@@ -103,7 +115,18 @@ class WeChatServer(FakeServer):
 
     @property
     def drafts(self) -> list[list[dict]]:
+        """Every draft ever made (one per draft/add accepted), including those since published."""
         return [self.state.drafts[m] for m in self.state.draft_order]
+
+    @property
+    def draft_box(self) -> list[str]:
+        """The media ids the draft box lists now."""
+        return [m for m in self.state.draft_order if m not in self.state.consumed]
+
+    def _consume(self, media_id: str) -> None:
+        # docs/outlets.md#wechat: a draft leaves the draft box once it is published or mass-sent.
+        if not self.keeps_drafts:
+            self.state.consumed.add(media_id)
 
     def tokens_issued(self) -> list[str]:
         return list(self.state.tokens)
@@ -127,6 +150,7 @@ class WeChatServer(FakeServer):
             "/cgi-bin/freepublish/batchget": self._publish_batchget,
             "/cgi-bin/freepublish/delete": self._delete,
             "/cgi-bin/message/mass/sendall": self._sendall,
+            "/cgi-bin/message/mass/delete": self._mass_delete,
         }
         route = routes.get(req.path)
         if route is None:
@@ -277,6 +301,7 @@ class WeChatServer(FakeServer):
                 return content
             stored.append({**a, "content": content})
         media_id = self._id("DRAFT_")
+        stored = [{**a, "update_time": int(time.time())} for a in stored]
         self.state.drafts[media_id] = stored
         self.state.draft_order.append(media_id)
         return Response.of_json({"media_id": media_id})
@@ -292,22 +317,24 @@ class WeChatServer(FakeServer):
         if isinstance(page, Response):
             return page
         offset, count = page
-        newest = list(reversed(self.state.draft_order))
+        newest = list(reversed(self.draft_box))
         items = []
         for m in newest[offset:offset + count]:
-            news = [dict(a) for a in self.state.drafts[m]]
+            news = [{k: v for k, v in a.items() if k != "update_time"} for a in self.state.drafts[m]]
             if body.get("no_content"):
                 for a in news:
                     a.pop("content", None)
-            items.append({"media_id": m, "content": {"news_item": news}, "update_time": 0})
+            t = self.state.drafts[m][0]["update_time"]
+            items.append({"media_id": m, "content": {"news_item": news, "create_time": t, "update_time": t},
+                          "update_time": t})
         return Response.of_json({"total_count": len(newest), "item_count": len(items), "item": items})
 
     # -- publishing --------------------------------------------------------------------------------
 
     def _submit(self, req: Request, body: dict, fault: Fault | None) -> Response:
         media_id = body.get("media_id")
-        if media_id not in self.state.drafts:
-            return err(40007, "invalid media_id")
+        if media_id not in self.state.drafts or media_id in self.state.consumed:
+            return err(40007, "invalid media_id")  # unknown, or consumed by an earlier publication
         job = Job(self._id("PUBLISH_"), media_id, self.publish_polls,
                   fail_status=fault.code if fault and fault.kind == "publish-fails" else 0)
         self.state.jobs[job.publish_id] = job
@@ -322,10 +349,23 @@ class WeChatServer(FakeServer):
         job.status = 0
         job.article_id = self._id("ARTICLE_")
         job.article_url = f"https://mp.weixin.qq.com/s/{job.article_id}"
-        news = [{**a, "url": job.article_url, "is_deleted": False} for a in self.state.drafts[job.media_id]]
+        now = int(time.time())
+        news = [self._news_item(a, job.article_url) for a in self.state.drafts[job.media_id]]
         self.state.published.append({"article_id": job.article_id,
-                                     "content": {"news_item": news, "create_time": 0, "update_time": 0},
-                                     "update_time": 0})
+                                     "content": {"news_item": news, "create_time": now, "update_time": now},
+                                     "update_time": now})
+        self._consume(job.media_id)
+
+    def _news_item(self, a: dict, url: str) -> dict:
+        """A published ``news_item`` with the documented fields (freepublish/batchget), less those this
+        platform omits (docs/outlets.md#wechat: fields of ``news_item`` may be absent)."""
+        item = {"title": a.get("title", ""), "author": a.get("author", ""), "digest": a.get("digest", ""),
+                "content": a.get("content", ""), "content_source_url": a.get("content_source_url", ""),
+                "thumb_media_id": a.get("thumb_media_id", ""),
+                "thumb_url": f"http://mmbiz.qpic.cn/material/{a.get('thumb_media_id', '')}/0",
+                "need_open_comment": a.get("need_open_comment", 0),
+                "only_fans_can_comment": a.get("only_fans_can_comment", 0), "url": url, "is_deleted": False}
+        return {k: v for k, v in item.items() if k not in self.omit_fields}
 
     def _get(self, req: Request, body: dict, _fault) -> Response:
         job = self.state.jobs.get(str(body.get("publish_id", "")))
@@ -381,12 +421,22 @@ class WeChatServer(FakeServer):
         if body["mpnews"].get("media_id") not in self.state.drafts:
             return err(40007, "invalid media_id")
         cid = str(body.get("clientmsgid") or "")
-        if len(cid) > 64:
-            return err(47001, "clientmsgid too long")
-        if cid and cid in self.state.mass:
+        if cid and cid in self.state.mass:  # checked first: a retry of a push already made
             return Response.of_json({"errcode": 45065, "errmsg": "clientmsgid exist",
                                      "msg_id": self.state.mass[cid]["msg_id"]})
+        if body["mpnews"]["media_id"] in self.state.consumed:
+            return err(40007, "invalid media_id")  # published or mass-sent already: not in the draft box
+        if len(cid) > 64:
+            return err(47001, "clientmsgid too long")
         msg_id = int(self._id("")) + 1000
         self.state.mass[cid or f"anon-{msg_id}"] = {"msg_id": msg_id, "media_id": body["mpnews"]["media_id"]}
+        self._consume(body["mpnews"]["media_id"])
         return Response.of_json({"errcode": 0, "errmsg": "send job submission success", "msg_id": msg_id,
                                  "msg_data_id": msg_id + 1})
+
+    def _mass_delete(self, req: Request, body: dict, _fault) -> Response:
+        for cid, sent in self.state.mass.items():
+            if sent["msg_id"] == body.get("msg_id"):
+                sent["deleted"] = True
+                return err(0, "ok")
+        return err(40007, "invalid msg_id")

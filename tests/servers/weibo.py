@@ -1,15 +1,24 @@
 """A Weibo API double: ``statuses/share``, ``statuses/user_timeline``, ``statuses/destroy`` — strict per
 docs/outlets.md#weibo.
 
-Strict means: ``rip`` and ``status`` required (10016), a status over 140 汉字 20012 (bytes / 2 with every URL
-shortened to a 20-byte t.cn link, as the platform stores it), no link under the safe domain or a
-``#话题#`` 10017, a picture that is not JPEG/GIF/PNG 20005 or ≥ 5 MB 20006, the same text twice 20019,
-more than 30 posts an hour 10023, a bad or expired token 21332 / 21327. Stored texts carry the short link,
-not the original URL (as real timelines do), so a lookup has to match on the words.
+Strict means: ``rip`` and ``status`` required (10016), a status over 140 汉字 20012, no link under the safe
+domain or a ``#话题#`` 10017, a picture that is not JPEG/GIF/PNG 20005 or ≥ 5 MB 20006, the same text as the
+last post 20019, more than 30 posts an hour 10023, a bad or expired token 21332 / 21327. Stored texts carry
+the short link, not the original URL (as real timelines do), so a lookup has to match on the words.
+
+Each behaviour as docs/outlets.md#weibo states it:
+- length: the documentation promises only "不超过140个汉字", so by default every character of the status as
+  sent counts one, URLs at full length (``counting="plain"``); ``counting="weighted"`` is a platform that
+  weighs like Sina's web client (ASCII half, long URLs as a 20-byte t.cn link);
+- "repeated" (20019) means the same text as the account's last post, nothing older;
+- ``statuses/user_timeline`` is not available to every app: ``timeline_status=404`` answers it with HTTP 404,
+  ``timeline_status=403`` with error 10014 (no permission);
+- ``account/get_uid`` answers the token's ``uid``: the positive check of a token (``pressroom doctor``).
 
 Service faults (``inject(path, kind, …)``): ``"error"`` answers ``{"error_code": code}`` once without
 acting (10022–10024 rate limits, 20016 too fast, 20017/20111 repeated content); ``"error-after"`` posts,
-then answers the error anyway (the platform accepted it and still said "repeated").
+then answers the error anyway (the platform accepted it and still said "repeated"); ``"no-statuses"`` on the
+timeline answers JSON without the ``statuses`` list (a reply of an unexpected shape).
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from tests.servers.base import Fault, FakeServer, Request, Response
 SHARE = "/2/statuses/share.json"
 TIMELINE = "/2/statuses/user_timeline.json"
 DESTROY = "/2/statuses/destroy.json"
+GET_UID = "/2/account/get_uid.json"
 _URL = re.compile(r"https?://[A-Za-z0-9.-]+[-A-Za-z0-9_$.+!*()/\\,:;@&=?~#%]*")
 _HASHTAG = re.compile(r"#[^#\s]+#")
 MESSAGES = {
@@ -49,8 +59,10 @@ def _pic_type(data: bytes) -> str:
 
 class WeiboServer(FakeServer):
     def __init__(self, token: str = "weibo-test-token", uid: int = 5550001, safe_domain: str = "huainan.gov.cn",
-                 hourly_limit: int = 30):
+                 hourly_limit: int = 30, counting: str = "plain", timeline_status: int = 200):
         super().__init__()
+        self.counting = counting  # "plain" (the documented promise) or "weighted"
+        self.timeline_status = timeline_status  # 200, or 404 / 403: the timeline is not available to this app
         self.token, self.uid, self.safe_domain = token, uid, safe_domain
         self.hourly_limit = hourly_limit
         self.expired = False
@@ -85,7 +97,11 @@ class WeiboServer(FakeServer):
                 return self._error(fault.code, req)
             return resp
         if req.path == TIMELINE:
+            if fault and fault.kind == "no-statuses":  # an answer of another shape (no statuses list)
+                return Response.of_json({"total_number": len(self.posts)})
             return self._timeline(req)
+        if req.path == GET_UID:
+            return Response.of_json({"uid": self.uid})
         if req.path == DESTROY:
             return self._destroy(req)
         return Response(404, b"not found", "text/plain")
@@ -111,7 +127,11 @@ class WeiboServer(FakeServer):
         if not any((urlsplit(u).hostname or "").endswith(self.safe_domain) for u in urls):
             return self._error(10017, req, "status must contain a url of the app's safe domain")
         stored = _URL.sub(lambda m: self._short(m.group()), status)
-        if math.ceil(sum(1 if ord(c) < 0x80 else 2 for c in stored) / 2) > 140:
+        if self.counting == "weighted":
+            length = math.ceil(sum(1 if ord(c) < 0x80 else 2 for c in stored) / 2)
+        else:
+            length = len(status)  # "不超过140个汉字": every character one, as sent
+        if length > 140:
             return self._error(20012, req)
         pic = req.files.get("pic")
         if pic is not None:
@@ -119,7 +139,7 @@ class WeiboServer(FakeServer):
                 return self._error(20005, req)
             if len(pic[2]) >= 5 * 1024 * 1024:
                 return self._error(20006, req)
-        if any(p["text"] == stored for p in self.posts):
+        if self.posts and self.posts[-1]["text"] == stored:  # repeated: the same as the last post
             return self._error(20019, req)
         if len(self.posts) >= self.hourly_limit:
             return self._error(10023, req, status=403)
@@ -136,6 +156,10 @@ class WeiboServer(FakeServer):
         return Response.of_json(post)
 
     def _timeline(self, req: Request) -> Response:
+        if self.timeline_status == 404:  # the interface is not offered to this app
+            return Response(404, b"<html><body>404 Not Found</body></html>", "text/html")
+        if self.timeline_status == 403:
+            return self._error(10014, req, status=403)
         if req.method != "GET":
             return self._error(10021, req, "HTTP method is not suported for this request")
         count = int(req.query.get("count") or 20)
