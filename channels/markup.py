@@ -116,5 +116,31 @@ def paragraphs(md: str) -> list[str]:
     return to_text(md).split("\n") if md.strip() else []
 
 
+# A marked quote (README "Content format"): a blockquote whose last line ends in ——姓名, the name of one of
+# the release's speakers or experts. Only these may become a TV sound bite (同期声).
+QUOTE_SIGN = re.compile(r"[—－]{2}\s*([\u4e00-\u9fff·]{2,8})\s*$")
+
+
+def quotes(md: str, people: set[str]) -> tuple[list[tuple[str, str]], str]:
+    """The marked quotes of ``md`` as (speaker, words), and the Markdown without them."""
+    found: list[tuple[str, str]] = []
+    rest: list[str] = []
+    block: list[str] = []
+    for line in md.splitlines() + [""]:
+        if line.lstrip().startswith(">"):
+            block.append(line)
+            continue
+        if block:
+            said = " ".join(b.lstrip()[1:].strip() for b in block).strip()
+            sign = QUOTE_SIGN.search(said)
+            if sign and sign.group(1) in people:
+                found.append((sign.group(1), said[: sign.start()].strip()))
+            else:
+                rest += block
+            block = []
+        rest.append(line)
+    return found, "\n".join(rest[:-1])
+
+
 def escape(text: str) -> str:
     return html.escape(text, quote=True)

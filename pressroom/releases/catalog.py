@@ -5,6 +5,7 @@ release that fails here reaches no channel."""
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ class Catalog:
     # What validation rendered, by (release id, channel): the publish flow delivers exactly these, so each
     # channel of a release is rendered once per publish.
     renditions: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # The fidelity audit of each rendered release (pressroom.releases.audit), by release id.
+    audits: dict[str, Any] = field(default_factory=dict)
 
     def find(self, name: str) -> Release:
         """A release by id, folder name or path."""
@@ -111,6 +114,42 @@ def render_check(release: Release, catalog: Catalog) -> tuple[list[Problem], lis
     return problems, warnings
 
 
+def _furniture(release: Release, catalog: Catalog) -> list[str]:
+    """What a rendition may print besides the release: the settings (the city, its press office and
+    venue, the outlets' names and sites), the portal URL and the releases it links to."""
+    import channels
+
+    s = catalog.settings
+    ctx = catalog.context(release)
+    texts = [str(v) for v in s.city.values()] + list(s.site_names) + [ctx.portal_base, ctx.url_for(release.id)]
+    for ch in channels.names():
+        texts += [f"{v:g}" if isinstance(v, float) else str(v) for v in s.outlet(ch).values()]
+    for r in ctx.related.values():
+        when = datetime.fromisoformat(r.publish_at).astimezone(s.tz) if r.publish_at else None
+        texts.append(f"{r.title} {r.url} " + (f"{when.year}年{when.month}月{when.day}日 {when:%H:%M}" if when else ""))
+    return texts
+
+
+def audit_release(release: Release, catalog: Catalog):
+    """The fidelity audit of the release's renditions that validation made (an ``audit.Audit``)."""
+    import channels
+    from pressroom.releases import audit
+
+    rendered = {ch: catalog.renditions[(release.id, ch)] for ch in release.channels
+                if (release.id, ch) in catalog.renditions}
+    declared = {ch: (channels.get(ch).label, channels.get(ch).carries) for ch in rendered}
+    return audit.audit_release(release, catalog.registry, rendered, declared, _furniture(release, catalog))
+
+
+def audit_check(release: Release, catalog: Catalog) -> list[Problem]:
+    """A fact dropped by a full-text channel or added by any channel is a validation problem."""
+    from pressroom.releases import audit
+
+    result = audit_release(release, catalog)
+    catalog.audits[release.id] = result
+    return audit.problems(result, _rel(catalog.settings, release))
+
+
 # The last few catalogs validated in this process, by what they were made from: a CLI publish validates,
 # then runs the flow in the same process, which validates again; the content is loaded and every channel
 # rendered once. Any change to a file under content/ (or to the settings) makes a new key.
@@ -160,7 +199,7 @@ def _validate(settings: Settings, render: bool, only: str | None) -> Catalog:
         warnings += markup_warnings(r)
         if render:
             more, more_warnings = render_check(r, catalog)
-            blocking += more
+            blocking += more + audit_check(r, catalog)
             warnings += more_warnings
         if folder in problems:
             blocking = problems[folder] + blocking
