@@ -211,9 +211,9 @@ def source_facts(release: Release, registry: Registry) -> list[Fact]:
         facts += cells + _md_quotes(md, where, speakers)
         links = {m.group(1) for m in MD_LINK.finditer(md)}
         facts += [Fact("link", u, u, where) for u in sorted(links)]
-        md = re.sub(r"!\[[^\]]*\]\([^)]*\)", " ", md)  # an image's path is no number of the text
-        md = re.sub(r"\]\([^)]*\)", "]", md)
-        facts += text_facts(md, year, where, names)
+        # The words as published: raw HTML the sanitizer removes is no fact of the release (validation
+        # names it in a warning), and an image's path or a link's URL is no number of the text.
+        facts += text_facts(markup.to_text(md) if md.strip() else "", year, where, names)
     if release.document_number:
         facts.append(Fact("docnum", normal(release.document_number), release.document_number, "document_number"))
     facts += [Fact("image", img.path.rsplit("/", 1)[-1], img.path, "正文图片") for img in release.images]
