@@ -124,9 +124,13 @@ def _furniture(release: Release, catalog: Catalog) -> list[str]:
     texts = [str(v) for v in s.city.values()] + list(s.site_names) + [ctx.portal_base, ctx.url_for(release.id)]
     for ch in channels.names():
         texts += [f"{v:g}" if isinstance(v, float) else str(v) for v in s.outlet(ch).values()]
+    def shown(when):  # as the channels print it: in the city's zone
+        when = when.astimezone(s.tz)
+        return f"{when.year}年{when.month}月{when.day}日 {when:%H:%M}"
+
+    texts += [shown(t) for t in (release.publish_at, release.event_at) if t]
     for r in ctx.related.values():
-        when = datetime.fromisoformat(r.publish_at).astimezone(s.tz) if r.publish_at else None
-        texts.append(f"{r.title} {r.url} " + (f"{when.year}年{when.month}月{when.day}日 {when:%H:%M}" if when else ""))
+        texts.append(f"{r.title} {r.url} " + (shown(datetime.fromisoformat(r.publish_at)) if r.publish_at else ""))
     return texts
 
 
