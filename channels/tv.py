@@ -119,6 +119,17 @@ def _picture(release: Release, heading: str, body: str, index: int) -> str:
     return f"资料画面、图表；叠加屏幕字幕：{heading}"
 
 
+def _table_blocks(heading: str, tables: list[markup.Table]) -> list[Block]:
+    """A table is read row by row, each row a sentence naming its columns (its time counted like any
+    voice-over), over a caption card that shows the table."""
+    out = []
+    for table in tables:
+        columns = "、".join(h for h in table.header if h)
+        card = f"字幕卡：“{heading}”表格（{len(table.rows)}行{f'，列：{columns}' if columns else ''}），逐行显示"
+        out.append(Block("配音", card, spoken("".join(table.sentences()))))
+    return out
+
+
 def _titles(release: Release) -> dict[str, str]:
     return dict(speakers_with_titles(release))
 
@@ -139,10 +150,12 @@ def build_blocks(release: Release, ctx: RenderContext) -> tuple[list[Block], lis
         if sec.not_applicable:
             continue
         said, body = markup.quotes(sec.body, set(titles))
-        paras = markup.paragraphs(body)
+        parts = markup.blocks(body)
+        paras = [p for p in parts if isinstance(p, str)]
         if paras:
             blocks.append(Block("配音", _picture(release, sec.heading, sec.body, index), spoken(paras[0])))
             index += 1
+        blocks += _table_blocks(sec.heading, [p for p in parts if isinstance(p, markup.Table)])
         for name, words in said:
             where = "发布会现场，" if release.press_conference else ""
             blocks.append(Block("同期声", f"{where}{name}讲话（同期声以录音为准）", text(words),

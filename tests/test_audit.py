@@ -150,3 +150,51 @@ def test_validate_audit_prints_the_table_and_exits_0_for_a_clean_sample():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "各渠道事实核对" in proc.stdout and "1386.5亿元" in proc.stdout
     assert re.search(r"H5 页面\s*│\s*全文\s*│\s*23", proc.stdout), proc.stdout
+
+
+# -- tables on the text channels -------------------------------------------------------------------
+
+TABLE = """补贴标准如下：
+
+| 对象 | 标准 | 期限 |
+|---|---|---|
+| 高校毕业生 | 每人每月500元 | 12个月 |
+| 退役军人 | 每人每月600元 | 24个月 |
+| 就业困难人员 | 每人每月800元 | 36个月 |
+"""
+
+
+@pytest.fixture
+def with_table():
+    from pressroom.model import Section
+    from tests.test_channel_portal import make_release
+
+    return dataclasses.replace(make_release(), sections=(Section("惠民利民举措", TABLE),))
+
+
+def test_the_newspaper_keeps_a_table_as_sentences_and_a_real_word_table(with_table, ctx):
+    import docx
+
+    from channels import newspaper
+
+    rd = newspaper.render(with_table, ctx)
+    copy = rd.files[f"{with_table.id}.txt"].decode("utf-8-sig")
+    assert "对象：退役军人；标准：每人每月600元；期限：24个月。" in copy
+    doc = docx.Document(io.BytesIO(rd.files[f"{with_table.id}.docx"]))
+    (grid,) = doc.tables
+    assert [[c.text for c in row.cells] for row in grid.rows] == [
+        ["对象", "标准", "期限"], ["高校毕业生", "每人每月500元", "12个月"],
+        ["退役军人", "每人每月600元", "24个月"], ["就业困难人员", "每人每月800元", "36个月"]]
+
+
+def test_the_tv_script_reads_a_table_row_by_row_with_its_time_counted(with_table, ctx):
+    from channels import tv
+
+    blocks, _ = tv.build_blocks(with_table, ctx)
+    (card,) = [b for b in blocks if b.picture.startswith("字幕卡：")]
+    assert "3行" in card.picture and "列：对象、标准、期限" in card.picture
+    for figure in ("每人每月500元", "每人每月600元", "每人每月800元", "36个月"):
+        assert figure in card.text
+    timed = tv.timed(blocks, 270)
+    row = next(b for b in timed if b.text == card.text)
+    assert row.end - row.start == pytest.approx(tv.spoken_chars(card.text) * 60 / 270) and row.end - row.start > 10
