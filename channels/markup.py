@@ -103,14 +103,19 @@ class Table:
 class _TextExtractor(HTMLParser):
     BLOCKS = {"p", "h2", "h3", "h4", "li", "blockquote", "pre", "figcaption", "br", "hr"}
 
-    def __init__(self) -> None:
+    def __init__(self, links: bool = False) -> None:
         super().__init__(convert_charrefs=True)
+        self.links = links  # write an outside link's address after its text: （网址：…）
+        self.href = ""
         self.parts: list[str | Table] = []
         self._table: list[list[str]] | None = None
         self._head_rows = 0
         self._in_head = False
 
     def handle_starttag(self, tag, attrs):
+        href = dict(attrs).get("href") or ""
+        if tag == "a" and self.links and href.startswith(("http://", "https://")):
+            self.href = href
         if tag == "table":
             self._table, self._head_rows = [], 0
         elif self._table is not None:
@@ -125,6 +130,10 @@ class _TextExtractor(HTMLParser):
             self.parts.append("\n")
 
     def handle_endtag(self, tag):
+        if tag == "a" and self.href:
+            if not (self.parts and isinstance(self.parts[-1], str) and self.parts[-1].strip() == self.href):
+                self.handle_data(f"（网址：{self.href}）")
+            self.href = ""
         if tag == "thead":
             self._in_head = False
         elif tag == "table" and self._table is not None:
@@ -143,11 +152,12 @@ class _TextExtractor(HTMLParser):
         self.parts.append(data)
 
 
-def blocks(md: str) -> list[str | Table]:
-    """The body as plain paragraphs and tables, in order: no markup, no images."""
+def blocks(md: str, links: bool = False) -> list[str | Table]:
+    """The body as plain paragraphs and tables, in order: no markup, no images. ``links``: an outside
+    link's address follows its text (the full-text copy keeps it: “市人社局网站（网址：https://…）”)."""
     if not md.strip():
         return []
-    p = _TextExtractor()
+    p = _TextExtractor(links)
     p.feed(to_html(md, image_src=lambda _src: None))
     out: list[str | Table] = []
     text = ""
@@ -168,9 +178,9 @@ def to_text(md: str) -> str:
     return "\n".join(paragraphs(md))
 
 
-def paragraphs(md: str) -> list[str]:
+def paragraphs(md: str, links: bool = False) -> list[str]:
     out: list[str] = []
-    for b in blocks(md):
+    for b in blocks(md, links):
         out += b.sentences() if isinstance(b, Table) else [b]
     return out
 

@@ -95,7 +95,7 @@ def news_lead(release: Release) -> tuple[str, list[str]]:
     A policy document's own lead is its salutation and preamble, not news: the item then opens with the
     digest (or, without one, who issued what), dated "近日" when it says no time (the document was issued
     before the day it is published), and the document follows in full."""
-    paras = markup.paragraphs(release.lead)
+    paras = markup.paragraphs(release.lead, links=True)
     if release.kind == "policy-document":
         first = text(release.digest)
         if not first:
@@ -166,8 +166,8 @@ def build_copy(release: Release, ctx: RenderContext) -> tuple[Copy, list[str]]:
         title=text(release.title),
         subtitle=subtitle,
         lead=[f"{DATELINE} {first}", *rest],
-        sections=[Section(sec.heading, markup.paragraphs(sec.body), sec.not_applicable,
-                          tuple(markup.blocks(sec.body))) for sec in release.sections],
+        sections=[Section(sec.heading, markup.paragraphs(sec.body, links=True), sec.not_applicable,
+                          tuple(markup.blocks(sec.body, links=True))) for sec in release.sections],
         captions=captions,
         department=release.department.name,
         speakers=people(release)["speakers"],

@@ -198,3 +198,16 @@ def test_the_tv_script_reads_a_table_row_by_row_with_its_time_counted(with_table
     timed = tv.timed(blocks, 270)
     row = next(b for b in timed if b.text == card.text)
     assert row.end - row.start == pytest.approx(tv.spoken_chars(card.text) * 60 / 270) and row.end - row.start > 10
+
+
+def test_full_text_channels_keep_a_links_address(ctx):
+    from pressroom.model import Section
+    from tests.test_channel_portal import make_release
+
+    url = "https://rsj.huainan.gov.cn/sb"
+    r = dataclasses.replace(make_release(), sections=(Section("主要内容", f"申报请登录[市人社局网站]({url})办理。"),))
+    for ch in FULL:
+        said = audit.read_back(channels.render(ch, r, ctx))
+        assert url in "\n".join(said.text) or url in said.links, ch
+    copy = channels.render("newspaper", r, ctx).files[f"{r.id}.txt"].decode("utf-8-sig")
+    assert f"申报请登录市人社局网站（网址：{url}）办理。" in copy
