@@ -125,7 +125,7 @@ def _table_blocks(heading: str, tables: list[markup.Table]) -> list[Block]:
     out = []
     for table in tables:
         columns = "、".join(h for h in table.header if h)
-        card = f"字幕卡：“{heading}”表格（{len(table.rows)}行{f'，列：{columns}' if columns else ''}），逐行显示"
+        card = f"字幕卡：“{heading}”表格{f'（列：{columns}）' if columns else ''}，逐行显示"
         out.append(Block("配音", card, spoken("".join(table.sentences()))))
     return out
 

@@ -192,7 +192,7 @@ def test_the_tv_script_reads_a_table_row_by_row_with_its_time_counted(with_table
 
     blocks, _ = tv.build_blocks(with_table, ctx)
     (card,) = [b for b in blocks if b.picture.startswith("字幕卡：")]
-    assert "3行" in card.picture and "列：对象、标准、期限" in card.picture
+    assert "列：对象、标准、期限" in card.picture
     for figure in ("每人每月500元", "每人每月600元", "每人每月800元", "36个月"):
         assert figure in card.text
     timed = tv.timed(blocks, 270)

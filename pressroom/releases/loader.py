@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from urllib.parse import unquote
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ from pressroom.settings import Settings
 
 RELEASE_FILE = "release.md"
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
-IMAGE_REF = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+# ![说明](路径): the path bare, in <…> (a name with spaces or brackets) or %-encoded; an optional "title".
+IMAGE_REF = re.compile(r"!\[([^\]]*)\]\(\s*(?:<([^>]+)>|([^)<>\"]+?))(?:\s+\"[^\"]*\")?\s*\)")
 HEADING = re.compile(r"^##\s+(.+?)\s*#*\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # WeChat permanent material limit; the strictest outlet that takes big files
@@ -518,7 +520,8 @@ def _images(folder: Path, body: str, fm: dict, c: _Collector) -> tuple[tuple[Ima
     """The body's images in order, and the cover."""
     images: list[Image] = []
     for m in IMAGE_REF.finditer(body):
-        img = _load_image(folder, m.group(2), f"正文图片 {m.group(2)}", c, caption=m.group(1).strip())
+        path = unquote((m.group(2) or m.group(3)).strip())
+        img = _load_image(folder, path, f"正文图片 {path}", c, caption=m.group(1).strip())
         if img:
             images.append(img)
     cover = _load_image(folder, str(fm["cover"]), "cover", c) if fm.get("cover") else None
