@@ -211,3 +211,28 @@ def test_full_text_channels_keep_a_links_address(ctx):
         assert url in "\n".join(said.text) or url in said.links, ch
     copy = channels.render("newspaper", r, ctx).files[f"{r.id}.txt"].decode("utf-8-sig")
     assert f"申报请登录市人社局网站（网址：{url}）办理。" in copy
+
+
+def test_a_summary_channel_that_leaves_a_table_out_says_so(catalog):
+    warnings = catalog.warnings["employment-subsidy-2026-interpretation"]
+    assert any(w.startswith("图解：未能呈现“主要内容”一节的表格") for w in warnings), warnings
+    assert not any(w.startswith("报纸") and "表格" in w for w in warnings)
+
+
+def test_ben_bao_xun_typed_into_the_lead_is_warned_about():
+    from pressroom.releases.catalog import lead_warnings
+    from tests.test_channel_portal import make_release
+
+    assert lead_warnings(dataclasses.replace(make_release(), lead="本报讯 11月20日，市发展改革委回应网络关切。"))
+    assert not lead_warnings(make_release())
+
+
+def test_the_new_policy_pair_carries_table_link_image_and_quote_everywhere_it_must(catalog):
+    result = catalog.audits["employment-subsidy-2026-interpretation"]
+    kinds = {f.kind for f in result.facts}
+    assert {"cell", "link", "image", "quote", "docnum"} <= kinds
+    assert ("image", "images/subsidy poster.png") in {(f.kind, f.shown) for f in result.facts}
+    assert result.clean
+    for c in result.channels:
+        if c.carries == "full":
+            assert len(c.kept) == len(result.facts), c.channel

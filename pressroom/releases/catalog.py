@@ -145,13 +145,29 @@ def audit_release(release: Release, catalog: Catalog):
     return audit.audit_release(release, catalog.registry, rendered, declared, _furniture(release, catalog))
 
 
-def audit_check(release: Release, catalog: Catalog) -> list[Problem]:
-    """A fact dropped by a full-text channel or added by any channel is a validation problem."""
+def audit_check(release: Release, catalog: Catalog) -> tuple[list[Problem], list[str]]:
+    """A fact dropped by a full-text channel or added by any channel is a validation problem; a summary
+    channel that leaves a table out says so in a warning."""
+    import channels
     from pressroom.releases import audit
 
     result = audit_release(release, catalog)
     catalog.audits[release.id] = result
-    return audit.problems(result, _rel(catalog.settings, release))
+    warnings = []
+    for c in result.channels:
+        lost = sorted({f.where for f in c.dropped if f.kind == "cell"})
+        if c.carries == "summary" and lost:
+            warnings.append(f"{channels.get(c.channel).label}：未能呈现{'、'.join(lost)}的表格，"
+                            "读者须到全文渠道查看；如需在此呈现，请把关键数字写进导语或 key_figures")
+    return audit.problems(result, _rel(catalog.settings, release)), warnings
+
+
+def lead_warnings(release: Release) -> list[str]:
+    """本报讯 is the newspaper's dateline (the copy adds it); typed into the lead it would reach every outlet."""
+    if release.lead.lstrip().startswith(("本报讯", "本台消息")):
+        return ["导语以“本报讯”或“本台消息”开头：这是报纸、电视的电头，由报纸稿和电视稿自动加上，"
+                "写在导语里会照登到门户网站、微信和 H5，请删去"]
+    return []
 
 
 # The last few catalogs validated in this process, by what they were made from: a CLI publish validates,
@@ -203,8 +219,9 @@ def _validate(settings: Settings, render: bool, only: str | None) -> Catalog:
         warnings += markup_warnings(r)
         if render:
             more, more_warnings = render_check(r, catalog)
-            blocking += more + audit_check(r, catalog)
-            warnings += more_warnings
+            audited, audit_warnings = audit_check(r, catalog)
+            blocking += more + audited
+            warnings += more_warnings + audit_warnings + lead_warnings(r)
         if folder in problems:
             blocking = problems[folder] + blocking
         if blocking:
