@@ -162,6 +162,18 @@ def audit_check(release: Release, catalog: Catalog) -> tuple[list[Problem], list
     return audit.problems(result, _rel(catalog.settings, release)), warnings
 
 
+def _same_time(r: Release, halves: list[Release], catalog: Catalog) -> None:
+    """The halves of a bundle go out together (三同步): one publish_at for all, or the later one's page
+    would show a time the document did not go out at."""
+    times = {x.publish_at for x in halves}
+    if len(times) > 1 and r.id in catalog.releases:
+        catalog.releases.pop(r.id)
+        shown = "、".join(f"{x.id}：{x.publish_at.astimezone(catalog.settings.tz):%Y-%m-%d %H:%M}" for x in halves)
+        catalog.problems.setdefault(Path(r.source).name, []).append(Problem(
+            _rel(catalog.settings, r), "publish_at", f"政策文件与解读的发布时间不一致（{shown}）",
+            "政策文件与解读须同步发布：请把两篇稿件的 publish_at 改为同一时间"))
+
+
 def lead_warnings(release: Release) -> list[str]:
     """本报讯 is the newspaper's dateline (the copy adds it); typed into the lead it would reach every outlet."""
     if release.lead.lstrip().startswith(("本报讯", "本台消息")):
@@ -234,6 +246,7 @@ def _validate(settings: Settings, render: bool, only: str | None) -> Catalog:
         if not doc:
             continue
         halves = [x for x in releases.values() if x.id == doc or x.interprets == doc]
+        _same_time(r, halves, catalog)
         broken = [x for x in halves if x.id not in catalog.releases]
         if broken:
             catalog.releases.pop(r.id, None)
