@@ -134,3 +134,14 @@ def test_cli_new_scaffolds_a_release_that_lists_its_required_sections(tmp_path, 
     # Unfilled, it does not validate: the placeholders are named.
     result = runner.invoke(app, ["validate"])
     assert result.exit_code == 1 and "占位符" in result.output
+
+
+def test_an_event_after_the_injected_clock_is_refused(corpus_settings):
+    from datetime import datetime, timezone
+
+    s = corpus_settings("_valid")  # event_at 2026-11-19 08:00 (Asia/Shanghai)
+    before = validate(s, render=False, now=datetime(2026, 11, 18, 23, 0, tzinfo=timezone.utc))
+    (p,) = before.problems["_valid"]
+    assert p.field == "event_at" and "2026-11-19 08:00 晚于当前时间" in p.message
+    after = validate(s, render=False, now=datetime(2026, 11, 19, 0, 0, tzinfo=timezone.utc))
+    assert after.problems == {} and "valid-release" in after.releases
