@@ -589,16 +589,20 @@ def load_all(settings: Settings, registry: Registry | None = None):
     registry = registry or load_registry(settings.content_dir)
     releases: dict[str, Release] = {}
     problems: dict[str, list[Problem]] = {}
+    doubled: dict[str, Release] = {}  # an id two folders use: neither is published (which one is meant?)
     for folder in release_folders(settings.content_dir):
         try:
             r = load_release(folder, registry, settings)
         except ValidationFailed as e:
             problems[folder.name] = e.problems
             continue
-        if r.id in releases:
-            problems.setdefault(folder.name, []).append(Problem(
-                f"releases/{folder.name}/{RELEASE_FILE}", "id",
-                f"id“{r.id}”与 {Path(releases[r.id].source).name} 重复", "每篇稿件的 id 必须唯一，请改用新的 id"))
+        if r.id in releases or r.id in doubled:
+            first = releases.pop(r.id, None) or doubled[r.id]
+            doubled[r.id] = first
+            for one, other in ((folder.name, Path(first.source).name), (Path(first.source).name, folder.name)):
+                problems.setdefault(one, []).append(Problem(
+                    f"releases/{one}/{RELEASE_FILE}", "id", f"id“{r.id}”与 {other} 重复",
+                    "每篇稿件的 id 必须唯一：两篇都不会发布，请把其中一篇改用新的 id"))
             continue
         releases[r.id] = r
     for rid, ps in check_links(releases, settings).items():
