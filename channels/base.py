@@ -37,6 +37,9 @@ class Channel:
     uses: tuple[str, ...] = ()  # channels whose output it reuses (the poster of the infographic)
     column: bool = False  # its pages make up the site's column: publishing one rebuilds the column, feeds, press hall
     preview: str = ""  # a picture among its files shown small on the Prefect run page
+    # What the fidelity audit asks of it (pressroom.releases.audit): "full" carries every fact of the
+    # approved text; "summary" may leave facts out. Neither may add a fact.
+    carries: str = "full"
 
 
 @dataclass(frozen=True)

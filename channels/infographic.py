@@ -33,7 +33,7 @@ from channels.corrections import Correction, Withdrawal, manual_withdrawal
 from channels.portal import text
 
 CHANNEL = Channel(name="infographic", label="图解", short="图解", outbox="assets/{release}",
-                  preview="infographic.png")
+                  preview="infographic.png", carries="summary")
 NAME = CHANNEL.name
 
 # --- Geometry ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 import threading
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Callable
 
@@ -81,39 +82,137 @@ def to_html(md: str, image_src: Callable[[str], str | None] | None = None) -> st
     return IMG_WITHOUT_SRC.sub("", cleaned)  # a dropped outside image leaves no empty frame
 
 
-class _TextExtractor(HTMLParser):
-    BLOCKS = {"p", "h2", "h3", "h4", "li", "blockquote", "tr", "pre", "figcaption", "br", "hr"}
+@dataclass(frozen=True)
+class Table:
+    """A table of the body: its header cells and its rows, as text."""
 
-    def __init__(self) -> None:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+    def sentences(self) -> list[str]:
+        """One sentence per row naming the column headers (“项目：一级；标准：每人每月500元。”): how a
+        table is read aloud or set in plain copy without losing which figure belongs to which column."""
+        out = []
+        for row in self.rows:
+            cells = [f"{h}：{c}" if h else c for h, c in zip(self.header + ("",) * len(row), row) if c]
+            if cells:
+                out.append("；".join(cells).rstrip("。；") + "。")
+        return out
+
+
+class _TextExtractor(HTMLParser):
+    BLOCKS = {"p", "h2", "h3", "h4", "li", "blockquote", "pre", "figcaption", "br", "hr"}
+
+    def __init__(self, links: bool = False) -> None:
         super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
+        self.links = links  # write an outside link's address after its text: （网址：…）
+        self.href = ""
+        self.parts: list[str | Table] = []
+        self._table: list[list[str]] | None = None
+        self._head_rows = 0
+        self._in_head = False
 
     def handle_starttag(self, tag, attrs):
-        if tag in self.BLOCKS:
+        href = dict(attrs).get("href") or ""
+        if tag == "a" and self.links and href.startswith(("http://", "https://")):
+            self.href = href
+        if tag == "table":
+            self._table, self._head_rows = [], 0
+        elif self._table is not None:
+            if tag == "thead":
+                self._in_head = True
+            elif tag == "tr":
+                self._table.append([])
+                self._head_rows += self._in_head
+            elif tag in ("td", "th") and self._table:
+                self._table[-1].append("")
+        elif tag in self.BLOCKS:
             self.parts.append("\n")
-        if tag == "img":
-            return
 
     def handle_endtag(self, tag):
-        if tag in self.BLOCKS:
+        if tag == "a" and self.href:
+            if not (self.parts and isinstance(self.parts[-1], str) and self.parts[-1].strip() == self.href):
+                self.handle_data(f"（网址：{self.href}）")
+            self.href = ""
+        if tag == "thead":
+            self._in_head = False
+        elif tag == "table" and self._table is not None:
+            rows = [tuple(re.sub(r"\s+", " ", c).strip() for c in r) for r in self._table if r]
+            head = rows[0] if rows and self._head_rows else ()
+            self.parts += ["\n", Table(head, tuple(rows[1:] if head else rows)), "\n"]
+            self._table = None
+        elif self._table is None and tag in self.BLOCKS:
             self.parts.append("\n")
-        elif tag in ("td", "th"):
-            self.parts.append("\t")
 
     def handle_data(self, data):
+        if self._table is not None:
+            if self._table and self._table[-1]:
+                self._table[-1][-1] += data
+            return
         self.parts.append(data)
 
 
-def to_text(md: str) -> str:
-    """Plain paragraphs (one per line) for copy desks, scripts and posts: no markup, no images."""
-    p = _TextExtractor()
+def blocks(md: str, links: bool = False) -> list[str | Table]:
+    """The body as plain paragraphs and tables, in order: no markup, no images. ``links``: an outside
+    link's address follows its text (the full-text copy keeps it: “市人社局网站（网址：https://…）”)."""
+    if not md.strip():
+        return []
+    p = _TextExtractor(links)
     p.feed(to_html(md, image_src=lambda _src: None))
-    lines = [re.sub(r"[ \t]+", " ", ln).strip() for ln in "".join(p.parts).split("\n")]
-    return "\n".join(ln for ln in lines if ln)
+    out: list[str | Table] = []
+    text = ""
+    for part in p.parts + ["\n"]:
+        if isinstance(part, Table):
+            out.append(part)
+            continue
+        text += part
+        if "\n" in text:
+            *done, text = text.split("\n")
+            out += [ln for ln in (re.sub(r"[ \t]+", " ", d).strip() for d in done) if ln]
+    return out
 
 
-def paragraphs(md: str) -> list[str]:
-    return to_text(md).split("\n") if md.strip() else []
+def to_text(md: str) -> str:
+    """Plain paragraphs (one per line) for copy desks, scripts and posts: no markup, no images; a table
+    is one sentence per row naming its column headers (``Table.sentences``)."""
+    return "\n".join(paragraphs(md))
+
+
+def paragraphs(md: str, links: bool = False) -> list[str]:
+    out: list[str] = []
+    for b in blocks(md, links):
+        out += b.sentences() if isinstance(b, Table) else [b]
+    return out
+
+
+def tables(md: str) -> list[Table]:
+    return [b for b in blocks(md) if isinstance(b, Table)]
+
+
+# A marked quote (README "Content format"): a blockquote whose last line ends in ——姓名, the name of one of
+# the release's speakers or experts. Only these may become a TV sound bite (同期声).
+QUOTE_SIGN = re.compile(r"[—－]{2}\s*([\u4e00-\u9fff·]{2,8})\s*$")
+
+
+def quotes(md: str, people: set[str]) -> tuple[list[tuple[str, str]], str]:
+    """The marked quotes of ``md`` as (speaker, words), and the Markdown without them."""
+    found: list[tuple[str, str]] = []
+    rest: list[str] = []
+    block: list[str] = []
+    for line in md.splitlines() + [""]:
+        if line.lstrip().startswith(">"):
+            block.append(line)
+            continue
+        if block:
+            said = " ".join(b.lstrip()[1:].strip() for b in block).strip()
+            sign = QUOTE_SIGN.search(said)
+            if sign and sign.group(1) in people:
+                found.append((sign.group(1), said[: sign.start()].strip()))
+            else:
+                rest += block
+            block = []
+        rest.append(line)
+    return found, "\n".join(rest[:-1])
 
 
 def escape(text: str) -> str:

@@ -48,8 +48,9 @@ TXT_ENCODING = "utf-8-sig"
 @dataclass(frozen=True)
 class Section:
     heading: str
-    paragraphs: list[str]
+    paragraphs: list[str]  # the plain copy: a table is one sentence per row naming its columns
     not_applicable: bool = False
+    blocks: tuple = ()  # paragraphs and ``markup.Table``s in order: the .docx sets a table as a Word table
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def news_lead(release: Release) -> tuple[str, list[str]]:
     A policy document's own lead is its salutation and preamble, not news: the item then opens with the
     digest (or, without one, who issued what), dated "近日" when it says no time (the document was issued
     before the day it is published), and the document follows in full."""
-    paras = markup.paragraphs(release.lead)
+    paras = markup.paragraphs(release.lead, links=True)
     if release.kind == "policy-document":
         first = text(release.digest)
         if not first:
@@ -165,8 +166,8 @@ def build_copy(release: Release, ctx: RenderContext) -> tuple[Copy, list[str]]:
         title=text(release.title),
         subtitle=subtitle,
         lead=[f"{DATELINE} {first}", *rest],
-        sections=[Section(sec.heading, markup.paragraphs(sec.body), sec.not_applicable)
-                  for sec in release.sections],
+        sections=[Section(sec.heading, markup.paragraphs(sec.body, links=True), sec.not_applicable,
+                          tuple(markup.blocks(sec.body, links=True))) for sec in release.sections],
         captions=captions,
         department=release.department.name,
         speakers=people(release)["speakers"],
@@ -211,6 +212,21 @@ def _para(doc, text_: str, size: float = 12, bold: bool = False, font: str = "�
     return p
 
 
+def _table(doc, table: markup.Table) -> None:
+    """A real Word table: the header row bold, every cell its own (the desk sets it as a 表格)."""
+    rows = ([table.header] if table.header else []) + list(table.rows)
+    width = max(len(r) for r in rows)
+    grid = doc.add_table(rows=len(rows), cols=width)
+    grid.style = "Table Grid"
+    for i, row in enumerate(rows):
+        for j in range(width):
+            cell = grid.cell(i, j)
+            run = cell.paragraphs[0].add_run(row[j] if j < len(row) else "")
+            run.font.size = Pt(10.5)
+            run.bold = bool(table.header) and i == 0
+            _east_asian(run, "黑体" if run.bold else "宋体")
+
+
 def docx_bytes(copy: Copy, release: Release, published_at: datetime) -> bytes:
     """The copy as a Word file, byte-identical for the same release: document properties carry the
     publishing time (never the clock) and the zip entries carry it too, in local time as zip does."""
@@ -245,8 +261,11 @@ def docx_bytes(copy: Copy, release: Release, published_at: datetime) -> bytes:
         h = doc.add_heading(level=2)
         run = h.add_run(heading)
         _east_asian(run, "黑体")
-        for line in sec.paragraphs:
-            _para(doc, line, indent=True)
+        for block in sec.blocks or sec.paragraphs:
+            if isinstance(block, markup.Table):
+                _table(doc, block)
+            else:
+                _para(doc, block, indent=True)
     images = {img.path: img for img in release.images}
     if copy.captions:
         h = doc.add_heading(level=2)

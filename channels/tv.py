@@ -8,11 +8,10 @@ How a release becomes a script (deterministic, so the editor knows what to expec
 * 口播导语 (read on camera): "本台消息" and the news lead (``newspaper.news_lead``: the lead's first paragraph;
   for a policy document its digest, dated "近日"). Without a time of its own it gets the publishing date.
 * 正文 (voice-over, 配音): the first paragraph of each section, in order; a 不涉及 section is not read.
-* 同期声 (sound bites): each person in turn (speakers in front-matter order, then experts) is given the
-  first sentence of 15 to 60 spoken characters (``SOUND_BITE_MIN``/``MAX``) of the next read section that
-  has one, looking from the section's second sentence on, so the voice-over keeps the topic sentence; the
-  bite follows that section's voice-over and is not also read in it. The script marks bites as drafts:
-  the recording of the press conference decides. A person left without one gets a warning.
+* 同期声 (sound bites): only the editor's marked quotes (a blockquote ending in ——姓名 of one of the
+  release's speakers or experts; README "Content format"), after their section's voice-over, captioned
+  with the speaker's registered title. Nothing else is put in anyone's mouth; the recording decides.
+* 画面 notes: the press conference only when ``press_conference: true``; otherwise 资料画面、图表.
 * A policy document is not read out: its item is a 口播简讯 (the 口播导语 alone).
 * Spoken style: "据悉" is read as "据了解".
 
@@ -36,11 +35,10 @@ from channels.corrections import Correction, Desk, Withdrawal, desk_correction, 
 from channels.newspaper import lead_states_time, news_lead, speakers_with_titles
 from channels.portal import text
 
-CHANNEL = Channel(name="tv", label="电视《淮南新闻联播》“新闻发布”栏目", short="电视", desk=True)
+CHANNEL = Channel(name="tv", label="电视《淮南新闻联播》“新闻发布”栏目", short="电视", desk=True,
+                  carries="summary")
 NAME = CHANNEL.name
 
-SOUND_BITE_MIN, SOUND_BITE_MAX = 15, 60  # spoken characters: 3–13 s at 270 a minute; shorter ones are
-# the "一是……。" lead-ins of a list or a bare "不会。", not something a person is shown saying
 SUBTITLE_MAX = 16  # characters on one subtitle line of a 16:9 picture
 SPOKEN = {"据悉": "据了解"}
 
@@ -108,29 +106,37 @@ def _anchor(release: Release, ctx: RenderContext) -> str:
 
 
 def _picture(release: Release, heading: str, body: str, index: int) -> str:
+    """The shot note: the editor's picture if the section has one; the press conference only when there
+    was one (``press_conference: true``); otherwise neutral material, never an invented scene."""
     alt = _IMAGE_ALT.search(body)
     if alt and alt.group(1).strip():
         return f"图片/视频素材：{text(alt.group(1))}"
-    if index == 0:
-        venue = f"（{release.venue}）" if release.venue else ""
-        return f"新闻发布会现场全景{venue}；叠加屏幕字幕：{heading}"
-    if release.kind == "emergency":
-        return f"现场画面；叠加屏幕字幕：{heading}"
-    return f"发布会现场、相关资料画面；叠加屏幕字幕：{heading}"
+    if release.press_conference:
+        if index == 0:
+            venue = f"（{release.venue}）" if release.venue else ""
+            return f"新闻发布会现场全景{venue}；叠加屏幕字幕：{heading}"
+        return f"发布会现场、相关资料画面；叠加屏幕字幕：{heading}"
+    return f"资料画面、图表；叠加屏幕字幕：{heading}"
 
 
-def _sound_bite(paragraphs: list[str]) -> tuple[str, int, int] | None:
-    """(sentence, paragraph index, sentence index) of the first short sentence after the first."""
-    for p_i, par in enumerate(paragraphs):
-        for s_i, sent in enumerate(sentences(par)):
-            if (p_i, s_i) == (0, 0):
-                continue
-            if SOUND_BITE_MIN <= spoken_chars(sent) <= SOUND_BITE_MAX:
-                return sent.strip(), p_i, s_i
-    return None
+def _table_blocks(heading: str, tables: list[markup.Table]) -> list[Block]:
+    """A table is read row by row, each row a sentence naming its columns (its time counted like any
+    voice-over), over a caption card that shows the table."""
+    out = []
+    for table in tables:
+        columns = "、".join(h for h in table.header if h)
+        card = f"字幕卡：“{heading}”表格{f'（列：{columns}）' if columns else ''}，逐行显示"
+        out.append(Block("配音", card, spoken("".join(table.sentences()))))
+    return out
+
+
+def _titles(release: Release) -> dict[str, str]:
+    return dict(speakers_with_titles(release))
 
 
 def build_blocks(release: Release, ctx: RenderContext) -> tuple[list[Block], list[str]]:
+    """口播导语, then per section its first paragraph read as 配音, followed by the section's marked quotes
+    as 同期声 (only those: nobody is shown saying what the editor did not mark as theirs)."""
     warnings: list[str] = []
     if release.kind == "policy-document":
         # A document is not read out: the item is a 口播简讯 pointing to the full text on the portal.
@@ -138,32 +144,24 @@ def build_blocks(release: Release, ctx: RenderContext) -> tuple[list[Block], lis
         return [Block("口播导语", f"主持人近景（演播室）；叠加屏幕字幕：{number}《{text(release.title)}》",
                       _anchor(release, ctx))], warnings
     blocks = [Block("口播导语", "主持人近景（演播室）", _anchor(release, ctx))]
-    read = [(sec, markup.paragraphs(sec.body)) for sec in release.sections if not sec.not_applicable]
-    read = [(sec, paras) for sec, paras in read if paras]
-    # Each person takes a sentence from the next section that has a suitable one, in order.
-    bites: dict[int, tuple[tuple[str, str], tuple[str, int, int]]] = {}
-    next_section = 0
-    for person in speakers_with_titles(release):
-        for j in range(next_section, len(read)):
-            bite = _sound_bite(read[j][1])
-            if bite:
-                bites[j] = (person, bite)
-                next_section = j + 1
-                break
-        else:
-            next_section = len(read)
-            warnings.append(f"未能为{person[0]}选出同期声（正文中没有合适的短句），请编辑从发布会录音中选取")
-    for i, (sec, paras) in enumerate(read):
-        voice = paras[0]
-        person, bite = bites.get(i, (None, None))
-        if bite and bite[1] == 0:
-            voice = "".join(s for j, s in enumerate(sentences(paras[0])) if j != bite[2])
-        if voice.strip():
-            blocks.append(Block("配音", _picture(release, sec.heading, sec.body, i), spoken(voice.strip())))
-        if person:
-            name, title = person
-            blocks.append(Block("同期声", f"发布会现场，{name}发言（同期声以现场录音为准）", bite[0],
-                                caption=f"{name}　{title}" if title else name))
+    titles = _titles(release)
+    index = 0
+    for sec in release.sections:
+        if sec.not_applicable:
+            continue
+        said, body = markup.quotes(sec.body, set(titles))
+        parts = markup.blocks(body)
+        paras = [p for p in parts if isinstance(p, str)]
+        if paras:
+            blocks.append(Block("配音", _picture(release, sec.heading, sec.body, index), spoken(paras[0])))
+            index += 1
+        blocks += _table_blocks(sec.heading, [p for p in parts if isinstance(p, markup.Table)])
+        for name, words in said:
+            where = "发布会现场，" if release.press_conference else ""
+            blocks.append(Block("同期声", f"{where}{name}讲话（同期声以录音为准）", text(words),
+                                caption=f"{name}　{titles[name]}" if titles[name] else name))
+    if release.press_conference and not any(b.kind == "同期声" for b in blocks):
+        warnings.append("发布会稿件中没有标注的引语，电视稿不含同期声：如需同期声，请在正文中以“> 原话——姓名”标注发言人的原话")
     return blocks, warnings
 
 

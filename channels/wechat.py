@@ -116,12 +116,14 @@ class _WeChatHTML(HTMLParser):
         self.out: list[str] = []
         self.links: list[str] = []  # outside links dropped, for the warning
         self.pre = 0  # inside <pre>, newlines are content
+        self.href = ""  # the outside link being read
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "a":
             if (a.get("href") or "").startswith(("http://", "https://")):
                 self.links.append(a["href"])
+                self.href = a["href"]
             return
         if tag == "table":
             self.out.append(f'<section style="{STYLE["table-wrap"]}">')
@@ -141,6 +143,10 @@ class _WeChatHTML(HTMLParser):
 
     def handle_endtag(self, tag):
         self.pre -= tag == "pre" and self.pre > 0
+        if tag == "a" and self.href:
+            # Not clickable in WeChat: the full text keeps the address, written out after the link text.
+            self.out.append(_escape(f"（网址：{self.href}）"))
+            self.href = ""
         if tag in VOID or (tag not in KEEP and tag not in RENAME):
             return
         self.out.append(f"</{RENAME.get(tag, tag)}>")
@@ -452,8 +458,8 @@ def render(release: Release, ctx: RenderContext) -> Rendition:
     files[MANIFEST_FILE] = dump_json(manifest)
 
     if links:
-        warnings.append(f"正文中的 {len(links)} 个外部链接在微信文章中无法点击，已只保留链接文字；"
-                        "如需读者访问，请在正文中写明网址，或引导读者点击“阅读原文”")
+        warnings.append(f"正文中的 {len(links)} 个外部链接在微信文章中无法点击，已在链接文字后写明网址"
+                        f"（{'、'.join(dict.fromkeys(links))}）；也可引导读者点击“阅读原文”")
     warnings.extend(counterpart_warning(release, ctx))
     if release.follow_up_of and release.follow_up_of not in ctx.related:
         warnings.append(f"未找到首发稿件“{release.follow_up_of}”，文中的事件相关发布不完整")

@@ -29,7 +29,8 @@ from channels.base import Channel, RenderContext, Rendition, dump_json
 from channels.corrections import Correction, Withdrawal, manual_withdrawal
 from channels.portal import text
 
-CHANNEL = Channel(name="weibo", label="微博", short="微博", fast=True, uses=("infographic",))
+CHANNEL = Channel(name="weibo", label="微博", short="微博", fast=True, uses=("infographic",),
+                  carries="summary")
 NAME = CHANNEL.name
 
 STATUS_MAX = 140  # 汉字, counted by ``length_counter(settings)``

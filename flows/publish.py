@@ -28,7 +28,8 @@ from prefect.states import Failed, State  # noqa: E402
 
 import channels  # noqa: E402
 from pressroom.delivery import approval  # noqa: E402
-from pressroom.releases.catalog import Catalog, validate  # noqa: E402
+from pressroom.releases import audit as fidelity  # noqa: E402
+from pressroom.releases.catalog import Catalog, audit_release, validate  # noqa: E402
 from pressroom.delivery import engine  # noqa: E402
 from pressroom.delivery.corrections import remember  # noqa: E402
 from pressroom.errors import RenditionError, ValidationFailed  # noqa: E402
@@ -246,7 +247,22 @@ def _render(pub: Publication, catalog: Catalog, ledger: Ledger) -> list[str]:
     if not broken:
         # Each channel's text stays on its ledger row, so a later correction can show what changed.
         remember(ledger, pub.parts, pub.renditions)
+        record_audit(pub, catalog, ledger)
     return broken
+
+
+def record_audit(pub: Publication, catalog: Catalog, ledger: Ledger) -> None:
+    """The fidelity audit (R1, R5) of what goes out: on each ledger row what was checked, and a table
+    artifact per release of the run."""
+    for r in pub.parts:
+        result = catalog.audits.get(r.id) or audit_release(r, catalog)
+        summary = result.summary()
+        for ch in pub.chosen[r.id]:
+            if ch in summary["channels"]:
+                ledger.save_steps(ledger.get(r.id, ch, r.version),
+                                  {"audit": {"version": r.version, "facts": summary["facts"], **summary["channels"][ch]}})
+        create_table_artifact(key=f"audit-{r.id}", table=fidelity.table(result),
+                              description=f"{r.title}：各渠道事实核对（{len(result.facts)} 项原稿事实）")
 
 
 def _embargo(pub: Publication, ledger: Ledger, now: bool, actor: str, logger) -> bool:

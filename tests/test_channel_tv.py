@@ -18,12 +18,12 @@ BITE_2 = "任何调价都必须依法履行成本监审和价格听证程序。"
 
 
 def tv_release(**overrides):
-    """Two speakers, an expert, three read sections and a 不涉及 one."""
+    """Two speakers with a marked quote each, an expert, three read sections and a 不涉及 one."""
     base = make_release(
         lead="11月20日，市发展改革委召开新闻发布会，回应居民水价网络传言。",
         sections=(
-            Section("背景依据", f"近日网络流传居民水价将翻倍。{BITE_1}\n\n市民咨询较多。"),
-            Section("主要内容", f"据悉，水价调整须依法进行。\n\n{BITE_2}"),
+            Section("背景依据", f"近日网络流传居民水价将翻倍。\n\n> {BITE_1}——张明\n\n市民咨询较多。"),
+            Section("主要内容", f"据悉，水价调整须依法进行。\n\n> {BITE_2}——李华"),
             Section("执行标准", "现行阶梯水价标准不变。"),
             Section("新旧政策差异", "不涉及。本政策为首次制定。", not_applicable=True),
         ),
@@ -85,24 +85,34 @@ def test_header_names_station_programme_and_column_from_settings(ctx, settings):
     assert text.startswith("示例台　综合频道《示例新闻》“权威发布”栏目\n")
 
 
-def test_sound_bites_per_speaker_with_lower_third_and_not_read_twice(ctx):
+def test_sound_bites_are_the_marked_quotes_with_lower_third_and_not_read_twice(ctx):
     text = script(tv.render(tv_release(), ctx))
     blocks = text.split("\n\n")
     bite1 = next(b for b in blocks if "字幕：张明　市发展改革委主任" in b)
     bite2 = next(b for b in blocks if "字幕：李华　市发展改革委副主任" in b)
     assert bite1.startswith("【同期声】") and bite1.endswith(BITE_1)
     assert bite2.startswith("【同期声】") and bite2.endswith(BITE_2)
-    assert text.count(BITE_1) == 1 and text.count(BITE_2) == 1
+    assert text.count(BITE_1) == 1 and text.count(BITE_2) == 1 and "——张明" not in text
     voice = [b for b in blocks if b.startswith("【配音】")]
     assert voice[0].endswith("近日网络流传居民水价将翻倍。")
     assert "据了解，水价调整须依法进行。" in text and "据悉" not in text  # spoken style
     assert "不涉及" not in text  # a 不涉及 element is not read on air
 
 
-def test_person_without_a_sound_bite_is_warned_about(ctx):
-    rd = tv.render(tv_release(), ctx)  # the expert: no third section with a suitable sentence
-    assert any("未能为王强选出同期声" in w for w in rd.warnings)
-    assert not any("未能为张明" in w or "未能为李华" in w for w in rd.warnings)
+def test_nothing_unmarked_is_put_in_a_speakers_mouth(ctx):
+    plain = tv_release(sections=(Section("背景依据", f"近日网络流传居民水价将翻倍。{BITE_1}\n\n市民咨询较多。"),))
+    text = script(tv.render(plain, ctx))
+    assert "【同期声】" not in text and "字幕：张明" not in text
+    # A quote signed by someone who is not a speaker or expert of the release stays voice-over.
+    stranger = tv_release(sections=(Section("背景依据", f"> {BITE_1}——赵某某"),))
+    assert "【同期声】" not in script(tv.render(stranger, ctx))
+
+
+def test_press_conference_shots_only_for_a_press_conference(ctx):
+    text = script(tv.render(tv_release(), ctx))
+    assert "发布会现场" not in text and "资料画面、图表" in text
+    held = script(tv.render(tv_release(press_conference=True), ctx))
+    assert "新闻发布会现场全景" in held and "发布会现场，张明讲话" in held
 
 
 def test_read_time_is_spoken_characters_over_the_rate(settings):

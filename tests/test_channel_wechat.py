@@ -170,12 +170,13 @@ def test_every_body_image_is_a_placeholder_listed_in_the_manifest(ctx):
     assert "<figure" not in article(rd)["content"] and "发布会现场</p></section>" in article(rd)["content"]
 
 
-def test_outside_links_are_dropped_and_the_editor_is_told(ctx):
+def test_outside_links_lose_their_href_keep_their_address_and_the_editor_is_told(ctx):
     r = release(lead="详见[市发展改革委网站](https://fgw.huainan.gov.cn/notice.html)。")
     rd = wechat.render(r, ctx)
     content = article(rd)["content"]
-    assert "<a" not in content and "详见市发展改革委网站。" in content
-    assert any("1 个外部链接" in w for w in rd.warnings)
+    assert "<a" not in content
+    assert "详见市发展改革委网站（网址：https://fgw.huainan.gov.cn/notice.html）。" in content  # the full text keeps it
+    assert any("1 个外部链接" in w and "https://fgw.huainan.gov.cn/notice.html" in w for w in rd.warnings)
     assert not any("外部链接" in w for w in wechat.render(release(), ctx).warnings)
 
 

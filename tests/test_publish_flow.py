@@ -86,6 +86,12 @@ def test_publishes_every_channel_to_the_outbox(workspace, samples):
     rows = workspace.ledger().latest(SAMPLE)
     assert set(rows) == set(samples[SAMPLE].channels)
     assert all(d.state == "published" and d.attempts == 1 for d in rows.values())
+    # What the fidelity audit checked stays with each row: the version, the facts, the verdict.
+    for ch, d in rows.items():
+        checked = d.steps["audit"]
+        assert checked["version"] == samples[SAMPLE].version and checked["clean"] is True, (ch, checked)
+        assert checked["facts"] > 0 and checked["added"] == []
+        assert checked["carries"] == ("summary" if ch in ("tv", "weibo", "infographic") else "full")
     out = workspace.outbox
     assert (out / "portal" / f"{SAMPLE}.html").is_file()
     assert (out / "portal" / "index.html").is_file() and (out / "portal" / "feed.xml").is_file()

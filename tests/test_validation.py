@@ -134,3 +134,21 @@ def test_cli_new_scaffolds_a_release_that_lists_its_required_sections(tmp_path, 
     # Unfilled, it does not validate: the placeholders are named.
     result = runner.invoke(app, ["validate"])
     assert result.exit_code == 1 and "占位符" in result.output
+
+
+def test_an_event_after_the_injected_clock_is_refused(corpus_settings):
+    from datetime import datetime, timezone
+
+    s = corpus_settings("_valid")  # event_at 2026-11-19 08:00 (Asia/Shanghai)
+    before = validate(s, render=False, now=datetime(2026, 11, 18, 23, 0, tzinfo=timezone.utc))
+    (p,) = before.problems["_valid"]
+    assert p.field == "event_at" and "2026-11-19 08:00 晚于当前时间" in p.message
+    after = validate(s, render=False, now=datetime(2026, 11, 19, 0, 0, tzinfo=timezone.utc))
+    assert after.problems == {} and "valid-release" in after.releases
+
+
+def test_an_id_used_by_two_folders_blocks_both(corpus_settings):
+    catalog = validate(corpus_settings("duplicate-id", "_valid"), render=False)
+    assert catalog.releases == {}
+    for folder, other in (("duplicate-id", "_valid"), ("_valid", "duplicate-id")):
+        assert any(p.field == "id" and f"与 {other} 重复" in p.message for p in catalog.problems[folder]), folder

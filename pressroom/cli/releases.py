@@ -125,11 +125,14 @@ def _report_import(settings, registry, folder: Path, draft) -> None:
 
 
 @app.command()
-def validate(paths: Optional[List[Path]] = typer.Argument(None, help="稿件文件夹；不填则校验全部")):
+def validate(paths: Optional[List[Path]] = typer.Argument(None, help="稿件文件夹；不填则校验全部"),
+             audit: Optional[str] = typer.Option(None, "--audit", help="列出该稿件各渠道的事实核对表")):
     """Validate releases (and the registry); exit 1 listing every problem."""
     from pressroom.releases.catalog import validate as run
 
     settings = load_settings()
+    if audit:
+        raise typer.Exit(print_audit(settings, audit))
     try:
         catalog = run(settings)
     except ValidationFailed as e:
@@ -155,6 +158,36 @@ def validate(paths: Optional[List[Path]] = typer.Argument(None, help="稿件文�
     if failed:
         err.print(f"[bold red]{failed} 篇稿件未通过校验，任何渠道都不会发布它们。[/]")
         raise typer.Exit(1)
+
+
+def print_audit(settings, name: str) -> int:
+    """The fidelity audit of one release: per channel what it keeps, leaves out and adds; 1 if not clean."""
+    from pressroom.releases import audit as fidelity
+    from pressroom.releases.catalog import validate as run
+
+    catalog = run(settings, only=name)
+    try:
+        rid = catalog.find(name).id
+    except (KeyError, ValidationFailed):
+        rid = Path(name).name
+    result = catalog.audits.get(rid)
+    if result is None:
+        err.print(f"[red]✗ 找不到稿件 {name}，或它未能生成各渠道稿件（请先运行 pressroom validate）[/]")
+        return 2
+    facts = Table(title=f"{rid} 原稿事实（{len(result.facts)} 项）")
+    for col in ("类别", "事实", "位置"):
+        facts.add_column(col)
+    for f in result.facts:
+        facts.add_row(f.label, f.shown, f.where)
+    console.print(facts)
+    rows = fidelity.table(result)
+    t = Table(title=f"{rid} 各渠道事实核对（全文渠道须刊载每项事实；任何渠道不得新增）")
+    for col in rows[0] if rows else ():
+        t.add_column(col)
+    for row in rows:
+        t.add_row(*(str(v) for v in row.values()))
+    console.print(t)
+    return 0 if result.clean else 1
 
 
 @app.command("list")

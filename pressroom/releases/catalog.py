@@ -5,6 +5,7 @@ release that fails here reaches no channel."""
 from __future__ import annotations
 
 import os
+from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ class Catalog:
     # What validation rendered, by (release id, channel): the publish flow delivers exactly these, so each
     # channel of a release is rendered once per publish.
     renditions: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # The fidelity audit of each rendered release (pressroom.releases.audit), by release id.
+    audits: dict[str, Any] = field(default_factory=dict)
 
     def find(self, name: str) -> Release:
         """A release by id, folder name or path."""
@@ -118,6 +121,86 @@ def render_check(release: Release, catalog: Catalog) -> tuple[list[Problem], lis
     return problems, warnings
 
 
+def _furniture(release: Release, catalog: Catalog) -> list[str]:
+    """What a rendition may print besides the release: the settings (the city, its press office and
+    venue, the outlets' names and sites), the portal URL and the releases it links to."""
+    import channels
+
+    s = catalog.settings
+    ctx = catalog.context(release)
+    texts = [str(v) for v in s.city.values()] + list(s.site_names) + [ctx.portal_base, ctx.url_for(release.id)]
+    for ch in channels.names():
+        texts += [f"{v:g}" if isinstance(v, float) else str(v) for v in s.outlet(ch).values()]
+    def shown(when):  # as the channels print it: in the city's zone
+        when = when.astimezone(s.tz)
+        return f"{when.year}年{when.month}月{when.day}日 {when:%H:%M}"
+
+    texts += [shown(t) for t in (release.publish_at, release.event_at) if t]
+    for r in ctx.related.values():
+        texts.append(f"{r.title} {r.url} " + (shown(datetime.fromisoformat(r.publish_at)) if r.publish_at else ""))
+    return texts
+
+
+def audit_release(release: Release, catalog: Catalog):
+    """The fidelity audit of the release's renditions that validation made (an ``audit.Audit``)."""
+    import channels
+    from pressroom.releases import audit
+
+    rendered = {ch: catalog.renditions[(release.id, ch)] for ch in release.channels
+                if (release.id, ch) in catalog.renditions}
+    declared = {ch: (channels.get(ch).label, channels.get(ch).carries) for ch in rendered}
+    return audit.audit_release(release, catalog.registry, rendered, declared, _furniture(release, catalog))
+
+
+def audit_check(release: Release, catalog: Catalog) -> tuple[list[Problem], list[str]]:
+    """A fact dropped by a full-text channel or added by any channel is a validation problem; a summary
+    channel that leaves a table out says so in a warning."""
+    import channels
+    from pressroom.releases import audit
+
+    result = audit_release(release, catalog)
+    catalog.audits[release.id] = result
+    warnings = []
+    for c in result.channels:
+        lost = sorted({f.where for f in c.dropped if f.kind == "cell"})
+        if c.carries == "summary" and lost:
+            warnings.append(f"{channels.get(c.channel).label}：未能呈现{'、'.join(lost)}的表格，"
+                            "读者须到全文渠道查看；如需在此呈现，请把关键数字写进导语或 key_figures")
+    return audit.problems(result, _rel(catalog.settings, release)), warnings
+
+
+def _same_time(r: Release, halves: list[Release], catalog: Catalog) -> None:
+    """The halves of a bundle go out together (三同步): one publish_at for all, or the later one's page
+    would show a time the document did not go out at."""
+    times = {x.publish_at for x in halves}
+    if len(times) > 1 and r.id in catalog.releases:
+        catalog.releases.pop(r.id)
+        shown = "、".join(f"{x.id}：{x.publish_at.astimezone(catalog.settings.tz):%Y-%m-%d %H:%M}" for x in halves)
+        catalog.problems.setdefault(Path(r.source).name, []).append(Problem(
+            _rel(catalog.settings, r), "publish_at", f"政策文件与解读的发布时间不一致（{shown}）",
+            "政策文件与解读须同步发布：请把两篇稿件的 publish_at 改为同一时间"))
+
+
+EVENT_CLOCK_SLACK = timedelta(minutes=5)  # clocks of the editor's machine and the server may differ a little
+
+
+def _event_in_future(r: Release, settings: Settings, now: datetime) -> list[Problem]:
+    """An event cannot have happened after now: its 5 h / 24 h / 48 h clocks would start late and show 按时完成."""
+    if r.event_at is None or r.event_at <= now + EVENT_CLOCK_SLACK:
+        return []
+    return [Problem(_rel(settings, r), "event_at",
+                    f"事件发生时间 {r.event_at.astimezone(settings.tz):%Y-%m-%d %H:%M} 晚于当前时间",
+                    "event_at 应填写事件实际发生的时间（北京时间），请核对日期和时刻")]
+
+
+def lead_warnings(release: Release) -> list[str]:
+    """本报讯 is the newspaper's dateline (the copy adds it); typed into the lead it would reach every outlet."""
+    if release.lead.lstrip().startswith(("本报讯", "本台消息")):
+        return ["导语以“本报讯”或“本台消息”开头：这是报纸、电视的电头，由报纸稿和电视稿自动加上，"
+                "写在导语里会照登到门户网站、微信和 H5，请删去"]
+    return []
+
+
 # The last few catalogs validated in this process, by what they were made from: a CLI publish validates,
 # then runs the flow in the same process, which validates again; the content is loaded and every channel
 # rendered once. Any change to a file under content/ (or to the settings) makes a new key.
@@ -134,24 +217,27 @@ def _fingerprint(settings: Settings) -> tuple:
     return (repr(settings), tuple(sorted(files)))
 
 
-def validate(settings: Settings, render: bool = True, only: str | None = None) -> Catalog:
+def validate(settings: Settings, render: bool = True, only: str | None = None,
+             now: datetime | None = None) -> Catalog:
     """Load every release (cheap) and check them. The copy gate and the render check (the expensive part)
     run for every release, or with ``only`` (an id, folder or path) for that release and its bundle.
     Releases with problems are moved out of ``releases``. Unchanged content validated before in this
     process is not loaded or rendered again (a rendered catalog also answers ``render=False``)."""
+    if now is not None:  # an injected clock (tests): no memo, the answer depends on it
+        return _validate(settings, render, only, now)
     key = _fingerprint(settings)
     for want in ((only, True), (only, False))[: 1 if render else 2]:
         hit = _MEMO.get((*want, key))
         if hit is not None:
             return hit
-    catalog = _validate(settings, render, only)
+    catalog = _validate(settings, render, only, datetime.now(timezone.utc))
     _MEMO[(only, render, key)] = catalog
     while len(_MEMO) > _MEMO_SIZE:
         _MEMO.pop(next(iter(_MEMO)))
     return catalog
 
 
-def _validate(settings: Settings, render: bool, only: str | None) -> Catalog:
+def _validate(settings: Settings, render: bool, only: str | None, now: datetime) -> Catalog:
     registry = load_registry(settings.content_dir)
     releases, problems = load_all(settings, registry)
     catalog = Catalog(settings, registry, dict(releases), problems)
@@ -164,11 +250,13 @@ def _validate(settings: Settings, render: bool, only: str | None) -> Catalog:
     for r in scope:
         folder = Path(r.source).name
         blocking, warnings = copy_gate(r, settings)
+        blocking += _event_in_future(r, settings, now)
         warnings += markup_warnings(r)
         if render:
             more, more_warnings = render_check(r, catalog)
-            blocking += more
-            warnings += more_warnings
+            audited, audit_warnings = audit_check(r, catalog)
+            blocking += more + audited
+            warnings += more_warnings + audit_warnings + lead_warnings(r)
         if folder in problems:
             blocking = problems[folder] + blocking
         if blocking:
@@ -181,6 +269,7 @@ def _validate(settings: Settings, render: bool, only: str | None) -> Catalog:
         if not doc:
             continue
         halves = [x for x in releases.values() if x.id == doc or x.interprets == doc]
+        _same_time(r, halves, catalog)
         broken = [x for x in halves if x.id not in catalog.releases]
         if broken:
             catalog.releases.pop(r.id, None)

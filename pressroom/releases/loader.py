@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from urllib.parse import unquote
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ from pressroom.settings import Settings
 
 RELEASE_FILE = "release.md"
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
-IMAGE_REF = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+# ![说明](路径): the path bare, in <…> (a name with spaces or brackets) or %-encoded; an optional "title".
+IMAGE_REF = re.compile(r"!\[([^\]]*)\]\(\s*(?:<([^>]+)>|([^)<>\"]+?))(?:\s+\"[^\"]*\")?\s*\)")
 HEADING = re.compile(r"^##\s+(.+?)\s*#*\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # WeChat permanent material limit; the strictest outlet that takes big files
@@ -542,7 +544,8 @@ def _images(folder: Path, body: str, fm: dict, c: _Collector) -> tuple[tuple[Ima
     """The body's images in order, and the cover."""
     images: list[Image] = []
     for m in IMAGE_REF.finditer(body):
-        img = _load_image(folder, m.group(2), f"正文图片 {m.group(2)}", c, caption=m.group(1).strip())
+        path = unquote((m.group(2) or m.group(3)).strip())
+        img = _load_image(folder, path, f"正文图片 {path}", c, caption=m.group(1).strip())
         if img:
             images.append(img)
     cover = _load_image(folder, str(fm["cover"]), "cover", c) if fm.get("cover") else None
@@ -622,16 +625,20 @@ def load_all(settings: Settings, registry: Registry | None = None):
     registry = registry or load_registry(settings.content_dir)
     releases: dict[str, Release] = {}
     problems: dict[str, list[Problem]] = loose_word_files(settings.content_dir)
+    doubled: dict[str, Release] = {}  # an id two folders use: neither is published (which one is meant?)
     for folder in release_folders(settings.content_dir):
         try:
             r = load_release(folder, registry, settings)
         except ValidationFailed as e:
             problems[folder.name] = e.problems
             continue
-        if r.id in releases:
-            problems.setdefault(folder.name, []).append(Problem(
-                f"releases/{folder.name}/{RELEASE_FILE}", "id",
-                f"id“{r.id}”与 {Path(releases[r.id].source).name} 重复", "每篇稿件的 id 必须唯一，请改用新的 id"))
+        if r.id in releases or r.id in doubled:
+            first = releases.pop(r.id, None) or doubled[r.id]
+            doubled[r.id] = first
+            for one, other in ((folder.name, Path(first.source).name), (Path(first.source).name, folder.name)):
+                problems.setdefault(one, []).append(Problem(
+                    f"releases/{one}/{RELEASE_FILE}", "id", f"id“{r.id}”与 {other} 重复",
+                    "每篇稿件的 id 必须唯一：两篇都不会发布，请把其中一篇改用新的 id"))
             continue
         releases[r.id] = r
     for rid, ps in check_links(releases, settings).items():
