@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from pressroom.cli.base import app, console, err, load_settings
+from pressroom.cli.base import CODE_HELP, REVIEWER_HELP, app, console, err, load_settings, verified
 
 
 @app.command()
@@ -31,7 +31,8 @@ def resolve(release: str = typer.Argument(..., help="稿件 id"),
             channel: str = typer.Argument(..., help="渠道，如 wechat"),
             published_url: str = typer.Option("", "--published", help="已在平台上核实发布：填写文章网址"),
             not_published: bool = typer.Option(False, "--not-published", help="已核实未发布：允许再次发送"),
-            actor: str = typer.Option("", "--actor", help="核实人")):
+            reviewer: str = typer.Option(..., "--reviewer", help=REVIEWER_HELP + "（核实人）"),
+            code: str = typer.Option(..., "--code", help=CODE_HELP)):
     """Settle a channel whose outcome is unknown (待核实) after checking on the platform by hand. Nothing
     is ever re-sent for such a channel until this is done."""
     from pressroom.delivery.ledger import UNCONFIRMED, Ledger
@@ -45,6 +46,7 @@ def resolve(release: str = typer.Argument(..., help="稿件 id"),
     if d is None or d.state != UNCONFIRMED:
         err.print(f"{release} 的 {channel} 渠道不是“待核实”状态（当前：{d.state if d else '无记录'}），无需处理")
         raise typer.Exit(1)
-    ledger.resolve(d, published_url or None, actor or "cli")
+    actor = verified(settings, ledger, reviewer, code, f"核实 {channel} 渠道", release)
+    ledger.resolve(d, published_url or None, actor)
     console.print(f"已记录：{release} / {channel} " + (f"已发布 {published_url}" if published_url
                                                        else "未发布，下次运行 pressroom publish 时重新发送"))
