@@ -198,10 +198,11 @@ def enrolled(settings: Settings) -> set[str]:
 
 
 def current_code(settings: Settings, ledger: Ledger, name: str) -> str:
-    """A code ``name``'s app shows now (or 30 s either side) that was not used yet: for the demo and the
-    tests, which have no phone. Whoever can read the secrets file can do this; hence 0600."""
+    """A code ``name``'s app shows within 30 s of now that was not used yet, for the demo and the tests,
+    which have no phone: the next step's first, which stays acceptable longest (a slow command start
+    checks it up to a minute later). Whoever can read the secrets file can do this; hence 0600."""
     totp, now = pyotp.TOTP(_read_secrets(settings)[name]), utcnow()
-    for k in (0, 1, -1):
+    for k in (1, 0, -1):
         at = now + timedelta(seconds=30 * k)
         if ledger.code_unused(name, totp.timecode(at)):
             return totp.at(at)
