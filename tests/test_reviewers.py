@@ -119,6 +119,20 @@ def test_a_dated_delegation_lets_a_stand_in_sign_for_the_absent_reviewer(desk):
     assert "代 李主任" in json.loads(entry["detail"])["role"]
 
 
+def test_validate_reports_a_broken_reviewer_registry(desk):
+    from pressroom.cli import app
+
+    cli = CliRunner()
+    assert cli.invoke(app, ["validate"]).exit_code == 0
+    path = desk.root / "content" / "reviewers.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("王审稿: {department: 市政府新闻办, levels: [责任编辑]}",
+                                                             "王审稿: {department: 新闻中心, levels: [主编]}"),
+                    encoding="utf-8")
+    out = cli.invoke(app, ["validate"])
+    text = out.output.replace("\n", "")
+    assert out.exit_code == 1 and "“新闻中心”不在 departments.yaml 中" in text and "级别“主编”" in text, text
+
+
 # ---------------------------------------------------------------------------------------------
 # The codes
 

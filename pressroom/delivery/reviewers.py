@@ -108,6 +108,23 @@ def load_registry(content_dir: Path) -> Registry:
     return Registry(people, tuple(delegations))
 
 
+def registry_problems(settings: Settings, departments: set[str]) -> tuple[list[str], list[str]]:
+    """What is wrong with content/reviewers.yaml (unreadable, an unknown department or level), and warnings
+    (a level nobody may sign): ``pressroom validate`` prints both, and fails on the first."""
+    try:
+        reg = load_registry(settings.content_dir)
+    except Refused as e:
+        return [str(e)], []
+    out = [f"{REGISTRY_FILE}：审核人“{r.name}”的部门“{r.department}”不在 departments.yaml 中"
+           for r in reg.reviewers.values() if r.department not in departments]
+    levels = settings.approval.levels
+    out += [f"{REGISTRY_FILE}：审核人“{r.name}”的级别“{lvl}”不是设置中的审核级别（{'、'.join(levels)}）"
+            for r in reg.reviewers.values() for lvl in r.levels if levels and lvl not in levels]
+    warnings = [f"{REGISTRY_FILE}：没有人可以签署“{lvl}”，需要审核的稿件将无法发布"
+                for lvl in levels if not any(lvl in r.levels for r in reg.reviewers.values())]
+    return out, warnings
+
+
 def _grant(reg: Registry, name: str, level: str, departments: set[str], day: date,
            own: tuple[str, ...] = ("部门负责人",)) -> tuple[str | None, str]:
     """(the role under which ``name`` may sign ``level``, why not): their own grant, else a delegation."""
