@@ -13,12 +13,16 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 # The main job on its embedded default: ephemeral Prefect, local outbox, SQLite ledger, no credentials.
+# Three demo reviewers (content/reviewers.yaml) are enrolled into var/ and sign with the codes their phones
+# would show, computed by scripts/demo-code.py from var/ (a real reviewer reads theirs off the phone).
+DEMO_REVIEWERS := 演示编辑 演示主任 演示领导
 demo: $(BIN)/.installed
 	bash scripts/system-deps.sh
 	$(BIN)/pressroom validate
-	$(BIN)/pressroom approve notice-2017-78 --reviewer 演示编辑 --role 责任编辑
-	$(BIN)/pressroom approve notice-2017-78 --reviewer 演示主任 --role 部门负责人
-	$(BIN)/pressroom approve notice-2017-78 --reviewer 演示领导 --role 分管领导
+	for n in $(DEMO_REVIEWERS); do $(BIN)/pressroom reviewer enroll $$n --again --no-qr || exit 1; done
+	for n in $(DEMO_REVIEWERS); do \
+	  $(BIN)/pressroom approve notice-2017-78 --reviewer $$n --code $$($(BIN)/python scripts/demo-code.py $$n) || exit 1; \
+	done
 	$(BIN)/pressroom publish notice-2017-78-interpretation
 	@echo "open outbox/portal/index.html"
 

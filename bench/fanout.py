@@ -1,6 +1,6 @@
 """Fan-out cost of the publish flow on the embedded default (ephemeral Prefect, outbox, SQLite ledger).
 
-Prints: (1) cold whole-process time of `pressroom publish --now`; (2) wall time from flow start to the last
+Prints: (1) cold whole-process time of `pressroom publish` (publish_at is past); (2) wall time from flow start to the last
 channel published for one release, through Prefect; (3) the same adapters and transports called directly
 without Prefect, and the ratio; (4) releases/minute for N releases published one after another in one
 process.
@@ -47,7 +47,7 @@ def cold_cli() -> float:
     env = {**os.environ, "PRESSROOM_CONFIG": str(ws / "pressroom.toml")}
     env.pop("PREFECT_API_URL", None)
     t = time.perf_counter()
-    subprocess.run([str(ROOT / ".venv" / "bin" / "pressroom"), "publish", SAMPLE, "--now"], env=env,
+    subprocess.run([str(ROOT / ".venv" / "bin" / "pressroom"), "publish", SAMPLE], env=env,
                    check=True, capture_output=True)
     return time.perf_counter() - t
 
@@ -88,16 +88,16 @@ def main() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
     cold = cold_cli()
-    print(f"cold `pressroom publish --now` (whole process, ephemeral Prefect): {cold:.2f} s")
+    print(f"cold `pressroom publish` (whole process, ephemeral Prefect): {cold:.2f} s")
 
     ws = make_workspace(n_copies=args.releases + 2)
     from flows.publish import publish_release
     from pressroom.delivery.ledger import Ledger
     from pressroom.settings import load_settings
 
-    publish_release("bench-0000", now=True)  # warm: starts the ephemeral server once
+    publish_release("bench-0000")  # warm: starts the ephemeral server once
     t0 = time.time()
-    publish_release("bench-0001", now=True)
+    publish_release("bench-0001")
     last = max(d.published_at for d in Ledger(load_settings().ledger_url).latest("bench-0001").values())
     via_prefect = last.timestamp() - t0
     plain = direct(ws, f"bench-{args.releases + 1:04d}")
@@ -107,7 +107,7 @@ def main() -> None:
 
     t = time.perf_counter()
     for i in range(2, args.releases + 1):
-        publish_release(f"bench-{i:04d}", now=True)
+        publish_release(f"bench-{i:04d}")
     n = args.releases - 1
     elapsed = time.perf_counter() - t
     print(f"{n} releases one after another through the flow: {elapsed:.1f} s -> {60 * n / elapsed:.1f} releases/minute")

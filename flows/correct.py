@@ -30,7 +30,7 @@ from prefect.states import Failed, State  # noqa: E402
 
 import channels  # noqa: E402
 from flows.publish import approval_gate, checked_bundle  # noqa: E402
-from pressroom.delivery import engine  # noqa: E402
+from pressroom.delivery import engine, reviewers  # noqa: E402
 from channels.corrections import Correction, Withdrawal, release_text  # noqa: E402
 from pressroom.delivery import corrections as cx  # noqa: E402
 from pressroom.sites.site import refresh_portal_column  # noqa: E402
@@ -163,11 +163,21 @@ def _correction_artifact(ledger: Ledger, p: Release, stage: str) -> None:
                           description=f"**更正：{p.title}**（{p.kind_label}，版本 {p.version}）— {stage}")
 
 
+def _confirmed(settings: Settings, ledger: Ledger, reviewer: str, code: str, what: str, release_id: str):
+    """The verified person who confirms a correction or a retraction, or the Failed state saying why not."""
+    try:
+        return reviewers.verified_person(settings, ledger, reviewer, code, what, release_id)
+    except reviewers.Refused as e:
+        return Failed(message=f"{what}未执行：{e}")
+
+
 @flow(name="correct-release", flow_run_name=_correct_run_name, log_prints=False)
-def correct_release(release: str, note: str = "", actor: str = "", delete_old: bool | None = None) -> dict:
+def correct_release(release: str, note: str = "", reviewer: str = "", code: str = "",
+                    delete_old: bool | None = None) -> dict:
     """Publish the corrected version of ``release`` (its whole policy bundle) to every channel that carried an
-    older one. ``note`` is the public 更正说明 (default: the changed wording, quoted); ``delete_old``
-    deletes the old WeChat article (default ``[corrections] wechat_delete_old``)."""
+    older one, confirmed by a registered ``reviewer``'s one-time ``code`` (the ledger names them). ``note``
+    is the public 更正说明 (default: the changed wording, quoted); ``delete_old`` deletes the old WeChat
+    article (default ``[corrections] wechat_delete_old``)."""
     logger = get_run_logger()
     settings = load_settings()
     ledger = Ledger(settings.ledger_url)
@@ -175,6 +185,9 @@ def correct_release(release: str, note: str = "", actor: str = "", delete_old: b
     parts = checked_bundle(catalog, release, "未更正任何渠道", logger)
     if isinstance(parts, State):
         return parts
+    actor = _confirmed(settings, ledger, reviewer, code, "更正", parts[0].id)
+    if isinstance(actor, State):
+        return actor
     _tag_run([p.id for p in parts], "correction")
     if delete_old is None:
         delete_old = settings.corrections.wechat_delete_old
@@ -365,14 +378,18 @@ def retraction_table(ledger: Ledger, settings: Settings, release_id: str) -> lis
 
 
 @flow(name="retract-release", flow_run_name=_retract_run_name, log_prints=False)
-def retract_release(release: str, reason: str, notice: str = "", actor: str = "") -> dict:
-    """Withdraw ``release`` (its whole policy bundle) from every channel that carried it. ``reason`` goes to
-    the ledger and the desks; ``notice`` is what the public reads on the withdrawal page."""
+def retract_release(release: str, reason: str, notice: str = "", reviewer: str = "", code: str = "") -> dict:
+    """Withdraw ``release`` (its whole policy bundle) from every channel that carried it, confirmed by a
+    registered ``reviewer``'s one-time ``code`` (the ledger names them). ``reason`` goes to the ledger and
+    the desks; ``notice`` is what the public reads on the withdrawal page."""
     logger = get_run_logger()
     settings = load_settings()
     ledger = Ledger(settings.ledger_url)
     if not reason.strip():
         return Failed(message="请填写撤稿原因（--reason）")
+    actor = _confirmed(settings, ledger, reviewer, code, "撤稿", release)
+    if isinstance(actor, State):
+        return actor
     try:
         parts, catalog = _loaded(settings, release)
         ids, titles = [p.id for p in parts], {p.id: p.title for p in parts}

@@ -27,7 +27,7 @@ from prefect.runtime import flow_run  # noqa: E402
 from prefect.states import Failed, State  # noqa: E402
 
 import channels  # noqa: E402
-from pressroom.delivery import approval  # noqa: E402
+from pressroom.delivery import approval, reviewers  # noqa: E402
 from pressroom.releases import audit as fidelity  # noqa: E402
 from pressroom.releases.catalog import Catalog, audit_release, validate  # noqa: E402
 from pressroom.delivery import engine  # noqa: E402
@@ -41,13 +41,33 @@ from pressroom.settings import Settings, load_settings  # noqa: E402
 LATE_START = timedelta(minutes=2)  # a scheduled run starting later than this says so
 
 
-class Decision(RunInput):
-    """The form a reviewer fills in the Prefect UI (or `pressroom approve`)."""
+MAX_REFUSED = 10  # refused decisions (wrong codes …) before the run gives up; the lock-out slows guessing
 
-    approve: bool = True
+
+class Decision(RunInput):
+    """The form a reviewer fills in the Prefect UI (or `pressroom approve` sends): who, their one-time code,
+    approve or reject, and the reason (required to reject). Prefect stores what is typed here, the code
+    too: it is acceptable only because a code works once and is checked against the ledger."""
+
     reviewer: str
-    role: str = ""
+    code: str = ""
+    approve: bool = True
     comment: str = ""
+
+
+def decision_form(names: list[str]) -> type[Decision]:
+    """The form with the reviewer picked from a dropdown of those allowed for the level."""
+    from typing import Literal
+
+    from pydantic import Field, create_model
+
+    if not names:
+        return Decision
+    return create_model("Decision", __base__=Decision,
+                        reviewer=(Literal[tuple(names)], Field(title="审核人", description="本级可签署的审核人")),
+                        code=(str, Field("", title="动态口令", description="手机身份验证器上的 6 位数字")),
+                        approve=(bool, Field(True, title="同意发布", description="不勾选即驳回")),
+                        comment=(str, Field("", title="审核意见", description="驳回时必填")))
 
 
 def _run_name() -> str:
@@ -126,9 +146,11 @@ def checked_bundle(catalog: Catalog, release: str, undone: str, logger) -> list[
 
 @flow(name="publish-release", flow_run_name=_run_name, log_prints=False)
 def publish_release(release: str, channels_only: list[str] | None = None, now: bool = False,
-                    actor: str = "", expected_version: str = "") -> dict:
-    """Publish one release to its channels (``channels_only`` narrows them; ``now`` overrides the embargo,
-    recorded in the ledger with ``actor``). A policy document or its interpretation publishes the whole
+                    reviewer: str = "", code: str = "", expected_version: str = "") -> dict:
+    """Publish one release to its channels (``channels_only`` narrows them). ``now`` overrides the embargo,
+    and an emergency that needs sign-offs goes out ahead of them: both only with a registered ``reviewer``'s
+    one-time ``code``, and the ledger names them. Otherwise a release publishes only once its sign-offs are
+    complete (the run waits for them). A policy document or its interpretation publishes the whole
     bundle: both halves, every shared channel, as one unit (三同步). ``expected_version`` is the version
     that was scheduled: the release is loaded now, so an edit since then is what goes out, and is said."""
     logger = get_run_logger()
@@ -138,6 +160,9 @@ def publish_release(release: str, channels_only: list[str] | None = None, now: b
     parts = checked_bundle(catalog, release, "未发布到任何渠道", logger)
     if isinstance(parts, State):
         return parts
+    actor = authorised(settings, ledger, parts, now, reviewer, code)
+    if isinstance(actor, State):
+        return actor
     _tag_run(parts)
     _note_late_start(parts[0], ledger, logger)
     if expected_version and expected_version != parts[0].version:
@@ -145,6 +170,20 @@ def publish_release(release: str, channels_only: list[str] | None = None, now: b
         logger.warning(msg)
         ledger.log(parts[0].id, "", parts[0].version, "edited-after-scheduling", actor, msg)
     return publish_parts(parts, catalog, ledger, channels_only, now, actor, logger)
+
+
+def authorised(settings: Settings, ledger: Ledger, parts: list[Release], now: bool, reviewer: str,
+               code: str) -> str | State:
+    """Who authorises what only a person may (overriding the embargo; an emergency out before its
+    sign-offs), proven by their code: their name, "" when nobody is needed, or the Failed state saying why."""
+    deferral = any(r.kind == "emergency" for r in parts) and approval.needs_approval(parts, approval.policy(settings))
+    if not (now or deferral):
+        return ""
+    what = "立即发布（不等发布时间）" if now else "突发事件先发布、审核事后补签"
+    try:
+        return reviewers.verified_person(settings, ledger, reviewer, code, what, parts[0].id)
+    except reviewers.Refused as e:
+        return Failed(message=f"{parts[0].title}：{what}须由审核人确认——{e}。未发布到任何渠道")
 
 
 def _chosen_channels(r: Release, ledger: Ledger, channels_only, notes: dict) -> list[str]:
@@ -370,41 +409,33 @@ def _report(pub: Publication, settings: Settings, ledger: Ledger, outcomes: dict
 
 def approval_gate(parts: list[Release], catalog: Catalog, ledger: Ledger, emergency: bool, actor: str,
                   logger) -> str | None:
-    """Wait for every configured sign-off on exactly this content; returns why publishing must stop."""
-    from pressroom.sites.preview import build_preview
-
+    """Wait for every configured sign-off on exactly this content; returns why publishing must stop.
+    ``actor``: the verified person who let an emergency out ahead of its sign-offs."""
     settings = catalog.settings
     policy = approval.policy(settings)
     if not approval.needs_approval(parts, policy):
         return None
-    head = parts[0]
+    head, sig = parts[0], approval.signature(parts)
     if emergency:
-        # R4: an emergency does not wait; the sign-off may follow and is recorded then.
-        ledger.log(head.id, "", approval.signature(parts), "approval-deferred", actor, "突发事件先发布，审核可事后补签")
+        # R4: an emergency does not wait; the sign-offs follow (审核待补签) and are recorded then.
+        ledger.log(head.id, "", sig, approval.DEFERRED, actor, "突发事件先发布，审核待补签")
         return None
-    sig = approval.signature(parts)
+    refused = 0
     while (level := approval.next_level(ledger, parts, policy)) is not None:
-        pages = [build_preview(r, catalog, settings.outbox_dir / "preview" / r.id) for r in parts]
-        create_markdown_artifact(
-            key=f"approval-{head.id}",
-            markdown=(f"## 待审核：{level}\n\n**{head.title}**（{head.kind_label}，内容签名 `{sig}`）\n\n"
-                      + "\n".join(f"- 预览：[{r.title}]({page.as_uri()})" for r, page in zip(parts, pages))
-                      + "\n\n在本页点击 Resume 填写审核意见，或运行 "
-                        f"`pressroom approve {head.id} --reviewer 姓名 --role {level}`（驳回加 `--reject --comment 理由`）"),
-            description=f"{head.title}：等待{level}审核")
-        logger.info("waiting for approval: %s (signature %s)", level, sig)
+        decision = _ask(parts, catalog, ledger, level, refused, logger)
+        if isinstance(decision, str):
+            return decision
         try:
-            decision = pause_flow_run(
-                wait_for_input=Decision.with_initial_data(role=level, description=f"审核“{head.title}”：{level}"),
-                timeout=policy.timeout_seconds,
-                key=f"approval-{sig}-{policy.levels.index(level) + 1}")  # keys: [a-z0-9-] only
-        except FlowPauseTimeout as e:  # nobody decided in time
-            ledger.log(head.id, "", sig, "approval-timeout", "", str(e))
-            return f"{head.title}：{level}审核超时（{policy.timeout_seconds // 3600} 小时），未发布到任何渠道"
-        approval.record(ledger, parts, level, decision.approve, decision.reviewer, decision.role or level,
-                        decision.comment, str(flow_run.get_id() or ""))
+            approval.sign(settings, ledger, parts, decision.approve, decision.reviewer, decision.code,
+                          decision.comment, level=level, run_id=str(flow_run.get_id() or ""))
+        except reviewers.Refused as e:  # recorded by ``sign``; the form is shown again
+            refused += 1
+            logger.warning("sign-off refused (%s): %s", level, e)
+            if refused >= MAX_REFUSED:
+                return f"{head.title}：{level}审核被拒绝 {refused} 次（{e}），未发布到任何渠道"
+            continue
         if not decision.approve:
-            return (f"{head.title}：{decision.role or level} {decision.reviewer} 驳回，未发布到任何渠道。"
+            return (f"{head.title}：{level} {decision.reviewer} 驳回，未发布到任何渠道。"
                     f"理由：{decision.comment or '（未填写）'}")
     # What was signed must be what goes out: an edit during the wait voids the sign-offs.
     current = validate(settings, render=False, only=head.id)
@@ -413,6 +444,34 @@ def approval_gate(parts: list[Release], catalog: Catalog, ledger: Ledger, emerge
         ledger.log(head.id, "", sig, "approval-void", "", "审核期间稿件被修改")
         return f"{head.title}：审核期间稿件被修改，原审核作废；请重新发布并重新审核"
     return None
+
+
+def _ask(parts: list[Release], catalog: Catalog, ledger: Ledger, level: str, refused: int, logger):
+    """Show the approval page and pause for one decision at ``level``: the decision, or why the run stops."""
+    from pressroom.sites.preview import build_approval_page
+
+    settings, head, sig = catalog.settings, parts[0], approval.signature(parts)
+    policy = approval.policy(settings)
+    names = approval.allowed(settings, parts, level)
+    page = build_approval_page(parts, catalog, ledger, settings.outbox_dir / "preview" / head.id)
+    create_markdown_artifact(
+        key=f"approval-{head.id}",
+        markdown=(f"## 待审核：{level}\n\n**{head.title}**（{head.kind_label}，内容签名 `{sig}`）\n\n"
+                  f"- 审签页（各渠道的实际样子、审核状态，可打印为发稿审签单）：[{page.name}]({page.as_uri()})\n"
+                  f"- 本级可签署：{'、'.join(names) or '（名单中无人可签，请在 content/reviewers.yaml 中登记）'}\n\n"
+                  + (f"上一次提交被拒绝（见运行日志），请重新填写。\n\n" if refused else "")
+                  + "在本页点击 Resume，选择审核人、填写手机上的动态口令；或运行 "
+                    f"`pressroom approve {head.id} --reviewer 姓名 --code 动态口令`（驳回加 `--reject --comment 理由`）"),
+        description=f"{head.title}：等待{level}审核")
+    logger.info("waiting for approval: %s (signature %s)", level, sig)
+    try:
+        return pause_flow_run(
+            wait_for_input=decision_form(names).with_initial_data(description=f"审核“{head.title}”：{level}"),
+            timeout=policy.timeout_seconds,
+            key=f"approval-{sig}-{policy.levels.index(level) + 1}-{refused}")  # keys: [a-z0-9-] only
+    except FlowPauseTimeout as e:  # nobody decided in time
+        ledger.log(head.id, "", sig, "approval-timeout", "", str(e))
+        return f"{head.title}：{level}审核超时（{policy.timeout_seconds // 3600} 小时），未发布到任何渠道"
 
 
 def _note_late_start(head: Release, ledger: Ledger, logger) -> None:

@@ -167,6 +167,13 @@ class Approval(Table):
     kinds: tuple[str, ...] = ()  # kinds that always need approval
     important: bool = True  # and any release marked important
     timeout_hours: float = 72  # how long a paused run waits (Prefect's default pause is 1 h)
+    # Levels whose reviewer must belong to the release's own department (content/reviewers.yaml).
+    own_department: tuple[str, ...] = ("部门负责人",)
+    # Each reviewer's TOTP secret (RFC 6238): a file only the service account reads (0600), relative to
+    # the settings file, never under content/.
+    secrets_file: str = "var/reviewer-secrets.json"
+    lockout_failures: int = 5  # this many wrong codes in a row lock that reviewer …
+    lockout_minutes: float = 5  # … for this long
 
 
 @dataclass(frozen=True)
@@ -265,6 +272,12 @@ class Settings:
             return table
         cls = _hints(Outlets).get(channel)
         return MappingProxyType({**(cls() if cls else {}), **(table or {})})
+
+    @property
+    def reviewer_secrets(self) -> Path:
+        """The reviewers' TOTP secrets file (``[approval] secrets_file``, relative to the settings file)."""
+        p = Path(self.approval.secrets_file)
+        return p if p.is_absolute() else (self.root / p).resolve()
 
     @property
     def site_names(self) -> tuple[str, ...]:

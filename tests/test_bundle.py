@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests import doubles
+from tests.reviewers import code, person
 from tests.test_publish_flow import run, workspace  # noqa: F401  (fixture)
 
 DOC, INTERP = "notice-2017-78", "notice-2017-78-interpretation"
@@ -71,19 +72,37 @@ def test_an_emergency_goes_out_at_once_fast_channels_first(workspace, samples): 
     workspace.edit(EMERGENCY, r"^publish_at: .*$", f"publish_at: {at.isoformat()}")
     workspace.edit(EMERGENCY, r"^(kind: emergency)$", "\\1\nimportant: true")  # would need approval
     workspace.configure(approval_levels=["责任编辑"])
+    # Going out ahead of the sign-off needs a person: without one, nothing goes out.
+    refused = run(EMERGENCY)
+    assert refused.is_failed() and "审核人" in refused.message and not workspace.ledger().rows(EMERGENCY)
     started = time.monotonic()
-    state = run(EMERGENCY)
+    state = run(EMERGENCY, **person("周主任"))
     assert state.is_completed(), state.message
     assert time.monotonic() - started < 120  # did not wait three hours, nor for a reviewer
     rows = workspace.ledger().latest(EMERGENCY)
     fast = [d.published_at for ch, d in rows.items() if ch in ("weibo", "wechat", "portal")]
     slow = [d.published_at for ch, d in rows.items() if ch not in ("weibo", "wechat", "portal")]
     assert fast and slow and max(fast) <= min(slow)
-    actions = [e["action"] for e in workspace.ledger().history(EMERGENCY)]
-    assert "emergency-fast-path" in actions and "approval-deferred" in actions
+    history = workspace.ledger().history(EMERGENCY)
+    assert [e["actor"] for e in history if e["action"] == "approval-deferred"] == ["周主任"]
+    assert "emergency-fast-path" in [e["action"] for e in history]
+    # It shows as waiting for its sign-off (审核待补签) until the level has signed after the fact.
+    from typer.testing import CliRunner
+
+    from pressroom.cli import app
+
+    cli = CliRunner()
+    out = cli.invoke(app, ["status", "--deadlines"])
+    assert "审核待补签" in out.output and EMERGENCY in out.output and "责任编辑" in out.output, out.output
+    out = cli.invoke(app, ["approve", EMERGENCY, "--reviewer", "王审稿", "--code", code("王审稿")])
+    assert out.exit_code == 0, out.output
+    assert "审核待补签" not in cli.invoke(app, ["status", "--deadlines"]).output
+    completed = [e for e in workspace.ledger().history(EMERGENCY) if e["action"] == "approval-completed"]
+    assert [e["actor"] for e in completed] == ["王审稿"]
 
 
-def _paused_run_id(timeout=120):
+def _paused_run_id(timeout=120, key_suffix=""):
+    """The run paused for approval (its pause key ending with ``key_suffix``: ``-1`` after one refusal)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
     from prefect.client.schemas.objects import StateType
@@ -93,11 +112,26 @@ def _paused_run_id(timeout=120):
         while time.monotonic() < deadline:
             runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
+            runs = [r for r in runs if (r.state.state_details.pause_key or "").endswith(key_suffix)]
             if runs:
                 return runs[0].id
             time.sleep(0.5)
         seen = [(r.name, r.state_type, r.state_name) for r in client.read_flow_runs(limit=20)]
     raise AssertionError(f"no flow run paused for approval: {seen}")
+
+
+def _form_reviewers(run_id) -> list[str]:
+    """The reviewer dropdown of the paused run's form (the JSON schema Prefect's UI draws)."""
+    import json
+
+    from prefect.client.orchestration import get_client
+    from prefect.input.run_input import keyset_from_paused_state
+
+    with get_client(sync_client=True) as client:
+        keyset = keyset_from_paused_state(client.read_flow_run(run_id).state)
+        schema = client.read_flow_run_input(flow_run_id=run_id, key=keyset["schema"])
+    schema = json.loads(schema) if isinstance(schema, str) else schema
+    return schema["properties"]["reviewer"]["enum"]
 
 
 def _in_background(fn):
@@ -115,11 +149,18 @@ def test_approval_through_the_api_then_publish(workspace):  # noqa: F811
     run_id = _paused_run_id()
     assert not (workspace.outbox / "portal" / f"{DOC}.html").exists()  # nothing before the sign-off
     assert (workspace.outbox / "preview" / DOC / "index.html").is_file()  # the reviewer sees the preview
-    resume_flow_run(run_id, run_input={"approve": True, "reviewer": "王审稿", "role": "责任编辑", "comment": "同意"})
+    # The form offers exactly the reviewers allowed for the level.
+    assert _form_reviewers(run_id) == ["王审稿", "钱编辑", "李主任", "吴副主任", "演示编辑"]
+    # A wrong code through the UI: refused, recorded, and the run asks again.
+    resume_flow_run(run_id, run_input={"approve": True, "reviewer": "王审稿", "code": "000000", "comment": "同意"})
+    run_id = _paused_run_id(key_suffix="-1")
+    assert not (workspace.outbox / "portal" / f"{DOC}.html").exists()
+    resume_flow_run(run_id, run_input={"approve": True, "reviewer": "王审稿", "code": code("王审稿"), "comment": "同意"})
     t.join(300)
     assert result["state"].is_completed(), result["state"].message
-    signoffs = [e for e in workspace.ledger().history(DOC) if e["action"] == "signoff"]
-    assert [e["actor"] for e in signoffs] == ["王审稿"]
+    history = workspace.ledger().history(DOC)
+    assert [e["actor"] for e in history if e["action"] == "signoff"] == ["王审稿"]
+    assert [e["actor"] for e in history if e["action"] == "code-refused"] == ["王审稿"]
     assert (workspace.outbox / "portal" / f"{INTERP}.html").is_file()
 
 
@@ -131,8 +172,8 @@ def test_rejection_through_the_cli_delivers_nothing_and_records_why(workspace): 
     workspace.configure(approval_levels=["责任编辑", "分管领导"])
     t, result = _in_background(lambda: run(INTERP))
     run_id = _paused_run_id()
-    out = CliRunner().invoke(app, ["approve", str(run_id), "--reviewer", "李主任", "--reject",
-                                   "--comment", "数字需与文件核对"])
+    out = CliRunner().invoke(app, ["approve", str(run_id), "--reviewer", "李主任", "--code", code("李主任"),
+                                   "--reject", "--comment", "数字需与文件核对"])
     assert out.exit_code == 0, out.output
     t.join(300)
     state = result["state"]
@@ -154,12 +195,15 @@ def test_sign_offs_are_bound_to_the_content_and_an_edit_voids_them(workspace):  
     cli = CliRunner()
     no_server = temporary_settings(updates={PREFECT_API_URL: ""})  # what an editor's laptop has
     # Levels go in order.
-    assert cli.invoke(app, ["approve", DOC, "--reviewer", "赵", "--role", "分管领导"]).exit_code == 2
-    assert cli.invoke(app, ["approve", DOC, "--reviewer", "钱", "--role", "责任编辑"]).exit_code == 0
+    assert cli.invoke(app, ["approve", DOC, "--reviewer", "孙秘书长", "--code", code("孙秘书长"),
+                            "--role", "分管领导"]).exit_code == 2
+    assert cli.invoke(app, ["approve", DOC, "--reviewer", "钱编辑", "--code", code("钱编辑"),
+                            "--role", "责任编辑"]).exit_code == 0
     with no_server:
         out = cli.invoke(app, ["publish", DOC])
     assert out.exit_code == 1 and "分管领导" in out.output and not (workspace.outbox / "portal").exists()
-    assert cli.invoke(app, ["approve", DOC, "--reviewer", "孙", "--role", "分管领导"]).exit_code == 0
+    assert cli.invoke(app, ["approve", DOC, "--reviewer", "孙秘书长", "--code", code("孙秘书长"),
+                            "--role", "分管领导"]).exit_code == 0
     # An edit after the sign-offs: the content is no longer what was signed.
     workspace.edit(INTERP, r"^(## 注意事项\n)", "\\1\n新增提示：请以正式文件为准。\n")
     with temporary_settings(updates={PREFECT_API_URL: ""}):

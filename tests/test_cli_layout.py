@@ -13,7 +13,8 @@ from tests.test_layers import graph, modules
 # The order ``pressroom --help`` lists them in (commands first, then the command groups).
 COMMANDS = ["new", "import", "validate", "list", "preview", "publish", "status", "schedule", "approve", "history",
             "report", "inspect", "doctor", "resolve", "correct", "retract"]
-GROUPS = {"site": ["build", "check"], "coverage": ["add", "video", "live"], "db": ["upgrade", "current"]}
+GROUPS = {"site": ["build", "check"], "coverage": ["add", "video", "live"], "db": ["upgrade", "current"],
+          "reviewer": ["enroll", "revoke", "list"]}
 
 
 def test_commands_and_groups_in_help_order():

@@ -12,6 +12,7 @@ import feedparser
 import pytest
 
 from tests.conftest import ROOT
+from tests.reviewers import code, person
 from tests.servers.cms import CMSServer
 from tests.servers.harness import CREDENTIALS, DESKS, Outlets, settings_text
 from tests.servers.smtp import SMTPServer
@@ -81,7 +82,7 @@ def desk(tmp_path, monkeypatch, prefect_server):
 def publish(release=SAMPLE):
     from flows.publish import publish_release
 
-    state = publish_release(release, now=True, actor="发布编辑", return_state=True)
+    state = publish_release(release, now=True, return_state=True, **person("王审稿"))
     assert state.is_completed(), state.message
 
 
@@ -141,7 +142,7 @@ def test_a_correction_then_a_retraction_reach_every_outlet_once(desk):
     o.weibo.inject("/2/statuses/share.json", "error", code=20016)  # posting too fast: retried
     o.wechat.inject("/cgi-bin/freepublish/delete", "drop-after")  # deleted, the reply lost: asked again
 
-    state = correct(actor="张编辑", delete_old=True)
+    state = correct(delete_old=True, **person("钱编辑"))
     assert state.is_completed(), state.message
     rows = ledger.latest(SAMPLE)
     new_version = rows["portal"].version
@@ -177,7 +178,7 @@ def test_a_correction_then_a_retraction_reach_every_outlet_once(desk):
 
     # A re-run sends nothing: no call reaches any outlet.
     before = desk.calls()
-    again = correct(actor="张编辑", delete_old=True)
+    again = correct(delete_old=True, **person("钱编辑"))
     assert again.is_completed(), again.message
     assert desk.calls() == before
     assert {ch: d.attempts for ch, d in ledger.latest(SAMPLE).items()} == {**dict.fromkeys(API, 1), "weibo": 2}
@@ -189,14 +190,14 @@ def test_a_correction_then_a_retraction_reach_every_outlet_once(desk):
     last_v1 = max(i for i, s in enumerate(steps) if s[0] == "published" and s[2] != new_version)
     requested = names.index("correction-requested")
     assert last_v1 < requested < first_v2
-    assert steps[requested][3] == "张编辑"
+    assert steps[requested][3] == "钱编辑"
     assert sum(1 for s in steps if s[0] == "published" and s[2] == new_version) == len(API)
-    assert ("retracted", "wechat", old["wechat"].version, "张编辑") in steps  # the old article, deleted
+    assert ("retracted", "wechat", old["wechat"].version, "钱编辑") in steps  # the old article, deleted
     assert names[-1] == "correction-complete" and names.count("correction-complete") == 1
 
     # Then withdrawn (one publication serves both halves: a flow run is the slow part of these tests).
     o.weibo.inject("/2/statuses/destroy.json", "drop-after")  # deleted, the reply lost: a retry finds it gone
-    state = retract(notice="本文系误发，特此撤回。", actor="李主任")
+    state = retract(notice="本文系误发，特此撤回。", **person("李主任"))
     assert state.is_completed(), state.message
     assert o.wechat.publications == [] and o.weibo.posts == []  # the correction and the original post, gone
     page = o.cms.pages[f"/releases/{SAMPLE}"]["files"]
@@ -212,7 +213,7 @@ def test_a_correction_then_a_retraction_reach_every_outlet_once(desk):
     assert {ch: d.state for ch, d in ledger.latest(SAMPLE).items()} == dict.fromkeys(API, "retracted")
 
     before = desk.calls()
-    again = retract(actor="李主任")
+    again = retract(**person("李主任"))
     assert again.is_completed(), again.message
     assert desk.calls() == before
     steps = actions(ledger, SAMPLE)
@@ -232,7 +233,7 @@ def test_a_correction_on_the_outbox_updates_page_feed_and_desk_files(desk):
     feed = feedparser.parse((desk.outbox / "portal" / "atom.xml").read_bytes())
     entry = next(e for e in feed.entries if e.id.endswith(f"{SAMPLE}.html"))
     desk.edit(SAMPLE, WRONG, RIGHT)
-    state = correct(note="原稿中咨询数量有误，应为173件。", actor="张编辑")
+    state = correct(note="原稿中咨询数量有误，应为173件。", **person("钱编辑"))
     assert state.is_completed(), state.message
 
     page = (desk.outbox / "portal" / f"{SAMPLE}.html").read_text(encoding="utf-8")
@@ -283,7 +284,7 @@ def test_a_policy_bundle_retracts_as_a_unit_and_history_prints_every_step(desk):
     publish("notice-2017-78")
     runner = CliRunner()
     res = runner.invoke(app, ["retract", "notice-2017-78-interpretation", "--reason", "文件尚未正式印发", "--yes",
-                              "--actor", "李主任"])
+                              "--reviewer", "李主任", "--code", code("李主任")])
     assert res.exit_code == 0, res.output
     ledger = desk.ledger()
     portal = desk.outbox / "portal"

@@ -141,7 +141,7 @@ def test_an_old_ledger_is_refused_then_upgraded_keeping_every_row(legacy):
     assert raw(url) == original
 
     out = upgrade_with_the_cli(url)
-    assert ("已接管迁移前建立的账本并升级到 0002" if before.current is None else "已从 0001 升级到 0002") in out, out
+    assert ("已接管迁移前建立的账本并升级到 0003" if before.current is None else "已从 0001 升级到 0003") in out, out
     after = db.status(url)
     assert after.up_to_date and after.drift == [] and after.tables == db.LEDGER_TABLES
 
@@ -280,3 +280,67 @@ def test_a_fresh_ledger_is_created_and_one_newer_than_the_code_refused(tmp_path)
     eng.dispose()
     with pytest.raises(LedgerOutdated, match="比本程序新"):
         Ledger(newer)
+
+
+# ---------------------------------------------------------------------------------------------
+# Migration 0003: the reviewers' one-time codes (``code_uses``, ``reviewer_locks``); nothing else changes.
+
+
+@pytest.fixture
+def at_0002(request, tmp_path):
+    """A ledger at revision 0002 with the rows of the old fixture upgraded, stamped by ``db upgrade``."""
+    if request.param == "postgresql":
+        server = request.getfixturevalue("pg")
+        name = f"at0002_{uuid.uuid4().hex[:8]}"
+        server.psql(f"create database {name}")
+        url = server.url(name)
+        replay(raw(f"sqlite:///{LEGACY}"), url)
+    else:
+        shutil.copy(LEGACY, tmp_path / "ledger.db")
+        url = f"sqlite:///{tmp_path}/ledger.db"
+    db.upgrade(url, "0002")
+    yield url
+    try:
+        engine_for(url).dispose()
+    except LedgerOutdated:
+        pass
+
+
+@pytest.mark.parametrize("at_0002", BACKENDS, indirect=True)
+def test_0003_adds_the_code_tables_and_keeps_every_row(at_0002):
+    from datetime import timedelta
+
+    url = at_0002
+    kept = raw(url, ("deliveries", "events", "approvals"))
+    with pytest.raises(LedgerOutdated, match="pressroom db upgrade"):
+        Ledger(url)  # the code needs the new tables: refused until upgraded, nothing half-created
+    assert "code_uses" not in tables(url)
+    out = upgrade_with_the_cli(url)
+    assert "已从 0002 升级到 0003" in out, out
+    after = db.status(url)
+    assert after.up_to_date and after.drift == [] and {"code_uses", "reviewer_locks"} <= after.tables
+    assert raw(url, ("deliveries", "events", "approvals")) == kept
+    ledger = Ledger(url)
+    assert ledger.use_code("王审稿", 59_000_000) and not ledger.use_code("王审稿", 59_000_000)  # once
+    assert ledger.use_code("钱编辑", 59_000_000)  # per reviewer
+    for _ in range(4):
+        assert ledger.code_failed("王审稿", 5, timedelta(minutes=5)) is None
+    assert ledger.code_failed("王审稿", 5, timedelta(minutes=5)) is not None
+    assert ledger.locked_until("王审稿") is not None and ledger.locked_until("钱编辑") is None
+    from alembic import command
+
+    engine_for(url).dispose()
+    command.downgrade(db.alembic_config(url), "0002")
+    assert "code_uses" not in tables(url) and raw(url, ("deliveries", "events", "approvals")) == kept
+
+
+def test_an_unstamped_ledger_of_the_previous_code_is_adopted_at_0002(tmp_path):
+    """A ledger ``Ledger()`` of the 0002 code created (never stamped) is adopted at 0002, then upgraded."""
+    from pressroom.delivery.schema import metadata
+
+    url = f"sqlite:///{tmp_path}/made-by-0002.db"
+    eng = sa.create_engine(url, poolclass=NullPool)
+    metadata.create_all(eng, tables=[t for n, t in metadata.tables.items() if n not in db.LACKS["0002"]])
+    eng.dispose()
+    before, after = db.upgrade(url)
+    assert before.current is None and after.up_to_date and after.tables == db.LEDGER_TABLES

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner
 
+from tests import reviewers
+
 import channels
 from pressroom.delivery.ledger import waiting_until
 from pressroom.transports.wechat import quota_reset
@@ -107,7 +109,10 @@ def test_a_waiting_row_can_be_resolved(outlets, samples, rendered):
     assert go(outlets, samples, rendered, "wechat").state == "waiting-quota"
     from pressroom.cli import app
 
-    res = CliRunner().invoke(app, ["resolve", SAMPLE, "wechat", "--not-published"])
+    from tests import reviewers
+
+    res = CliRunner().invoke(app, ["resolve", SAMPLE, "wechat", "--not-published", "--reviewer", "王审稿",
+                                   "--code", reviewers.code("王审稿")])
     assert res.exit_code == 0 and "原状态 等待配额" in res.output
 
 
@@ -134,7 +139,8 @@ def test_cli_publish_says_when_to_run_again(outlets, prefect_server, wide):
 
     _drop_deployments()  # nothing to schedule a retry on
     outlets.wechat.quotas[SUBMIT] = 0
-    res = CliRunner().invoke(app, ["publish", SAMPLE, "--now", "-c", "wechat", "--actor", "测试"])
+    res = CliRunner().invoke(app, ["publish", SAMPLE, "--now", "-c", "wechat", "--reviewer", "王审稿",
+                                   "--code", reviewers.code("王审稿")])
     assert res.exit_code == 1
     when = f"{quota_reset().astimezone(outlets.settings.tz):%Y-%m-%d %H:%M}"
     assert f"平台额度已用完，{when} 恢复" in res.output
@@ -148,7 +154,8 @@ def test_cli_publish_schedules_the_retry_at_the_reset_on_a_server(outlets, prefe
     from pressroom.cli import app
 
     outlets.wechat.quotas[SUBMIT] = 0
-    res = CliRunner().invoke(app, ["publish", SAMPLE, "--now", "-c", "wechat", "--actor", "测试"])
+    res = CliRunner().invoke(app, ["publish", SAMPLE, "--now", "-c", "wechat", "--reviewer", "王审稿",
+                                   "--code", reviewers.code("王审稿")])
     assert res.exit_code == 1 and "已在 Prefect 上排定届时自动重试" in res.output
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["quota-retry"])))

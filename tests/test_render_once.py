@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import channels
 from tests.conftest import ROOT
+from tests.reviewers import code
 
 SAMPLE = "water-price-rumor"  # one release (not a bundle), every channel
 
@@ -46,7 +47,7 @@ def test_a_cli_publish_loads_once_and_renders_every_channel_once(counted):
     from pressroom.cli import app
 
     renders, loads = counted
-    result = CliRunner().invoke(app, ["publish", SAMPLE, "--now", "--actor", "测试"])
+    result = CliRunner().invoke(app, ["publish", SAMPLE, "--now", "--reviewer", "王审稿", "--code", code("王审稿")])
     assert result.exit_code == 0, result.output
     mine = {ch: n for (rid, ch), n in renders.items() if rid == SAMPLE}
     from pressroom.settings import load_settings

@@ -7,7 +7,7 @@ by ``pressroom --help`` in the order they are registered, so the imports below a
 from __future__ import annotations
 
 from pressroom.cli.base import app
-from pressroom.cli import releases, publishing, sites, outlets, corrections, db  # noqa: F401  (registration)
+from pressroom.cli import releases, publishing, sites, outlets, corrections, db, reviewers  # noqa: F401
 
 __all__ = ["app", "main"]
 

@@ -122,3 +122,19 @@ def require_signoffs(settings, catalog, ledger, r) -> None:
         err.print(f"请各级审核人运行：pressroom approve {parts[0].id} --reviewer 姓名 --role {missing[0]}"
                   "（或连接 Prefect 服务器，在界面中审核）", highlight=False)
         raise typer.Exit(1)
+
+
+def verified(settings, ledger, reviewer: str, code: str, purpose: str, release_id: str = "") -> str:
+    """The registered reviewer proven by their one-time code, who an action that changes what the public sees
+    names in the ledger; else the rule broken, printed, and exit 1."""
+    from pressroom.delivery import reviewers
+
+    try:
+        return reviewers.verified_person(settings, ledger, reviewer, code, purpose, release_id)
+    except reviewers.Refused as e:
+        err.print(f"[bold red]{e}[/]", highlight=False)
+        raise typer.Exit(1)
+
+
+REVIEWER_HELP = "确认人：已登记的审核人姓名（content/reviewers.yaml）"
+CODE_HELP = "确认人手机上的 6 位动态口令（pressroom reviewer enroll 开通）"

@@ -7,7 +7,9 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from pressroom.cli.base import app, console, err, find_release, load_settings, require_signoffs, status_table
+from pressroom.cli.base import (
+    CODE_HELP, REVIEWER_HELP, app, console, err, find_release, load_settings, require_signoffs, status_table,
+)
 from pressroom.errors import ValidationFailed
 
 
@@ -15,6 +17,15 @@ def _label(channel: str) -> str:
     import channels
 
     return channels.get(channel).label
+
+
+def _require_person(reviewer: str, code: str, what: str) -> None:
+    """Corrections and retractions change what the public sees: a registered reviewer confirms with a code
+    (checked by the flow, which names them in the ledger)."""
+    if not (reviewer and code):
+        err.print(f"[bold red]{what}会改变公众看到的内容，须由已登记的审核人确认：请加 --reviewer 姓名 --code 动态口令[/]",
+                  highlight=False)
+        raise typer.Exit(2)
 
 
 def _run(flow_call, what: str):
@@ -29,7 +40,8 @@ def correct(release: str = typer.Argument(..., help="稿件 id 或文件夹（�
             delete_old: Optional[bool] = typer.Option(None, "--delete-old/--keep-old",
                                                       help="是否删除微信原文（默认取 [corrections] wechat_delete_old）"),
             dry_run: bool = typer.Option(False, "--dry-run", help="只显示将更正的渠道和改动，不发送"),
-            actor: str = typer.Option("", "--actor", help="操作人（记入台账）")):
+            reviewer: str = typer.Option("", "--reviewer", help=REVIEWER_HELP + "（--dry-run 不需要）"),
+            code: str = typer.Option("", "--code", help=CODE_HELP)):
     """Publish the corrected release to every channel that carried an older version: the portal page with a
     dated 更正说明 (feed entry updated), a 【更正】 WeChat article, a Weibo correction post, a 更正通知 with the
     changes marked to the newspaper and TV desks. A policy bundle is corrected as a unit; a re-run sends
@@ -60,10 +72,11 @@ def correct(release: str = typer.Argument(..., help="稿件 id 或文件夹（�
         for p in parts:
             _print_preview(ledger, p, plans[p.id], note)
         return
+    _require_person(reviewer, code, "更正")
     require_signoffs(settings, catalog, ledger, r)  # a correction is signed off like a publication
     from flows.correct import correct_release
 
-    state = _run(lambda: correct_release(r.id, note=note, actor=actor or "cli", delete_old=delete_old,
+    state = _run(lambda: correct_release(r.id, note=note, reviewer=reviewer, code=code, delete_old=delete_old,
                                          return_state=True), "更正")
     for p in parts:
         console.print(status_table(ledger, p.id, p.title))
@@ -115,7 +128,8 @@ def retract(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
             reason: str = typer.Option(..., "--reason", help="撤稿原因（记入台账，通知报社和电视台）"),
             notice: str = typer.Option("", "--notice", help="撤稿页面上给公众的说明；不填则用通用表述"),
             yes: bool = typer.Option(False, "--yes", "-y", help="不再确认（删除微信文章和微博不可恢复）"),
-            actor: str = typer.Option("", "--actor", help="操作人（记入台账）")):
+            reviewer: str = typer.Option("", "--reviewer", help=REVIEWER_HELP),
+            code: str = typer.Option("", "--code", help=CODE_HELP)):
     """Withdraw a release (its whole policy bundle) from every channel: WeChat article and Weibo post deleted,
     the portal page replaced by a withdrawal notice, a 撤稿通知 to the desks, the ledger marked retracted with
     the reason. A re-run does nothing twice."""
@@ -146,11 +160,12 @@ def retract(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
         for ch, ds in sorted(live[rid].items()):
             table.add_row(rid, _label(ch), "、".join(d.version for d in ds), ds[-1].url)
     console.print(table)
+    _require_person(reviewer, code, "撤稿")
     if not yes and not typer.confirm("撤稿将删除公众号文章和微博（不可恢复），并替换门户页面。确定撤稿吗？"):
         raise typer.Exit(1)
     from flows.correct import retract_release
 
-    state = _run(lambda: retract_release(ids[0], reason=reason, notice=notice, actor=actor or "cli",
+    state = _run(lambda: retract_release(ids[0], reason=reason, notice=notice, reviewer=reviewer, code=code,
                                          return_state=True), "撤稿")
     for rid in ids:
         console.print(status_table(ledger, rid, _title(rid)))

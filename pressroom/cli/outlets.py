@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from pressroom.cli.base import app, console, err, load_settings
+from pressroom.cli.base import CODE_HELP, REVIEWER_HELP, app, console, err, load_settings, verified
 
 
 @app.command()
@@ -32,7 +32,8 @@ def resolve(release: str = typer.Argument(..., help="稿件 id"),
             published_url: str = typer.Option("", "--published", help="已在平台上核实发布：填写文章/微博网址"),
             not_published: bool = typer.Option(False, "--not-published", help="已核实未发布：允许再次发送"),
             external_id: str = typer.Option("", "--id", help="平台上的 id（公众号 article_id、微博 id），撤稿时用它删除"),
-            actor: str = typer.Option("", "--actor", help="核实人")):
+            reviewer: str = typer.Option(..., "--reviewer", help=REVIEWER_HELP + "（核实人）"),
+            code: str = typer.Option(..., "--code", help=CODE_HELP)):
     """Settle a channel that is not published — 待核实, 失败, 等待配额, or 发布中 whose process is gone — after
     checking on the platform by hand. Published: its URL and the outlet's id are recorded (a retraction can
     then delete it). Not published: the next run looks on the platform once more, then sends."""
@@ -55,7 +56,8 @@ def resolve(release: str = typer.Argument(..., help="稿件 id"),
         if not external_id and isinstance(transport, Retracts):
             external_id = typer.prompt("平台上的 id（公众号“发表记录”中的 article_id，或微博 id；撤稿时用它删除，"
                                        "不知道可直接回车）", default="", show_default=False).strip()
-    if not ledger.resolve(d, published_url or None, actor or "cli", external_id):
+    actor = verified(settings, ledger, reviewer, code, f"核实 {channel} 渠道", release)
+    if not ledger.resolve(d, published_url or None, actor, external_id):
         err.print(f"{release} 的 {channel} 渠道状态刚刚发生变化（另一次运行正在处理），未记录；请用 pressroom status 查看")
         raise typer.Exit(1)
     was = STATE_LABELS.get(d.state, d.state)

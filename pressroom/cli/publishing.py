@@ -10,16 +10,21 @@ import typer
 from rich.console import Group
 from rich.table import Table
 
-from pressroom.cli.base import app, console, err, find_release, load_settings, require_signoffs, status_table
+from pressroom.cli.base import (
+    CODE_HELP, REVIEWER_HELP, app, console, err, find_release, load_settings, require_signoffs, status_table,
+)
 
 
 @app.command()
 def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
             channels: Optional[List[str]] = typer.Option(None, "--channels", "-c", help="只发这些渠道（可重复）"),
-            now: bool = typer.Option(False, "--now", help="不等待发布时间，立即发布（记入台账）"),
-            actor: str = typer.Option("", "--actor", help="操作人（记入台账）")):
+            now: bool = typer.Option(False, "--now", help="不等待发布时间，立即发布（须审核人确认，记入台账）"),
+            reviewer: str = typer.Option("", "--reviewer", help=REVIEWER_HELP + "；--now 与突发事件须填"),
+            code: str = typer.Option("", "--code", help=CODE_HELP)):
     """Publish a release to every channel through the Prefect flow (ephemeral Prefect unless
-    PREFECT_API_URL is set), with live progress; exit 1 if any channel did not publish."""
+    PREFECT_API_URL is set), with live progress; exit 1 if any channel did not publish. Overriding the
+    embargo (--now), or an emergency going out ahead of its sign-offs, needs a registered reviewer's code:
+    the flow checks it and the ledger names them."""
     import threading
 
     from rich.live import Live
@@ -32,6 +37,10 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
     catalog, r = find_release(settings, release, refused="未通过校验：没有发布到任何渠道。")
     ledger = Ledger(settings.ledger_url)
     require_signoffs(settings, catalog, ledger, r)
+    if (now or r.kind == "emergency") and not (reviewer and code) and _needs_person(settings, catalog, r, now):
+        err.print("[bold red]立即发布（--now）或突发事件先发布后补签，须由已登记的审核人确认：请加 --reviewer 姓名 "
+                  "--code 动态口令[/]", highlight=False)
+        raise typer.Exit(2)
     console.print(f"发布 [bold]{r.title}[/]（{r.kind_label}，{r.department.short}，版本 {r.version}）")
     if not now and r.publish_at > datetime.now(settings.tz):
         console.print(f"等待发布时间 {r.publish_at:%Y-%m-%d %H:%M %Z}（用 --now 立即发布）")
@@ -40,8 +49,8 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
     result: dict = {}
 
     def work():
-        result["state"] = publish_release(r.id, channels_only=channels or None, now=now,
-                                          actor=actor or "cli", return_state=True)
+        result["state"] = publish_release(r.id, channels_only=channels or None, now=now, reviewer=reviewer,
+                                          code=code, return_state=True)
 
     thread = threading.Thread(target=work, daemon=True)
     parts = catalog.bundle_of(r)  # a policy bundle publishes both halves
@@ -82,6 +91,12 @@ def _say_when_quota_is_back(settings, ledger, parts) -> None:
                           + ("已在 Prefect 上排定届时自动重试。" if scheduled else
                              f"请在 {when} 之后再运行 pressroom publish {p.id}（已发布的渠道不会重复发送）"),
                           highlight=False)
+
+
+def _needs_person(settings, catalog, r, now: bool) -> bool:
+    from pressroom.delivery import approval
+
+    return now or approval.needs_approval(catalog.bundle_of(r), approval.policy(settings))
 
 
 @app.command()
@@ -149,51 +164,54 @@ def schedule(release: Optional[str] = typer.Argument(None, help="稿件 id 或�
 
 @app.command()
 def approve(target: str = typer.Argument(..., help="稿件 id，或等待审核的流程运行 id"),
-            reviewer: str = typer.Option(..., "--reviewer", help="审核人姓名"),
+            reviewer: str = typer.Option(..., "--reviewer", help="审核人姓名（须在 content/reviewers.yaml 中登记）"),
+            code: str = typer.Option(..., "--code", help=CODE_HELP),
             role: str = typer.Option("", "--role", help="审核级别（默认：下一个待签级别）"),
             reject: bool = typer.Option(False, "--reject", help="驳回"),
             comment: str = typer.Option("", "--comment", help="审核意见 / 驳回理由")):
-    """Sign off (or reject) a release: resumes its paused publish run, or records the sign-off for the
-    current content ahead of publishing. A sign-off is bound to the content hash; an edit voids it."""
+    """Sign off (or reject) a release with your one-time code: resumes its paused publish run, or records
+    the sign-off for the current content ahead of publishing (an emergency's too, after it went out). Each
+    level is signed by a different registered reviewer allowed for it; a sign-off is bound to the content
+    hash, and an edit voids it."""
     import uuid
 
-    from pressroom.delivery import approval
+    from pressroom.delivery import approval, reviewers
     from pressroom.delivery.ledger import Ledger
 
     if reject and not comment:
         err.print("驳回须用 --comment 写明理由")
         raise typer.Exit(2)
-    decision = {"approve": not reject, "reviewer": reviewer, "role": role, "comment": comment}
+    decision = {"approve": not reject, "reviewer": reviewer, "code": code, "comment": comment}
     try:
         run_id = uuid.UUID(target)
     except ValueError:
         run_id = None
     if run_id is not None:
         _resume(run_id, decision)
-        console.print(f"已提交审核意见到流程运行 {run_id}")
+        console.print(f"已提交审核意见到流程运行 {run_id}（由该运行核对动态口令）")
         return
     settings = load_settings()
     catalog, r = find_release(settings, target)
     parts = catalog.bundle_of(r)
     paused = _paused_runs(parts[0].id)
-    if paused:
-        for rid in paused:
-            _resume(rid, decision)
-        console.print(f"已提交审核意见到 {len(paused)} 个等待审核的流程运行")
+    if paused:  # the run checks the code (one code, one run: a second run waits for the next code)
+        _resume(paused[0], decision)
+        console.print(f"已提交审核意见到等待审核的流程运行 {paused[0]}")
         return
     ledger = Ledger(settings.ledger_url)
-    policy = approval.policy(settings)
-    level = approval.next_level(ledger, parts, policy)
-    if level is None:
+    if approval.next_level(ledger, parts, approval.policy(settings)) is None:
         console.print("各级审核均已签署（针对当前内容）。")
         return
-    if role and role != level:
-        err.print(f"审核须逐级进行：当前应由“{level}”审核（级别：{' → '.join(policy.levels)}）")
-        raise typer.Exit(2)
-    approval.record(ledger, parts, level, not reject, reviewer, level, comment)
+    try:
+        level = approval.sign(settings, ledger, parts, not reject, reviewer, code, comment, level=role)
+    except reviewers.Refused as e:
+        err.print(f"[bold red]{e}[/]", highlight=False)
+        raise typer.Exit(2 if "逐级" in str(e) or "没有“" in str(e) else 1)
     verdict = "驳回" if reject else "签署同意"
-    console.print(f"{level} {reviewer} {verdict}：{'、'.join(p.id for p in parts)}"
+    console.print(f"{level} {reviewer} {verdict}（已核对动态口令）：{'、'.join(p.id for p in parts)}"
                   f"（内容签名 {approval.signature(parts)}；稿件再修改则需重新审核）")
+    waiting = approval.next_level(ledger, parts, approval.policy(settings))
+    console.print(f"下一级：{waiting}" if waiting and not reject else "各级审核均已签署。" if not reject else "")
 
 
 def _paused_runs(release_id: str) -> list:
@@ -246,11 +264,38 @@ def _print_deadlines(settings, ledger, as_json: bool) -> None:
         table.add_row(f"{c.title}（{c.event_id}）", c.department, c.rule, due,
                       f"[{colours[c.status]}]{c.label}[/]", done)
     console.print(table)
+    _print_awaiting(settings, ledger)
+
+
+def _print_awaiting(settings, ledger) -> None:
+    """Emergencies published ahead of their sign-offs that still wait for a level (审核待补签)."""
+    from pressroom.delivery import approval
+    from pressroom.releases.catalog import validate as run
+
+    catalog, policy, rows = run(settings, render=False), approval.policy(settings), []
+    for r in catalog.releases.values():
+        try:
+            parts = catalog.bundle_of(r)
+        except Exception:
+            continue
+        if parts[0].id == r.id and (level := approval.awaiting(ledger, parts, policy)):
+            rows.append((r, level, approval.allowed(settings, parts, level)))
+    if not rows:
+        return
+    table = Table(title=approval.AWAITING_LABEL)
+    for col in ("稿件", "待签级别", "可签署", "补签命令"):
+        table.add_column(col, overflow="fold")
+    for r, level, names in rows:
+        table.add_row(f"{r.title}（{r.id}）", level, "、".join(names), f"pressroom approve {r.id} --reviewer 姓名 --code 口令")
+    console.print(table)
 
 
 @app.command()
 def history(release: str = typer.Argument(..., help="稿件 id")):
-    """Every version and action of a release, with who and when, from the ledger's audit trail."""
+    """Every version and action of a release, with who, what, when and which content signature, from the
+    ledger's audit trail (a sign-off names the verified reviewer and the level)."""
+    import json
+
     from pressroom.delivery.ledger import Ledger
 
     settings = load_settings()
@@ -259,9 +304,14 @@ def history(release: str = typer.Argument(..., help="稿件 id")):
         console.print(f"台账中没有稿件 {release} 的记录")
         return
     table = Table(title=f"{release} 操作记录")
-    for col in ("时间", "渠道", "版本", "动作", "操作人", "说明"):
+    for col in ("时间", "渠道", "版本 / 内容签名", "动作", "操作人", "说明"):
         table.add_column(col, overflow="fold")
     for e in events:
+        action, detail = e["action"], e["detail"]
+        if action in ("signoff", "rejected"):
+            d = json.loads(detail or "{}")
+            action = f"{'签署' if action == 'signoff' else '驳回'}（{d.get('role') or d.get('level')}）"
+            detail = d.get("comment", "") + (f" 流程运行 {d['run']}" if d.get("run") else "")
         table.add_row(f"{e['at'].astimezone(settings.tz):%Y-%m-%d %H:%M:%S}", e["channel"], e["version"],
-                      e["action"], e["actor"], e["detail"][:300])
+                      action, e["actor"], detail[:300])
     console.print(table)

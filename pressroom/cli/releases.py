@@ -138,6 +138,13 @@ def validate(paths: Optional[List[Path]] = typer.Argument(None, help="稿件文�
     except ValidationFailed as e:
         print_problems("登记表（departments.yaml / spokespeople.yaml）", e.problems)
         raise typer.Exit(1)
+    from pressroom.delivery.reviewers import registry_problems
+
+    reviewer_problems, reviewer_warnings = registry_problems(settings, set(catalog.registry.departments))
+    if reviewer_problems:
+        print_problems("审核人名单（reviewers.yaml）", reviewer_problems)
+    for w in reviewer_warnings:
+        console.print(Text.assemble(("提示 ", "yellow"), w), highlight=False, soft_wrap=True)
     wanted = {p.resolve().name if p.name != "release.md" else p.resolve().parent.name for p in paths or []}
     failed = 0
     for folder, problems in sorted(catalog.problems.items()):
@@ -157,6 +164,7 @@ def validate(paths: Optional[List[Path]] = typer.Argument(None, help="稿件文�
         failed += 1
     if failed:
         err.print(f"[bold red]{failed} 篇稿件未通过校验，任何渠道都不会发布它们。[/]")
+    if failed or reviewer_problems:
         raise typer.Exit(1)
 
 

@@ -10,6 +10,11 @@ what was signed. Decisions are rows of the ledger's ``approvals`` table, one per
     kinds = ["policy", "policy-document"]            # kinds that always need approval
     important = true                                 # and any release marked important
     timeout_hours = 72                               # how long a paused run waits (Prefect's default is 1 h)
+    own_department = ["部门负责人"]                  # levels signed from the release's own department
+
+Who may sign is the reviewer registry (``pressroom.delivery.reviewers``): each level by a different
+registered reviewer allowed to sign it, proven by their one-time code (``sign``). An emergency publishes
+first (``approval-deferred``) and shows as 审核待补签 until every level has signed (``awaiting``).
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from datetime import datetime
+
+from pressroom.delivery import reviewers
 from pressroom.delivery.ledger import DECISION_EVENTS, REJECT, SIGN_OFF, Ledger
 from pressroom.model import Release
 from pressroom.settings import Settings
@@ -73,3 +81,57 @@ def record(ledger: Ledger, parts: list[Release], level: str, approve: bool, revi
     for r in parts:
         ledger.add_approval(r.id, sig, level, SIGN_OFF if approve else REJECT, reviewer, role or level, comment,
                             run_id, versions)
+
+
+DEFERRED, COMPLETED = "approval-deferred", "approval-completed"
+AWAITING_LABEL = "审核待补签"
+
+
+def signers(ledger: Ledger, parts: list[Release]) -> dict[str, str]:
+    """level -> who signed it, for exactly this content."""
+    return {d["level"]: d["reviewer"] for d in decisions(ledger, parts) if d["action"] == SIGNOFF}
+
+
+def allowed(settings: Settings, parts: list[Release], level: str) -> list[str]:
+    """Who may sign ``level`` of this bundle today (the pause form's dropdown)."""
+    reg = reviewers.load_registry(settings.content_dir)
+    return reg.allowed_for(level, {r.department.key for r in parts}, datetime.now(settings.tz).date(),
+                           settings.approval.own_department)
+
+
+def sign(settings: Settings, ledger: Ledger, parts: list[Release], approve: bool, reviewer: str, code: str,
+         comment: str = "", level: str = "", run_id: str = "") -> str:
+    """A verified decision at the next unsigned level (``level``, if given, must be it): the reviewer is
+    registered and allowed for the level, has signed no other level of this content, and proves it with their
+    one-time code. Returns the level; raises ``reviewers.Refused`` with the rule broken (a wrong code is
+    recorded and counts towards the lock)."""
+    p = policy(settings)
+    current = next_level(ledger, parts, p)
+    if current is None:
+        raise reviewers.Refused("各级审核均已签署（针对当前内容），无需再签")
+    if level and level != current:
+        if level not in p.levels:
+            raise reviewers.Refused(f"没有“{level}”这一审核级别（级别：{' → '.join(p.levels)}）")
+        raise reviewers.Refused(f"审核须逐级进行：当前应由“{current}”审核（级别：{' → '.join(p.levels)}）")
+    if not approve and not comment.strip():
+        raise reviewers.Refused("驳回须写明理由（审核意见）")
+    reg = reviewers.load_registry(settings.content_dir)
+    role = reviewers.check_may_sign(settings, reg, reviewer, current, {r.department.key for r in parts},
+                                    signers(ledger, parts))
+    reviewers.verify(settings, ledger, reviewer, code, f"审核 {current}", parts[0].id)
+    record(ledger, parts, current, approve, reviewer, role, comment, run_id)
+    if approve and next_level(ledger, parts, p) is None and deferred(ledger, parts):
+        ledger.log(parts[0].id, "", signature(parts), COMPLETED, reviewer, "突发事件发布后，各级审核已补签完毕")
+    return current
+
+
+def deferred(ledger: Ledger, parts: list[Release]) -> bool:
+    """Published before its sign-offs (an emergency)."""
+    return any(e["action"] == DEFERRED for e in ledger.history(parts[0].id))
+
+
+def awaiting(ledger: Ledger, parts: list[Release], p: Policy) -> str | None:
+    """The first level an emergency published ahead of its sign-offs still waits for (审核待补签)."""
+    if not deferred(ledger, parts):
+        return None
+    return next_level(ledger, parts, p)

@@ -29,8 +29,11 @@ from pressroom.delivery.schema import metadata
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 BASELINE = "0001"  # the tables as they were before migrations
-LEDGER_TABLES = set(metadata.tables)  # deliveries, events, approvals, outlet_state
+LEDGER_TABLES = set(metadata.tables)  # deliveries, events, approvals, outlet_state, code_uses, reviewer_locks
 VERSION_TABLE = "alembic_version"
+# What a ledger made by ``Ledger()`` of an earlier version lacks, by the revision it was at: such a ledger is
+# adopted at that revision (the later ones then add exactly these).
+LACKS = {"0002": frozenset({"code_uses", "reviewer_locks"})}
 
 
 def alembic_config(url: str) -> Config:
@@ -94,12 +97,25 @@ def status(url: str) -> Status:
     return Status(url, current, head(), tables, drift)
 
 
+def _adopted(before: Status) -> str:
+    """The revision an unstamped ledger's tables are at: the code's, one that lacks only later tables, or
+    the baseline."""
+    if not before.drift:
+        return before.head
+    missing = {d[1].name for d in before.drift if isinstance(d, tuple) and d[0] == "add_table"}
+    if len(missing) == len(before.drift):
+        for revision, lacks in LACKS.items():
+            if missing == lacks:
+                return revision
+    return BASELINE
+
+
 def upgrade(url: str, revision: str = "head") -> tuple[Status, Status]:
     """Bring the ledger at ``url`` to ``revision``; returns the status before and after."""
     before = status(url)
     cfg = alembic_config(url)
     if before.current is None and before.tables:
         # Made by Ledger() before migrations: adopt it instead of failing on "table already exists".
-        command.stamp(cfg, before.head if not before.drift else BASELINE)
+        command.stamp(cfg, _adopted(before))
     command.upgrade(cfg, revision)
     return before, status(url)

@@ -38,6 +38,7 @@ from pressroom.delivery.schema import (  # noqa: F401  (the vocabulary, also use
     PENDING, RENDERED, DELIVERING, PUBLISHED, FAILED, RETRACTED, UNCONFIRMED, SKIPPED, CLAIMABLE, STATE_LABELS,
     PUBLISH, CORRECT, RETRACT, ACTIONS, RETRACT_LABEL, SIGN_OFF, REJECT, DECISIONS, DECISION_EVENTS, ENABLED,
     DISABLED, OUTLETS_ID, OUTLET_EVENTS, WAITING_QUOTA, metadata, deliveries, events, approvals, outlet_state,
+    code_uses, reviewer_locks,
 )
 
 DEFAULT_LEASE = timedelta(minutes=10)
@@ -453,6 +454,55 @@ class Ledger:
             q = q.where(approvals.c.signature == signature)
         with self.engine.connect() as conn:
             return [Approval.from_row(r) for r in conn.execute(q.order_by(approvals.c.at, approvals.c.id))]
+
+    # -- reviewers' one-time codes (never the code or its secret: the time step, the count of wrong ones) --
+
+    def use_code(self, reviewer: str, step: int, purpose: str = "") -> bool:
+        """Mark ``reviewer``'s code of TOTP time step ``step`` used; False when it was used already (a replay),
+        here or on any worker sharing the ledger."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(code_uses.insert().values(reviewer=reviewer, step=step, at=utcnow(), purpose=purpose[:256]))
+            return True
+        except sa.exc.IntegrityError:
+            return False
+
+    def code_unused(self, reviewer: str, step: int) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(code_uses.c.step).where(code_uses.c.reviewer == reviewer,
+                                                                  code_uses.c.step == step)).first() is None
+
+    def locked_until(self, reviewer: str) -> datetime | None:
+        """When the reviewer's lock-out ends, if they are locked out now."""
+        with self.engine.connect() as conn:
+            until = conn.execute(sa.select(reviewer_locks.c.locked_until)
+                                 .where(reviewer_locks.c.reviewer == reviewer)).scalar()
+        until = _aware(until)
+        return until if until and until > utcnow() else None
+
+    def code_failed(self, reviewer: str, limit: int, lock_for: timedelta) -> datetime | None:
+        """Count a wrong code; the ``limit``-th in a row locks the reviewer for ``lock_for`` (returned)."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            if conn.execute(reviewer_locks.update().where(reviewer_locks.c.reviewer == reviewer).values(
+                    failures=reviewer_locks.c.failures + 1, updated_at=now)).rowcount == 0:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(reviewer_locks.insert().values(reviewer=reviewer, failures=1, updated_at=now))
+                except sa.exc.IntegrityError:  # another worker counted the first one at the same moment
+                    conn.execute(reviewer_locks.update().where(reviewer_locks.c.reviewer == reviewer).values(
+                        failures=reviewer_locks.c.failures + 1, updated_at=now))
+            if conn.execute(reviewer_locks.update().where(
+                    reviewer_locks.c.reviewer == reviewer, reviewer_locks.c.failures >= limit).values(
+                    failures=0, locked_until=now + lock_for)).rowcount:
+                return now + lock_for
+        return None
+
+    def code_passed(self, reviewer: str) -> None:
+        """A good code: the count of wrong ones starts again."""
+        with self.engine.begin() as conn:
+            conn.execute(reviewer_locks.update().where(reviewer_locks.c.reviewer == reviewer)
+                         .values(failures=0, updated_at=utcnow()))
 
     # -- outlets (the circuit breaker) --------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """The ledger's vocabulary and tables: row states, actions, decisions, outlet states, and the four tables
-(``deliveries``, ``events``, ``approvals``, ``outlet_state``). Alembic migrations (``pressroom/migrations``)
+(``deliveries``, ``events``, ``approvals``, ``outlet_state``, and the reviewers' one-time codes: ``code_uses``,
+``reviewer_locks``). Alembic migrations (``pressroom/migrations``)
 take a ledger of any earlier version to exactly these."""
 
 from __future__ import annotations
@@ -90,4 +91,22 @@ outlet_state = sa.Table(
     sa.Column("reason", sa.Text, nullable=False, default=""),
     sa.Column("since", sa.DateTime(timezone=True), nullable=False),
     sa.Column("actor", sa.String(128), nullable=False, default=""),
+)
+
+# The reviewers' one-time codes (TOTP, RFC 6238), shared by every worker: a code's time step is used once
+# per reviewer (the primary key refuses a replay), and wrong codes in a row lock that reviewer for a while.
+# Neither the secret nor the code is ever stored: only the step number.
+code_uses = sa.Table(
+    "code_uses", metadata,
+    sa.Column("reviewer", sa.String(128), primary_key=True),
+    sa.Column("step", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("purpose", sa.String(256), nullable=False, default=""),
+)
+reviewer_locks = sa.Table(
+    "reviewer_locks", metadata,
+    sa.Column("reviewer", sa.String(128), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),  # wrong codes since the last good one
+    sa.Column("locked_until", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

@@ -1,51 +1,142 @@
-"""``pressroom preview``: every channel's rendition of a release on one page, with its warnings, so an
-editor (and later the approval gate) reviews exactly what the outlets will receive."""
+"""The approval page (审签页), also ``pressroom preview``: what approvers sign. Every channel of every part of
+the bundle as the public will see it (the WeChat article in a phone-width frame, the Weibo post as a card
+with its picture and character count, the TV sheet, the newspaper column, the infographic, the H5 page), the
+content signature, each level's state (signed by whom and when, or waiting for whom) and every warning. It
+fits a 375 px phone, and printed (Chromium "print to PDF") it is the 发稿审签单: one sheet per release with
+the sign-off table."""
 
 from __future__ import annotations
 
 import base64
+import json
 import shutil
+from datetime import datetime
 from pathlib import Path
 
+from pressroom.delivery import approval
+from pressroom.delivery.ledger import Ledger
 from pressroom.releases.catalog import Catalog, copy_gate
 from pressroom.errors import RenditionError
 from pressroom.model import Release
 from pressroom.files import write_atomic
 
-TEXT_SUFFIXES = (".txt", ".srt", ".json")
+TEXT_SUFFIXES = (".txt", ".srt")
+PHONE_FRAMES = ("h5", "wechat")
+ARTICLE_FILE = "wechat-article.html"  # the WeChat article as the phone shows it (preview only, never sent)
 
 
-def build_preview(release: Release, catalog: Catalog, out_dir: Path) -> Path:
-    """Write the preview into ``out_dir`` (each channel's files under its own folder) and return the page."""
-    import channels
+def build_preview(release: Release, catalog: Catalog, out_dir: Path, ledger: Ledger | None = None) -> Path:
+    """The approval page of ``release``'s whole bundle in ``out_dir``; returns the page."""
+    parts = catalog.bundle_of(release)
+    return build_approval_page(parts, catalog, ledger or Ledger(catalog.settings.ledger_url), out_dir)
+
+
+def build_approval_page(parts: list[Release], catalog: Catalog, ledger: Ledger, out_dir: Path,
+                        fidelity: dict[str, object] | None = None) -> Path:
+    """Write the page into ``out_dir`` (each part's channel files under ``<release>/<channel>/``).
+    ``fidelity``: release id -> the fidelity audit of its renditions, shown on the page once that audit
+    exists (nothing is shown without it)."""
     from channels.base import render_template
 
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    ctx = catalog.context(release)
-    _, copy_warnings = copy_gate(release, catalog.settings)
-    panels = []
-    for ch in release.channels:
-        label = channels.get(ch).label
-        try:
-            rendition = channels.render(ch, release, ctx)
-        except RenditionError as e:
-            panels.append({"channel": ch, "label": label, "error": f"{e.message}。{e.fix}", "warnings": [],
-                           "frames": [], "texts": [], "images": [], "files": []})
-            continue
-        for name, data in rendition.files.items():
-            write_atomic(out_dir / ch / name, data)
-        top = sorted(n for n in rendition.files if "/" not in n)
-        panels.append({
-            "channel": ch, "label": label, "error": "", "warnings": list(rendition.warnings),
-            "frames": [f"{ch}/{n}" for n in top if n.endswith(".html")],
-            "texts": [(n, rendition.files[n].decode("utf-8")) for n in top if n.endswith(TEXT_SUFFIXES)],
-            "images": [(n, "data:image/png;base64," + base64.b64encode(rendition.files[n]).decode())
-                       for n in top if n.endswith(".png")],
-            "files": [f"{ch}/{n}" for n in top],
-        })
-    page = render_template("preview/preview.html", release=release, panels=panels, copy_warnings=copy_warnings,
-                           settings=catalog.settings)
+    settings = catalog.settings
+    sheets = [_sheet(r, catalog, out_dir) for r in parts]
+    page = render_template("preview/preview.html", parts=parts, sheets=sheets, settings=settings,
+                           signature=approval.signature(parts), levels=_levels(settings, ledger, parts),
+                           fidelity=fidelity or {}, made_at=datetime.now(settings.tz))
     index = out_dir / "index.html"
     write_atomic(index, page.encode("utf-8"))
     return index
+
+
+def _levels(settings, ledger: Ledger, parts: list[Release]) -> list[dict]:
+    """Each configured level: signed (by whom, when, as what), rejected, or waiting (for whom)."""
+    policy = approval.policy(settings)
+    needed = approval.needs_approval(parts, policy)
+    decided = {d["level"]: d for d in approval.decisions(ledger, parts)}  # the newest per level
+    waiting = approval.next_level(ledger, parts, policy)
+    out = []
+    for level in policy.levels if needed else ():
+        d = decided.get(level)
+        row = {"level": level, "state": "waiting", "who": "", "at": "", "role": "", "comment": "",
+               "allowed": "、".join(approval.allowed(settings, parts, level))}
+        if d and d["action"] == approval.SIGNOFF:
+            row.update(state="signed", who=d["reviewer"], role=d["role"], comment=d["comment"],
+                       at=f"{d['at'].astimezone(settings.tz):%Y-%m-%d %H:%M}")
+        elif d and level == waiting:
+            row.update(state="rejected", who=d["reviewer"], comment=d["comment"],
+                       at=f"{d['at'].astimezone(settings.tz):%Y-%m-%d %H:%M}")
+        row["current"] = level == waiting
+        out.append(row)
+    return out
+
+
+def _sheet(r: Release, catalog: Catalog, out_dir: Path) -> dict:
+    import channels
+
+    _, copy_warnings = copy_gate(r, catalog.settings)
+    ctx = catalog.context(r)
+    panels = []
+    for ch in r.channels:
+        label = channels.get(ch).label
+        try:
+            rendition = catalog.renditions.get((r.id, ch)) or channels.render(ch, r, ctx)
+        except RenditionError as e:
+            panels.append({**_empty(ch, label), "error": f"{e.message}。{e.fix}"})
+            continue
+        for name, data in rendition.files.items():
+            write_atomic(out_dir / r.id / ch / name, data)
+        panels.append(_panel(r, ch, label, rendition, out_dir))
+    return {"release": r, "panels": panels, "copy_warnings": copy_warnings,
+            "warnings": [(p["label"], w) for p in panels for w in p["warnings"]]
+                        + [(p["label"], "无法生成：" + p["error"]) for p in panels if p.get("error")]}
+
+
+def _panel(r: Release, ch: str, label: str, rendition, out_dir: Path) -> dict:
+    """How one channel is shown: as the public sees it, never as the API's JSON."""
+    files = rendition.files
+    top = sorted(n for n in files if "/" not in n)
+    base = f"{r.id}/{ch}"
+    panel = {**_empty(ch, label), "warnings": list(rendition.warnings), "files": [f"{base}/{n}" for n in top]}
+    if ch == "wechat" and "wechat-draft.json" in files:
+        write_atomic(out_dir / base / ARTICLE_FILE, _wechat_article(files).encode("utf-8"))
+        panel["frames"] = [f"{base}/{ARTICLE_FILE}"]
+        return panel
+    if ch == "weibo" and rendition.payload:
+        from channels.weibo import STATUS_MAX, weibo_length
+
+        status = str(rendition.payload.get("status", ""))
+        pic = rendition.payload.get("pic")
+        panel["card"] = {"status": status, "length": weibo_length(status), "max": STATUS_MAX,
+                         "pic": _data_uri(files[pic]) if pic in files else ""}
+        return panel
+    panel["frames"] = [f"{base}/{n}" for n in top if n.endswith(".html")]
+    panel["texts"] = [(n, files[n].decode("utf-8-sig")) for n in top if n.endswith(TEXT_SUFFIXES)]
+    panel["images"] = [(n, _data_uri(files[n])) for n in top if n.endswith(".png")]
+    return panel
+
+
+def _empty(ch: str, label: str) -> dict:
+    return {"channel": ch, "label": label, "error": "", "warnings": [], "frames": [], "texts": [], "images": [],
+            "files": [], "card": None, "phone": ch in PHONE_FRAMES}
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def _wechat_article(files) -> str:
+    """The WeChat draft as the article a follower reads on a phone: title, author, cover, body (its images
+    are the rendition's own files, where delivery puts the uploaded ones)."""
+    from channels.base import render_template
+
+    article = json.loads(files["wechat-draft.json"])["articles"][0]
+    manifest = json.loads(files.get("wechat-manifest.json", b"{}") or b"{}")
+    content = article.get("content", "")
+    for img in manifest.get("images", []):
+        if img.get("placeholder") and img.get("file"):
+            content = content.replace(img["placeholder"], img["file"])
+    cover = (manifest.get("cover") or {}).get("file", "")
+    return render_template("preview/wechat-article.html", article=article, content=content,
+                           cover=cover if cover in files else "")
