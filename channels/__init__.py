@@ -15,7 +15,7 @@ from typing import Mapping
 from pressroom.model import Release
 from pressroom.settings import Settings
 
-from channels.base import Channel, ReleaseRef, RenderContext, Rendition
+from channels.base import Channel, ReleaseRef, RenderContext, Rendition, View
 from channels.corrections import Correction, Withdrawal
 
 # The registry: module paths of every outlet pressroom can publish to.
@@ -111,6 +111,13 @@ def correct(channel: str, release: Release, ctx: RenderContext, base: Rendition,
 
 def withdraw(channel: str, release_id: str, ctx: RenderContext, w: Withdrawal) -> Rendition:
     return adapter(channel).withdraw(release_id, ctx, w)
+
+
+def view(channel: str, rendition: Rendition, settings: Settings) -> View | None:
+    """How approvers see the rendition, for a channel whose files are an API payload (its module's optional
+    ``view``); None: its own files are what people see."""
+    make = getattr(adapter(channel), "view", None)  # optional part of the contract (see channels/base.py)
+    return make(rendition, settings) if make else None
 
 
 def ref(release: Release, ctx_or_settings: RenderContext | Settings) -> ReleaseRef:

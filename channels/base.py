@@ -37,6 +37,7 @@ class Channel:
     uses: tuple[str, ...] = ()  # channels whose output it reuses (the poster of the infographic)
     column: bool = False  # its pages make up the site's column: publishing one rebuilds the column, feeds, press hall
     preview: str = ""  # a picture among its files shown small on the Prefect run page
+    phone: bool = False  # read on a phone: the approval page shows it in a phone-width frame
     # What the fidelity audit asks of it (pressroom.releases.audit): "full" carries every fact of the
     # approved text; "summary" may leave facts out. Neither may add a fact.
     carries: str = "full"
@@ -96,6 +97,15 @@ class Rendition:
             h.update(name.encode() + b"\0")
             h.update(hashlib.sha256(self.files[name]).digest())
         return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class View:
+    """How the approval page shows a rendition when its files are not what people see (an API payload):
+    ``pages`` (name -> HTML shown in a frame) written beside the files, or ``card`` (a post as a card)."""
+
+    pages: Mapping[str, str] = field(default_factory=dict)
+    card: Mapping[str, Any] | None = None
 
 
 def dump_json(data: Any) -> bytes:

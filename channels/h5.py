@@ -20,7 +20,8 @@ from channels.portal import (
     body_html, counterpart_link, counterpart_warning, image_resolver, people, text,
 )
 
-CHANNEL = Channel(name="h5", label="H5 页面", short="H5", outbox="assets/{release}", uses=("infographic",))
+CHANNEL = Channel(name="h5", label="H5 页面", short="H5", outbox="assets/{release}", phone=True,
+                  uses=("infographic",))
 NAME = CHANNEL.name
 
 MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif"}

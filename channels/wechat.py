@@ -24,6 +24,7 @@ in-article images jpg/png < 1 MB, permanent image material ≤ 10 MB, ``content_
 from __future__ import annotations
 
 import io
+import json
 import posixpath
 import re
 from dataclasses import replace
@@ -38,11 +39,11 @@ from pressroom.errors import RenditionError
 from pressroom.model import Image, Release
 
 from channels import markup
-from channels.base import Channel, RenderContext, Rendition, display_time, dump_json
+from channels.base import Channel, RenderContext, Rendition, View, display_time, dump_json, render_template
 from channels.corrections import Correction, Withdrawal, corrected_title, dated, manual_withdrawal
 from channels.portal import body_html, counterpart_link, counterpart_warning, image_resolver, people, text
 
-CHANNEL = Channel(name="wechat", label="微信公众号", short="微信", fast=True, uses=("infographic",))
+CHANNEL = Channel(name="wechat", label="微信公众号", short="微信", fast=True, phone=True, uses=("infographic",))
 NAME = CHANNEL.name
 
 TITLE_MAX = 32
@@ -495,3 +496,24 @@ def correct(release: Release, ctx: RenderContext, base: Rendition, c: Correction
 def withdraw(release_id: str, ctx: RenderContext, w: Withdrawal) -> Rendition:
     """The transport deletes the article; this note is what an outbox receives instead."""
     return manual_withdrawal(NAME, CHANNEL.label, release_id, ctx, w)
+
+
+ARTICLE_VIEW = "wechat-article.html"  # the article as a follower's phone shows it (approval page only)
+
+
+def view(rendition: Rendition, settings) -> View | None:
+    """The draft as the article a follower reads: title, author, cover, body (its images are the
+    rendition's own files, where delivery puts the uploaded ones)."""
+    files = rendition.files
+    if DRAFT_FILE not in files:
+        return None
+    article = json.loads(files[DRAFT_FILE])["articles"][0]
+    manifest = json.loads(files.get(MANIFEST_FILE, b"{}") or b"{}")
+    content = article.get("content", "")
+    for img in manifest.get("images", []):
+        if img.get("placeholder") and img.get("file"):
+            content = content.replace(img["placeholder"], img["file"])
+    cover = (manifest.get("cover") or {}).get("file", "")
+    page = render_template("preview/wechat-article.html", article=article, content=content,
+                           cover=cover if cover in files else "")
+    return View(pages={ARTICLE_VIEW: page})

@@ -16,6 +16,7 @@ the link under the app's registered safe domain that ``statuses/share`` requires
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import replace
 from math import ceil
@@ -25,7 +26,7 @@ from pressroom.errors import RenditionError
 from pressroom.model import Release
 
 from channels import markup
-from channels.base import Channel, RenderContext, Rendition, dump_json
+from channels.base import Channel, RenderContext, Rendition, View, dump_json
 from channels.corrections import Correction, Withdrawal, manual_withdrawal
 from channels.portal import text
 
@@ -272,3 +273,14 @@ def correct(release: Release, ctx: RenderContext, base: Rendition, c: Correction
 def withdraw(release_id: str, ctx: RenderContext, w: Withdrawal) -> Rendition:
     """The transport deletes the post; this note is what an outbox receives instead."""
     return manual_withdrawal(NAME, CHANNEL.label, release_id, ctx, w)
+
+
+def view(rendition: Rendition, settings) -> View | None:
+    """The post as a card: its text, its length against the limit, its picture."""
+    if not rendition.payload:
+        return None
+    status = str(rendition.payload.get("status", ""))
+    pic = rendition.payload.get("pic")
+    picture = rendition.files.get(pic, b"") if pic else b""
+    return View(card={"status": status, "length": length_counter(settings)(status), "max": STATUS_MAX,
+                      "pic": "data:image/png;base64," + base64.b64encode(picture).decode() if picture else ""})

@@ -8,7 +8,6 @@ the sign-off table."""
 from __future__ import annotations
 
 import base64
-import json
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -21,8 +20,6 @@ from pressroom.model import Release
 from pressroom.files import write_atomic
 
 TEXT_SUFFIXES = (".txt", ".srt")
-PHONE_FRAMES = ("h5", "wechat")
-ARTICLE_FILE = "wechat-article.html"  # the WeChat article as the phone shows it (preview only, never sent)
 
 
 def build_preview(release: Release, catalog: Catalog, out_dir: Path, ledger: Ledger | None = None) -> Path:
@@ -87,29 +84,27 @@ def _sheet(r: Release, catalog: Catalog, out_dir: Path) -> dict:
             continue
         for name, data in rendition.files.items():
             write_atomic(out_dir / r.id / ch / name, data)
-        panels.append(_panel(r, ch, label, rendition, out_dir))
+        panels.append(_panel(r, ch, label, rendition, out_dir, catalog.settings))
     return {"release": r, "panels": panels, "copy_warnings": copy_warnings,
             "warnings": [(p["label"], w) for p in panels for w in p["warnings"]]
                         + [(p["label"], "无法生成：" + p["error"]) for p in panels if p.get("error")]}
 
 
-def _panel(r: Release, ch: str, label: str, rendition, out_dir: Path) -> dict:
-    """How one channel is shown: as the public sees it, never as the API's JSON."""
+def _panel(r: Release, ch: str, label: str, rendition, out_dir: Path, settings) -> dict:
+    """How one channel is shown: as the public sees it, never as the API's JSON (the channel's own view
+    when its files are a payload)."""
+    import channels
+
     files = rendition.files
     top = sorted(n for n in files if "/" not in n)
     base = f"{r.id}/{ch}"
     panel = {**_empty(ch, label), "warnings": list(rendition.warnings), "files": [f"{base}/{n}" for n in top]}
-    if ch == "wechat" and "wechat-draft.json" in files:
-        write_atomic(out_dir / base / ARTICLE_FILE, _wechat_article(files).encode("utf-8"))
-        panel["frames"] = [f"{base}/{ARTICLE_FILE}"]
-        return panel
-    if ch == "weibo" and rendition.payload:
-        from channels.weibo import STATUS_MAX, weibo_length
-
-        status = str(rendition.payload.get("status", ""))
-        pic = rendition.payload.get("pic")
-        panel["card"] = {"status": status, "length": weibo_length(status), "max": STATUS_MAX,
-                         "pic": _data_uri(files[pic]) if pic in files else ""}
+    view = channels.view(ch, rendition, settings)
+    if view is not None and (view.pages or view.card):
+        for name, html in view.pages.items():
+            write_atomic(out_dir / base / name, html.encode("utf-8"))
+        panel["frames"] = [f"{base}/{name}" for name in view.pages]
+        panel["card"] = dict(view.card) if view.card else None
         return panel
     panel["frames"] = [f"{base}/{n}" for n in top if n.endswith(".html")]
     panel["texts"] = [(n, files[n].decode("utf-8-sig")) for n in top if n.endswith(TEXT_SUFFIXES)]
@@ -118,25 +113,11 @@ def _panel(r: Release, ch: str, label: str, rendition, out_dir: Path) -> dict:
 
 
 def _empty(ch: str, label: str) -> dict:
+    import channels
+
     return {"channel": ch, "label": label, "error": "", "warnings": [], "frames": [], "texts": [], "images": [],
-            "files": [], "card": None, "phone": ch in PHONE_FRAMES}
+            "files": [], "card": None, "phone": channels.get(ch).phone}
 
 
 def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
-
-
-def _wechat_article(files) -> str:
-    """The WeChat draft as the article a follower reads on a phone: title, author, cover, body (its images
-    are the rendition's own files, where delivery puts the uploaded ones)."""
-    from channels.base import render_template
-
-    article = json.loads(files["wechat-draft.json"])["articles"][0]
-    manifest = json.loads(files.get("wechat-manifest.json", b"{}") or b"{}")
-    content = article.get("content", "")
-    for img in manifest.get("images", []):
-        if img.get("placeholder") and img.get("file"):
-            content = content.replace(img["placeholder"], img["file"])
-    cover = (manifest.get("cover") or {}).get("file", "")
-    return render_template("preview/wechat-article.html", article=article, content=content,
-                           cover=cover if cover in files else "")
