@@ -204,7 +204,7 @@ def test_line_numbers_are_the_editors_despite_bom_crlf_and_pasted_controls(rules
 
 
 def test_sample_releases_pass_the_gate(samples, settings):
-    assert len(samples) == 6
+    assert len(samples) >= 6  # every sample is checked, however many there are
     for r in samples.values():
         problems, _warnings = copy_gate(r, settings)
         assert problems == [], (r.id, [str(p) for p in problems])
