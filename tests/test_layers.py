@@ -266,3 +266,13 @@ def test_long_function_list_is_current():
         elif now < listed:
             stale.append(f"  {key}: {now} lines now — lower its entry from {listed}")
     assert not stale, "LONG_FUNCTIONS is out of date:\n" + "\n".join(stale)
+
+
+def test_no_flow_or_channel_module_shadows_the_standard_library():
+    """Prefect puts a flow file's folder on sys.path when it loads a deployment's entrypoint; a module there
+    named like a standard one (flows/inspect.py) then replaces it in every process started afterwards."""
+    import sys
+
+    clash = sorted(f"{d}/{p.name}" for d in ("flows", "channels") for p in (ROOT / d).glob("*.py")
+                   if p.stem in sys.stdlib_module_names)
+    assert not clash, clash
