@@ -237,7 +237,8 @@ def reference_keys(release: Release, registry: Registry, furniture: Iterable[str
     liaison = registry.liaisons.get(release.department.key)
     if liaison:
         texts.append(f"{liaison.name} {liaison.title} {liaison.phone}")
-    texts += list(furniture)
+    # The version id the desks' copies print: twelve hex digits that can happen to be all digits.
+    texts += [release.version, *list(furniture)]
     keys = {f.key for t in texts for f in text_facts(t, year, names=registry_names(registry))}
     keys |= {f.key for f in source_facts(release, registry)}
     return keys
