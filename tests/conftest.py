@@ -42,6 +42,22 @@ def contexts(samples, settings):
     return {rid: context_for(r, samples, settings) for rid, r in samples.items()}
 
 
+@pytest.fixture(scope="session")
+def rendered(samples, contexts):
+    """``rendered(channel, rid=the single-release sample)``: a sample's rendition, rendered once (rendering
+    is pure), for tests that deliver it through transports."""
+    import channels
+
+    cache = {}
+
+    def get(channel, rid="water-price-rumor"):
+        if (channel, rid) not in cache:
+            cache[(channel, rid)] = channels.render(channel, samples[rid], contexts[rid])
+        return cache[(channel, rid)]
+
+    return get
+
+
 @pytest.fixture
 def ctx(settings):
     """The render context of the channel tests' release built in code (``make_release`` in

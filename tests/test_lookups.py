@@ -20,18 +20,6 @@ SHARE, TIMELINE = "/2/statuses/share.json", "/2/statuses/user_timeline.json"
 SUBMIT, BATCHGET = "/cgi-bin/freepublish/submit", "/cgi-bin/freepublish/batchget"
 
 
-@pytest.fixture(scope="module")
-def rendered(samples, contexts):
-    cache = {}
-
-    def get(channel, rid=SAMPLE):
-        if (channel, rid) not in cache:
-            cache[(channel, rid)] = channels.render(channel, samples[rid], contexts[rid])
-        return cache[(channel, rid)]
-
-    return get
-
-
 class Crash(BaseException):
     """The process dies here (nothing after it runs, nothing catches it)."""
 

@@ -24,18 +24,6 @@ SUBMIT = "/cgi-bin/freepublish/submit"
 BEIJING = ZoneInfo("Asia/Shanghai")
 
 
-@pytest.fixture(scope="module")
-def rendered(samples, contexts):
-    cache = {}
-
-    def get(channel):
-        if channel not in cache:
-            cache[channel] = channels.render(channel, samples[SAMPLE], contexts[SAMPLE])
-        return cache[channel]
-
-    return get
-
-
 def go(o, samples, rendered, channel):
     return publish(o, samples[SAMPLE], rendered(channel), channel)
 

@@ -23,18 +23,6 @@ SAMPLE = "water-price-rumor"
 SHARE, TIMELINE = "/2/statuses/share.json", "/2/statuses/user_timeline.json"
 
 
-@pytest.fixture(scope="module")
-def rendered(samples, contexts):
-    cache = {}
-
-    def get(channel):
-        if channel not in cache:
-            cache[channel] = channels.render(channel, samples[SAMPLE], contexts[SAMPLE])
-        return cache[channel]
-
-    return get
-
-
 def go(o, samples, rendered, channel):
     return publish(o, samples[SAMPLE], rendered(channel), channel)
 

@@ -19,18 +19,6 @@ SHARE = "/2/statuses/share.json"
 PAGE = f"/releases/{SAMPLE}"
 
 
-@pytest.fixture(scope="module")
-def rendered(samples, contexts):
-    cache = {}
-
-    def get(channel, rid=SAMPLE):
-        if (channel, rid) not in cache:
-            cache[(channel, rid)] = channels.render(channel, samples[rid], contexts[rid])
-        return cache[(channel, rid)]
-
-    return get
-
-
 def go(outlets, samples, rendered, channel, rid=SAMPLE):
     rend = rendered(channel, rid)
     return publish(outlets, samples[rid], rend, channel)

@@ -18,19 +18,6 @@ from tests.servers.harness import CREDENTIALS, DESKS, RIP, outlets, publish  # n
 SAMPLE = "water-price-rumor"
 
 
-@pytest.fixture(scope="module")
-def rendered(samples, contexts):
-    """Renditions of the samples (rendered once: rendering is pure)."""
-    cache = {}
-
-    def get(channel, rid=SAMPLE):
-        if (channel, rid) not in cache:
-            cache[(channel, rid)] = channels.render(channel, samples[rid], contexts[rid])
-        return cache[(channel, rid)]
-
-    return get
-
-
 def _attachments(msg):
     return {p.get_filename(): p.get_payload(decode=True) for p in msg.iter_attachments()}
 
