@@ -18,6 +18,7 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
 
 import segno
 from PIL import Image as PILImage
@@ -136,11 +137,26 @@ def _font(size: int, bold: bool = False):
     return load_cjk_font(size, bold)
 
 
+# Layouts measure the same strings many times (line breaking tries every break; 图解, 微博 and H5 lay out
+# the same poster). Shaping is by raqm, so a string's width is not the sum of its characters': cache whole
+# strings.
+@lru_cache(maxsize=1 << 16)
+def _advance(size: int, bold: bool, s: str) -> float:
+    return _font(size, bold).getlength(s)
+
+
+@lru_cache(maxsize=1 << 12)
+def _ink(size: int, bold: bool, line: str) -> tuple[float, tuple[int, int, int, int] | None]:
+    """The line's left bearing as laid out and the box of its ink."""
+    font = _font(size, bold)
+    return font.getbbox(line, anchor="la")[0], font.getmask(line).getbbox()
+
+
 def _lines(value: str, size: int, bold: bool, width: float, mode: str = "plain") -> list[str]:
     """Wrapped lines. ``plain`` fills each line (running text); ``balance`` evens the lines out when the last
     one would be short (no lone character under a label), keeping the line count; ``headline`` first tries
     breaking only after clauses (，、：；), as headline setters do, when that costs no extra line."""
-    measure = _font(size, bold).getlength
+    measure = partial(_advance, size, bold)
 
     def wrap(v: str, w: float) -> list[str]:
         return [ln.rstrip(" ") for ln in break_lines(v, measure, w)]
@@ -180,11 +196,9 @@ _OPENING = set("（《“‘「『【〔〖〈［｛")
 
 def _centred(line: str, size: int, bold: bool, x: float, width: float) -> float:
     """x that centres the line's ink (not its advance: a leading “ or （ would look pushed right)."""
-    font = _font(size, bold)
-    left = font.getbbox(line, anchor="la")[0]
-    ink = font.getmask(line).getbbox()  # getbbox spans advances; the mask's box is the ink
+    left, ink = _ink(size, bold, line)  # getbbox spans advances; the mask's box is the ink
     if not ink:
-        return x + (width - font.getlength(line)) / 2
+        return x + (width - _advance(size, bold, line)) / 2
     x0, x1 = left + ink[0], left + ink[2]
     return x + (width - (x1 - x0)) / 2 - x0
 
@@ -279,8 +293,7 @@ def _header(ops: list, release: Release, ctx: RenderContext, width: int) -> floa
     ops.append(TextOp("settings", "权威发布", 84, True, (MARGIN, 100), WHITE))
     # Kind label as a pill at the right, level with "权威发布".
     label = release.kind_label
-    f = _font(32, True)
-    w = f.getlength(label) + 48
+    w = _advance(32, True, label) + 48
     x1 = width - MARGIN
     ops.append(RectOp((x1 - w, 128, x1, 128 + 60), DEEP_RED, radius=30))
     ops.append(TextOp("kind", label, 32, True, (round(x1 - w + 24), 134), GOLD))
@@ -321,7 +334,7 @@ def _figure_card(fig, x: float, y: float, w: float, hero: bool) -> tuple[float, 
     value, unit, label = text(fig.value), text(fig.unit), text(fig.label)
     unit_size = 40 if hero else 34
     for size in ((120, 104, 88, 72, 60) if hero else (96, 84, 72, 60, 50, 42)):
-        vw = _font(size, True).getlength(value) + (_font(unit_size, True).getlength(unit) + 10 if unit else 0)
+        vw = _advance(size, True, value) + (_advance(unit_size, True, unit) + 10 if unit else 0)
         if vw <= inner:
             break
     card = []
@@ -330,7 +343,7 @@ def _figure_card(fig, x: float, y: float, w: float, hero: bool) -> tuple[float, 
         base = top + round(size * 1.0)
         card.append(TextOp("key_figures", value, size, True, (round(x + pad), base), RED, "ls"))
         if unit:
-            ux = x + pad + _font(size, True).getlength(value) + 10
+            ux = x + pad + _advance(size, True, value) + 10
             card.append(TextOp("key_figures", unit, unit_size, True, (round(ux), base), RED, "ls"))
         after = base + round(size * 0.22)
     else:  # a value too long for one line even small: wrap it (rare: values are numbers)
@@ -380,16 +393,21 @@ def _points(ops: list, items: list[tuple[str, str]], y: float, width: int) -> fl
     return y
 
 
+@lru_cache(maxsize=256)
+def _qr_matrix(url: str) -> tuple[bytes, ...]:
+    """The QR code's modules (encoding picks the best of eight masks: slow, and the same URL each time)."""
+    return tuple(bytes(row) for row in segno.make(url, error="m", micro=False).matrix)
+
+
 def _footer(ops: list, release: Release, ctx: RenderContext, y: float, width: int) -> float:
     """A panel with the QR code to the portal page and what to do with it; under it the source line."""
     y += 56
-    url = ctx.url_for(release.id)
-    qr = segno.make(url, error="m", micro=False)
+    matrix = _qr_matrix(ctx.url_for(release.id))
     border = 4
-    scale = max(4, 232 // (len(qr.matrix) + 2 * border))
+    scale = max(4, 232 // (len(matrix) + 2 * border))
     pad = 36
     qx, qy = MARGIN + pad, round(y) + pad
-    qop = QrOp(tuple(bytes(row) for row in qr.matrix), (qx, qy), scale, border)
+    qop = QrOp(matrix, (qx, qy), scale, border)
     side = qop.box[2] - qop.box[0]
     tx = qx + side + 40
     tcol = width - MARGIN - pad - tx
@@ -478,12 +496,12 @@ def cover_layout(release: Release, ctx: RenderContext) -> Layout:
     col = x1 - x0
     # Inside the square, top: the column label; bottom: the date.
     label = "权威发布"
-    lw = _font(24, True).getlength(label)
+    lw = _advance(24, True, label)
     ops.append(RectOp((round((w - lw) / 2), 40, round((w + lw) / 2), 42), GOLD))
     ops.append(TextOp("settings", label, 24, True, (round((w - lw) / 2), 50), GOLD))
     tz = ctx.settings.tz
     date = display_date(release.publish_at.astimezone(tz))
-    dw = _font(22).getlength(date)
+    dw = _advance(22, False, date)
     ops.append(TextOp("settings", date, 22, False, (round((w - dw) / 2), h - 66), WHITE))
     # The title, centred in the space between, as large as fits.
     fld = "wechat_title" if release.wechat_title else "title"
@@ -516,7 +534,7 @@ def _side_text(ops: list, fld: str, value: str, size: int, bold: bool, x: float,
     step = round(size * 1.4)
     y = (COVER_SIZE[1] - len(lines) * step) / 2
     for ln in lines:
-        lw = _font(size, bold).getlength(ln)
+        lw = _advance(size, bold, ln)
         ops.append(TextOp(fld, ln, size, bold, (round(x + (width - lw) / 2), round(y)), fill))
         y += step
 

@@ -7,6 +7,7 @@ import html
 import re
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Callable
 
@@ -46,6 +47,13 @@ def _markdown() -> markdown.Markdown:
     return md.reset()
 
 
+@lru_cache(maxsize=4096)
+def _converted(md: str) -> str:
+    """Markdown as HTML, before sanitizing. Every outlet converts the same sections (and validation checks
+    them again): convert each text once per process."""
+    return _markdown().convert(clean_text(md))
+
+
 # Tags the sanitizer removes together with everything inside them; an unclosed one takes the rest of the text.
 CONTENT_DROPPING_TAGS = {"script", "style"}
 _TAG_OPEN = re.compile(r"<([a-zA-Z][a-zA-Z0-9-]*)")
@@ -54,14 +62,14 @@ _TAG_OPEN = re.compile(r"<([a-zA-Z][a-zA-Z0-9-]*)")
 def dropped_tags(md: str) -> list[str]:
     """HTML tags written into the Markdown that publishing removes (Markdown itself only makes allowed
     ones, and escapes code), so the editor can be told before the text looks different on the outlets."""
-    raw = _markdown().convert(clean_text(md))
+    raw = _converted(md)
     return sorted({t.lower() for t in _TAG_OPEN.findall(raw)} - ALLOWED_TAGS)
 
 
 def to_html(md: str, image_src: Callable[[str], str | None] | None = None) -> str:
     """Render Markdown and sanitize it. ``image_src`` maps a release-relative image path to the URL the
     outlet serves it from (``None`` drops the image)."""
-    raw = _markdown().convert(clean_text(md))
+    raw = _converted(md)
 
     def attribute_filter(tag: str, attr: str, value: str) -> str | None:
         if tag == "img" and attr == "src":

@@ -133,8 +133,9 @@ def validate(paths: Optional[List[Path]] = typer.Argument(None, help="稿件文�
     settings = load_settings()
     if audit:
         raise typer.Exit(print_audit(settings, audit))
-    try:
-        catalog = run(settings)
+    wanted = {p.resolve().name if p.name != "release.md" else p.resolve().parent.name for p in paths or []}
+    try:  # one release asked for: only it and its bundle are rendered (every release is still loaded)
+        catalog = run(settings, only=next(iter(wanted)) if len(wanted) == 1 else None)
     except ValidationFailed as e:
         print_problems("登记表（departments.yaml / spokespeople.yaml）", e.problems)
         raise typer.Exit(1)
@@ -145,7 +146,6 @@ def validate(paths: Optional[List[Path]] = typer.Argument(None, help="稿件文�
         print_problems("审核人名单（reviewers.yaml）", reviewer_problems)
     for w in reviewer_warnings:
         console.print(Text.assemble(("提示 ", "yellow"), w), highlight=False, soft_wrap=True)
-    wanted = {p.resolve().name if p.name != "release.md" else p.resolve().parent.name for p in paths or []}
     failed = 0
     for folder, problems in sorted(catalog.problems.items()):
         if wanted and folder not in wanted:

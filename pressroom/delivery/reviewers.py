@@ -23,14 +23,18 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyotp
 import yaml
 
-from pressroom.delivery.ledger import Ledger, utcnow
 from pressroom.settings import Settings
+from pressroom.text import yamlparse
+
+if TYPE_CHECKING:  # the ledger (SQLAlchemy) is the caller's: `validate` reads the list without loading it
+    from pressroom.delivery.ledger import Ledger
 
 REGISTRY_FILE = "reviewers.yaml"
 REVIEWERS_ID = "*reviewers*"  # the pseudo release of enrolment events: ``pressroom history '*reviewers*'``
@@ -88,7 +92,7 @@ def load_registry(content_dir: Path) -> Registry:
     if not path.is_file():
         return Registry({})
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yamlparse.load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise Refused(f"{REGISTRY_FILE} 不是有效的 YAML：{e}") from None
     people: dict[str, Reviewer] = {}
@@ -218,7 +222,7 @@ def current_code(settings: Settings, ledger: Ledger, name: str) -> str:
     """A code ``name``'s app shows within 30 s of now that was not used yet, for the demo and the tests,
     which have no phone: the next step's first, which stays acceptable longest (a slow command start
     checks it up to a minute later). Whoever can read the secrets file can do this; hence 0600."""
-    totp, now = pyotp.TOTP(_read_secrets(settings)[name]), utcnow()
+    totp, now = pyotp.TOTP(_read_secrets(settings)[name]), datetime.now(timezone.utc)
     for k in (1, 0, -1):
         at = now + timedelta(seconds=30 * k)
         if ledger.code_unused(name, totp.timecode(at)):
@@ -252,7 +256,7 @@ def verify(settings: Settings, ledger: Ledger, name: str, code: str, purpose: st
                 release_id, purpose, count=False)
     if not CODE.match(code):
         _refuse(settings, ledger, name, "动态口令应为 6 位数字", release_id, purpose)
-    totp, now = pyotp.TOTP(secret), utcnow()
+    totp, now = pyotp.TOTP(secret), datetime.now(timezone.utc)
     step = next((totp.timecode(now + timedelta(seconds=30 * k)) for k in (0, -1, 1)
                  if totp.at(now + timedelta(seconds=30 * k)) == code), None)
     if step is None:

@@ -25,6 +25,7 @@ from pressroom.model import (
     Liaison, Registry, Release, Section, Speaker,
 )
 from pressroom.settings import Settings
+from pressroom.text import yamlparse
 
 RELEASE_FILE = "release.md"
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
@@ -60,7 +61,7 @@ KNOWN_FIELDS = {
 
 def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yamlparse.load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         problems.append(Problem(rel, "", "文件不存在", f"请创建 {rel}"))
     except UnicodeDecodeError:
@@ -343,7 +344,7 @@ def _parse_front_matter(text: str, c: _Collector) -> tuple[dict, str]:
         raise ValidationFailed(c.problems)
     fm_text, body = parts
     try:
-        fm = yaml.safe_load(fm_text)
+        fm = yamlparse.load(fm_text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         # +2: the mark counts from the line after the opening "---", and from zero

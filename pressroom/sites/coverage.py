@@ -25,6 +25,7 @@ import yaml
 
 from pressroom.errors import Problem, ValidationFailed
 from pressroom.files import locked, write_atomic
+from pressroom.text import yamlparse
 
 STORE = "coverage.yaml"
 HEADER = (
@@ -126,7 +127,7 @@ def parse(raw: Any, where: str = STORE) -> dict[str, Media]:
 def load(content_dir: Path) -> dict[str, Media]:
     path = store_path(content_dir)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlparse.load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except yaml.YAMLError:

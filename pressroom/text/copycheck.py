@@ -24,6 +24,7 @@ from typing import Callable, Iterable
 import yaml
 
 from pressroom.errors import Problem, ValidationFailed
+from pressroom.text import yamlparse
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 HAN_CHAR = re.compile(f"[{HAN}]")
@@ -102,7 +103,7 @@ def _read_rules(path: Path, rel: str) -> list:
     """The file's list of rules ([] for an empty file). A file that is not a readable list fails at once:
     there are no rules to check one by one."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlparse.load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise ValidationFailed([Problem(rel, "", "文件不是 UTF-8 编码", "请用 UTF-8 编码另存该文件")])
     except yaml.YAMLError as e:

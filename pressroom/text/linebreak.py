@@ -242,15 +242,22 @@ def _cmap_of(path: str, index: int) -> frozenset[int]:
         return frozenset(tt.getBestCmap() or {})
 
 
-@lru_cache(maxsize=8192)
 def _draws_notdef(font, ch: str) -> bool:
-    """Without fontTools: a character whose rendering is pixel-identical to the .notdef glyph's is missing."""
-    notdef = _notdef_mask(font)
+    """Without fontTools: a character whose rendering is pixel-identical to the .notdef glyph's is missing.
+    Whether a face has a glyph does not depend on the size, so each face is probed once, at one size."""
+    return _face_draws_notdef(str(font.path), _face_index(font), ch)
+
+
+@lru_cache(maxsize=1 << 14)
+def _face_draws_notdef(path: str, index: int, ch: str) -> bool:
+    font = _probe_font(path, index)
+    notdef = font.getmask(_NOTDEF_PROBE)
     mask = font.getmask(ch)
-    return mask.size == notdef[0] and bytes(mask) == notdef[1]
+    return mask.size == notdef.size and bytes(mask) == bytes(notdef)
 
 
-@lru_cache(maxsize=32)
-def _notdef_mask(font) -> tuple[tuple[int, int], bytes]:
-    mask = font.getmask(_NOTDEF_PROBE)
-    return mask.size, bytes(mask)
+@lru_cache(maxsize=8)
+def _probe_font(path: str, index: int):
+    from PIL import ImageFont  # Pillow only where fonts are drawn (the line breaker itself needs none)
+
+    return ImageFont.truetype(path, 48, index=index)
