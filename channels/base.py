@@ -122,6 +122,9 @@ TEMPLATE_DIRS = [TEMPLATES_DIR]
 def template_env() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIRS),
+        # Compiling a template costs more than rendering it, and every command is a new process: keep the
+        # compiled code in Jinja's per-user cache folder (keyed by the template's source, so never stale).
+        bytecode_cache=jinja2.FileSystemBytecodeCache(),
         autoescape=jinja2.select_autoescape(["html", "xml"]),
         undefined=jinja2.StrictUndefined,  # a missing variable is a bug, not an empty string
         keep_trailing_newline=True,
