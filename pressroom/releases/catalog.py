@@ -28,6 +28,12 @@ class Catalog:
     renditions: dict[tuple[str, str], Any] = field(default_factory=dict)
     # The fidelity audit of each rendered release (pressroom.releases.audit), by release id.
     audits: dict[str, Any] = field(default_factory=dict)
+    # Findings of the audit a verified reviewer waived (ids of ``audit.Finding``s of the release's current
+    # version, as the ledger holds them: given to ``validate``), by release id: they do not block.
+    waived: frozenset = frozenset()  # (release id, version, finding id)
+
+    def waived_for(self, release: Release) -> set[str]:
+        return {f for rid, version, f in self.waived if rid == release.id and version == release.version}
 
     def find(self, name: str) -> Release:
         """A release by id, folder name or path."""
@@ -190,7 +196,7 @@ def audit_check(release: Release, catalog: Catalog, rendered: dict[str, Any] | N
         if c.carries == "summary" and lost:
             warnings.append(f"{channels.get(c.channel).label}：未能呈现{'、'.join(lost)}的表格，"
                             "读者须到全文渠道查看；如需在此呈现，请把关键数字写进导语或 key_figures")
-    return audit.problems(result, _rel(catalog.settings, release)), warnings
+    return audit.problems(result, _rel(catalog.settings, release), catalog.waived_for(release)), warnings
 
 
 def _same_time(r: Release, halves: list[Release], catalog: Catalog) -> None:
@@ -247,30 +253,32 @@ def _fingerprint(settings: Settings) -> tuple:
 
 
 def validate(settings: Settings, render: bool = True, only: str | None = None,
-             now: datetime | None = None) -> Catalog:
+             now: datetime | None = None, waived: frozenset = frozenset()) -> Catalog:
     """Load every release (cheap) and check them. The copy gate and the render check (the expensive part)
     run for every release, or with ``only`` (an id, folder or path) for that release and its bundle.
     Releases with problems are moved out of ``releases``. Unchanged content validated before in this
-    process is not loaded or rendered again (a rendered catalog also answers ``render=False``)."""
+    process is not loaded or rendered again (a rendered catalog also answers ``render=False``).
+    ``waived``: (release id, version, finding id) of the audit findings verified reviewers waived (the
+    ledger's, ``pressroom.delivery.waivers``); nothing else silences a finding."""
     if now is not None:  # an injected clock (tests): no memo, the answer depends on it
-        return _validate(settings, render, only, now)
-    key = _fingerprint(settings)
+        return _validate(settings, render, only, now, frozenset(waived))
+    key = (_fingerprint(settings), frozenset(waived))
     for want in ((only, True), (only, False))[: 1 if render else 2]:
         hit = _MEMO.get((*want, key))
         if hit is not None:
             return hit
-    catalog = _validate(settings, render, only, datetime.now(timezone.utc))
+    catalog = _validate(settings, render, only, datetime.now(timezone.utc), frozenset(waived))
     _MEMO[(only, render, key)] = catalog
     while len(_MEMO) > _MEMO_SIZE:
         _MEMO.pop(next(iter(_MEMO)))
     return catalog
 
 
-def _validate(settings: Settings, render: bool, only: str | None, now: datetime) -> Catalog:
+def _validate(settings: Settings, render: bool, only: str | None, now: datetime, waived: frozenset) -> Catalog:
     registry = load_registry(settings.content_dir)
     drafts: dict[str, Release] = {}  # releases with problems that can still be checked further, by folder
     releases, problems = load_all(settings, registry, drafts)
-    catalog = Catalog(settings, registry, dict(releases), problems)
+    catalog = Catalog(settings, registry, dict(releases), problems, waived=waived)
     scope = list(releases.values())
     if only is not None:
         try:
