@@ -66,6 +66,64 @@ def dropped_tags(md: str) -> list[str]:
     return sorted({t.lower() for t in _TAG_OPEN.findall(raw)} - ALLOWED_TAGS)
 
 
+@dataclass(frozen=True)
+class Dropped:
+    """One piece of HTML typed into the body that publishing removes, and what goes with it."""
+
+    tag: str
+    text: str  # the text inside it (or, for an image or an embed, its address and description)
+    content_lost: bool  # the text goes too (script, style, an image, an embed), not only the formatting
+
+
+# Markdown's own image syntax: the only way an image reaches the outlets (a raw <img> is dropped).
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*(?:<[^>]*>|[^)]*)[^)]*\)")
+EMBEDS = {"img", "iframe", "embed", "object", "video", "audio", "source", "frame"}  # what they show is elsewhere
+
+
+class _DroppedFinder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[list] = []  # [tag, text, content_lost]
+        self.open: list[list] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ALLOWED_TAGS and tag != "img":
+            return
+        a = dict(attrs)
+        if tag in EMBEDS:
+            src, alt = a.get("src") or a.get("data") or "", a.get("alt") or a.get("title") or ""
+            what = src + (f"（{alt}）" if alt else "")
+            self.found.append([tag, what, True])
+            return
+        entry = [tag, "", tag in CONTENT_DROPPING_TAGS]
+        self.found.append(entry)
+        self.open.append(entry)
+
+    def handle_endtag(self, tag):
+        for i in range(len(self.open) - 1, -1, -1):
+            if self.open[i][0] == tag:
+                del self.open[i:]
+                break
+
+    def handle_data(self, data):
+        for entry in self.open:
+            entry[1] += data
+
+
+def dropped_markup(md: str) -> list[Dropped]:
+    """Every HTML element typed into the Markdown that publishing removes, with the text that goes with it:
+    a raw ``<img>`` (only ``![说明](路径)`` images are delivered), an ``<iframe>`` or other embed (its
+    address), ``<script>``/``<style>`` (their text, removed with them), any other tag (its text stays)."""
+    p = _DroppedFinder()
+    p.feed(_markdown().convert(clean_text(_MD_IMAGE.sub("", md))))
+    p.close()
+    out = []
+    for tag, text, lost in p.found:
+        text, room = re.sub(r"\s+", " ", text).strip(), 200 if tag in EMBEDS else 30  # an address in full
+        out.append(Dropped(tag, text[:room] + ("…" if len(text) > room else ""), lost))
+    return list(dict.fromkeys(out))
+
+
 def to_html(md: str, image_src: Callable[[str], str | None] | None = None) -> str:
     """Render Markdown and sanitize it. ``image_src`` maps a release-relative image path to the URL the
     outlet serves it from (``None`` drops the image)."""

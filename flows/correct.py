@@ -30,7 +30,7 @@ from prefect.states import Failed, State  # noqa: E402
 
 import channels  # noqa: E402
 from flows.publish import approval_gate, checked_bundle  # noqa: E402
-from pressroom.delivery import engine, reviewers  # noqa: E402
+from pressroom.delivery import engine, reviewers, waivers  # noqa: E402
 from channels.corrections import Correction, Withdrawal, release_text  # noqa: E402
 from pressroom.delivery import corrections as cx  # noqa: E402
 from pressroom.sites.site import refresh_portal_column  # noqa: E402
@@ -181,7 +181,7 @@ def correct_release(release: str, note: str = "", reviewer: str = "", code: str 
     logger = get_run_logger()
     settings = load_settings()
     ledger = Ledger(settings.ledger_url)
-    catalog = validate(settings, only=release)
+    catalog = waivers.validate(settings, ledger, only=release)
     parts = checked_bundle(catalog, release, "未更正任何渠道", logger)
     if isinstance(parts, State):
         return parts

@@ -12,7 +12,7 @@ from prefect import flow, get_run_logger  # noqa: E402
 from prefect.artifacts import create_table_artifact  # noqa: E402
 from prefect.states import Failed  # noqa: E402
 
-from pressroom.releases.catalog import validate  # noqa: E402
+from pressroom.delivery import waivers  # noqa: E402
 from pressroom.delivery.doctor import FAIL, run_doctor  # noqa: E402
 from pressroom.errors import ValidationFailed  # noqa: E402
 from pressroom.delivery.ledger import Ledger  # noqa: E402
@@ -25,7 +25,7 @@ def preflight(release: str) -> dict:
     logger = get_run_logger()
     settings = load_settings()
     ledger = Ledger(settings.ledger_url)
-    catalog = validate(settings, only=release)  # renders every channel of the bundle: limits included
+    catalog = waivers.validate(settings, ledger, only=release)  # renders every channel of the bundle: limits included
     try:
         parts = catalog.bundle_of(catalog.find(release))
     except ValidationFailed as e:

@@ -20,8 +20,11 @@ class Problem:
 class ValidationFailed(Exception):
     """A release (or the registry) is not fit to publish; every problem is listed at once."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], draft: object = None):
         self.problems = list(problems)
+        # The release as far as it could be read despite its problems (or None): validation still puts it
+        # through the copy gate and every channel, so that every problem is reported in one round.
+        self.draft = draft
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

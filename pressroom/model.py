@@ -70,6 +70,7 @@ class Section:
     heading: str
     body: str  # Markdown
     not_applicable: bool = False
+    element: str = ""  # the kind's required element it stands for ("一、背景依据" -> "背景依据"), or ""
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ class Release:
         return KIND_LABELS[self.kind]
 
     def section(self, heading: str) -> Section | None:
-        return next((s for s in self.sections if s.heading == heading), None)
+        return next((s for s in self.sections if heading in (s.heading, s.element)), None)
 
     @property
     def version(self) -> str:

@@ -219,14 +219,6 @@ def test_a_summary_channel_that_leaves_a_table_out_says_so(catalog):
     assert not any(w.startswith("报纸") and "表格" in w for w in warnings)
 
 
-def test_ben_bao_xun_typed_into_the_lead_is_warned_about():
-    from pressroom.releases.catalog import lead_warnings
-    from tests.test_channel_portal import make_release
-
-    assert lead_warnings(dataclasses.replace(make_release(), lead="本报讯 11月20日，市发展改革委回应网络关切。"))
-    assert not lead_warnings(make_release())
-
-
 def test_the_new_policy_pair_carries_table_link_image_and_quote_everywhere_it_must(catalog):
     result = catalog.audits["employment-subsidy-2026-interpretation"]
     kinds = {f.kind for f in result.facts}

@@ -141,7 +141,7 @@ def test_an_old_ledger_is_refused_then_upgraded_keeping_every_row(legacy):
     assert raw(url) == original
 
     out = upgrade_with_the_cli(url)
-    assert ("已接管迁移前建立的账本并升级到 0003" if before.current is None else "已从 0001 升级到 0003") in out, out
+    assert ("已接管迁移前建立的账本并升级到 0004" if before.current is None else "已从 0001 升级到 0004") in out, out
     after = db.status(url)
     assert after.up_to_date and after.drift == [] and after.tables == db.LEDGER_TABLES
 
@@ -316,7 +316,7 @@ def test_0003_adds_the_code_tables_and_keeps_every_row(at_0002):
         Ledger(url)  # the code needs the new tables: refused until upgraded, nothing half-created
     assert "code_uses" not in tables(url)
     out = upgrade_with_the_cli(url)
-    assert "已从 0002 升级到 0003" in out, out
+    assert "已从 0002 升级到 0004" in out, out
     after = db.status(url)
     assert after.up_to_date and after.drift == [] and {"code_uses", "reviewer_locks"} <= after.tables
     assert raw(url, ("deliveries", "events", "approvals")) == kept
@@ -341,6 +341,47 @@ def test_an_unstamped_ledger_of_the_previous_code_is_adopted_at_0002(tmp_path):
     url = f"sqlite:///{tmp_path}/made-by-0002.db"
     eng = sa.create_engine(url, poolclass=NullPool)
     metadata.create_all(eng, tables=[t for n, t in metadata.tables.items() if n not in db.LACKS["0002"]])
+    eng.dispose()
+    before, after = db.upgrade(url)
+    assert before.current is None and after.up_to_date and after.tables == db.LEDGER_TABLES
+
+
+# Migration 0004: the waived findings of the fidelity audit (``audit_waivers``); nothing else changes.
+
+
+@pytest.mark.parametrize("at_0002", BACKENDS, indirect=True)
+def test_0004_adds_the_waiver_table_and_keeps_every_row(at_0002):
+    from alembic import command
+
+    url = at_0002
+    db.upgrade(url, "0003")
+    kept = raw(url, ("deliveries", "events", "approvals"))
+    with pytest.raises(LedgerOutdated, match="pressroom db upgrade"):
+        Ledger(url)  # the code needs the new table: refused until upgraded
+    assert "audit_waivers" not in tables(url)
+    out = upgrade_with_the_cli(url)
+    assert "已从 0003 升级到 0004" in out, out
+    after = db.status(url)
+    assert after.up_to_date and after.drift == [] and after.tables == db.LEDGER_TABLES
+    assert raw(url, ("deliveries", "events", "approvals")) == kept
+    ledger = Ledger(url)
+    assert ledger.add_waiver(NEWS, V1, "0a1b2c3d", "tv", "电视：出现了……", "模板固定文字", "王审稿")
+    assert not ledger.add_waiver(NEWS, V1, "0a1b2c3d", "tv", "电视：出现了……", "再次豁免", "钱编辑")  # once
+    (w,) = ledger.waivers(NEWS)
+    assert (w["finding"], w["reviewer"], w["reason"]) == ("0a1b2c3d", "王审稿", "模板固定文字")
+    assert any(e["action"] == "audit-waived" and e["actor"] == "王审稿" for e in ledger.history(NEWS))
+    engine_for(url).dispose()
+    command.downgrade(db.alembic_config(url), "0003")
+    assert "audit_waivers" not in tables(url) and raw(url, ("deliveries", "approvals")) == {
+        k: v for k, v in kept.items() if k != "events"}
+
+
+def test_an_unstamped_ledger_of_the_0003_code_is_adopted_at_0003(tmp_path):
+    from pressroom.delivery.schema import metadata
+
+    url = f"sqlite:///{tmp_path}/made-by-0003.db"
+    eng = sa.create_engine(url, poolclass=NullPool)
+    metadata.create_all(eng, tables=[t for n, t in metadata.tables.items() if n not in db.LACKS["0003"]])
     eng.dispose()
     before, after = db.upgrade(url)
     assert before.current is None and after.up_to_date and after.tables == db.LEDGER_TABLES

@@ -315,6 +315,18 @@ def _page(desk):
     return build_preview(catalog.find(DOC), catalog, desk.root / "approval")
 
 
+def _audit_inputs(r):
+    """What the audit of ``r`` is computed from, independently of the page: a fresh validation's renditions."""
+    import channels
+    from pressroom.releases.catalog import _furniture, validate
+    from pressroom.settings import load_settings
+
+    catalog = validate(load_settings(), only=r.id)
+    rendered = {ch: catalog.renditions[(r.id, ch)] for ch in r.channels}
+    declared = {ch: (channels.get(ch).label, channels.get(ch).carries) for ch in rendered}
+    return catalog.registry, rendered, declared, _furniture(r, catalog)
+
+
 def test_the_approval_page_shows_what_is_signed_and_who_signed(desk):
     sign("钱编辑", comment="同意")
     page = _page(desk)
@@ -332,7 +344,19 @@ def test_the_approval_page_shows_what_is_signed_and_who_signed(desk):
     article = (page.parent / DOC / "wechat" / "wechat-article.html").read_text(encoding="utf-8")
     assert parts[0].title in article and "<p" in article and "thumb_media_id" not in article
     assert re.search(r"\d+ / 140 字", html)  # the Weibo card's count
-    assert 'class="fidelity"' not in html  # a place for the fidelity audit, and no stand-in for it
+    # The fidelity audit of each half: a row per channel with what it keeps, leaves out and adds, and the verdict.
+    import html as htmllib
+
+    from pressroom.releases import audit
+
+    for r in parts:
+        section = re.search(rf'<section class="fidelity" id="fidelity-{r.id}">(.*?)</section>', html, re.S)
+        assert section, r.id
+        rows = re.findall(r"<tr>(.*?)</tr>", section.group(1), re.S)
+        cells = [[htmllib.unescape(c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)] for row in rows]
+        expected = audit.table(audit.audit_release(r, *_audit_inputs(r)))
+        assert cells[0] == list(expected[0]) and cells[1:] == [[str(v) for v in e.values()] for e in expected]
+        assert all(row[-1] == "通过" for row in cells[1:]) and len(cells) - 1 == len(r.channels)
 
 
 def _pdf_pages(pdf: bytes) -> int:

@@ -14,7 +14,17 @@ import yaml
 from pressroom.releases.catalog import validate
 
 CORPUS = Path(__file__).parent / "bad_inputs"
-CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir() and not p.name.startswith("_"))
+ALL_CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir() and not p.name.startswith("_"))
+
+
+def expectation(case: str) -> dict:
+    return yaml.safe_load((CORPUS / case / "expect.yaml").read_text(encoding="utf-8"))
+
+
+# A case is a release that must be refused, or (``valid: true``) one that must validate with the warning it
+# names (or without the one it names in ``no_warning``).
+CASES = [c for c in ALL_CASES if not expectation(c).get("valid")]
+VALID_CASES = [c for c in ALL_CASES if expectation(c).get("valid")]
 
 
 def content_with(tmp_path: Path, *folders: str) -> Path:
@@ -39,17 +49,34 @@ def test_baseline_case_is_valid(corpus_settings):
 
 @pytest.mark.parametrize("case", CASES)
 def test_bad_input_is_refused_with_a_clear_error(case, corpus_settings):
-    expect = yaml.safe_load((CORPUS / case / "expect.yaml").read_text(encoding="utf-8"))
-    catalog = validate(corpus_settings(case, *expect.get("companions", [])), render=False)
+    expect = expectation(case)
+    catalog = validate(corpus_settings(case, *expect.get("companions", [])), render=expect.get("render", False))
     assert case not in {Path(r.source).name for r in catalog.releases.values()}, "the bad release validated"
     problems = catalog.problems.get(case)
     assert problems, f"no problem reported for {case}"
-    matching = [p for p in problems if p.field.startswith(expect["field"]) and expect["message"] in p.message]
-    assert matching, "\n".join(map(str, problems))
+    # ``also``: further problems the same round must report (one problem never hides another)
+    for want in [expect, *expect.get("also", [])]:
+        matching = [p for p in problems if p.field.startswith(want["field"]) and want["message"] in p.message]
+        assert matching, "\n".join(map(str, problems))
+    if "fix" in expect:
+        assert any(expect["fix"] in p.fix for p in problems), "\n".join(map(str, problems))
     assert len(problems) >= expect.get("at_least", 1)
     for p in problems:
         assert p.file.startswith(f"releases/{case}/"), p.file  # names the file
         assert p.fix, p  # and says what to do
+
+
+@pytest.mark.parametrize("case", VALID_CASES)
+def test_good_input_validates_with_the_warning_it_deserves(case, corpus_settings):
+    expect = expectation(case)
+    catalog = validate(corpus_settings(case), render=expect.get("render", False))
+    assert catalog.problems == {}, {k: list(map(str, v)) for k, v in catalog.problems.items()}
+    (release,) = catalog.releases.values()
+    warnings = catalog.warnings[release.id]
+    for want in filter(None, [expect.get("warning"), *expect.get("also_warnings", [])]):
+        assert any(want in w for w in warnings), "\n".join(warnings)
+    if "no_warning" in expect:
+        assert not any(expect["no_warning"] in w for w in warnings), "\n".join(warnings)
 
 
 def test_all_problems_of_a_release_are_reported_together(settings, tmp_path):
@@ -152,3 +179,21 @@ def test_an_id_used_by_two_folders_blocks_both(corpus_settings):
     assert catalog.releases == {}
     for folder, other in (("duplicate-id", "_valid"), ("_valid", "duplicate-id")):
         assert any(p.field == "id" and f"与 {other} 重复" in p.message for p in catalog.problems[folder]), folder
+
+
+def test_a_dateline_typed_into_the_lead_reaches_only_the_newspaper_and_tv_as_theirs(corpus_settings):
+    catalog = validate(corpus_settings("dateline-in-lead"))
+    texts = {}
+    for (rid, ch), rendition in catalog.renditions.items():
+        texts[ch] = "".join(data.decode("utf-8", "ignore") for name, data in rendition.files.items()
+                            if name.endswith((".html", ".txt", ".json", ".srt")))
+        if rendition.payload:
+            texts[ch] += repr(rendition.payload)
+    for ch in ("portal", "wechat", "h5", "weibo"):
+        assert "本报讯" not in texts[ch], ch
+    for ch in ("portal", "wechat", "h5"):
+        assert "市发展改革委11月20日回应网络关切" in texts[ch], ch
+    newspaper = texts["newspaper"].splitlines()
+    assert sum(ln.startswith("本报讯") for ln in newspaper) == 1
+    assert "本报讯 市发展改革委11月20日回应网络关切。" in newspaper
+    assert "本台消息" in texts["tv"] and "本报讯" not in texts["tv"]

@@ -54,8 +54,8 @@ def load_settings(path=None):
 
 def find_release(settings, name: str, refused: str = ""):
     """Validate a release (with its bundle) and return (catalog, release), or print every problem in Chinese
-    and exit 1."""
-    from pressroom.releases.catalog import validate as run
+    and exit 1. Audit findings a verified reviewer waived do not count (``pressroom waive``)."""
+    from pressroom.delivery.waivers import validate as run
 
     catalog = run(settings, only=name)
     try:

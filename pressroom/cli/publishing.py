@@ -291,6 +291,27 @@ def _print_awaiting(settings, ledger) -> None:
 
 
 @app.command()
+def waive(release: str = typer.Argument(..., help="稿件 id"),
+          finding: str = typer.Argument(..., help="保真核对项编号（pressroom validate 的问题中“核对项”后的 8 位）"),
+          reason: str = typer.Option(..., "--reason", help="为什么可以豁免（记入台账）"),
+          reviewer: str = typer.Option(..., "--reviewer", help="审核人姓名（须在 content/reviewers.yaml 中登记）"),
+          code: str = typer.Option(..., "--code", help=CODE_HELP)):
+    """Waive one finding of the fidelity audit for the release's current version: a verified reviewer, with
+    a reason, recorded in the ledger and shown by ``pressroom history``. Nothing else silences a finding."""
+    from pressroom.delivery import reviewers, waivers
+    from pressroom.delivery.ledger import Ledger
+
+    settings = load_settings()
+    try:
+        f = waivers.waive(settings, Ledger(settings.ledger_url), release, finding, reason, reviewer, code)
+    except reviewers.Refused as e:
+        err.print(f"[bold red]{e}[/]", highlight=False)
+        raise typer.Exit(1)
+    console.print(f"{reviewer} 已豁免 {release} 的核对项 {finding}（已核对动态口令）：{f.describe()}；理由：{reason.strip()}",
+                  highlight=False, soft_wrap=True)
+
+
+@app.command()
 def history(release: str = typer.Argument(..., help="稿件 id")):
     """Every version and action of a release, with who, what, when and which content signature, from the
     ledger's audit trail (a sign-off names the verified reviewer and the level)."""
@@ -312,6 +333,10 @@ def history(release: str = typer.Argument(..., help="稿件 id")):
             d = json.loads(detail or "{}")
             action = f"{'签署' if action == 'signoff' else '驳回'}（{d.get('role') or d.get('level')}）"
             detail = d.get("comment", "") + (f" 流程运行 {d['run']}" if d.get("run") else "")
+        elif action == "audit-waived":
+            d = json.loads(detail or "{}")
+            action = f"豁免保真核对项 {d.get('finding', '')}"
+            detail = f"{d.get('fact', '')}；理由：{d.get('reason', '')}"
         table.add_row(f"{e['at'].astimezone(settings.tz):%Y-%m-%d %H:%M:%S}", e["channel"], e["version"],
                       action, e["actor"], detail[:300])
     console.print(table)

@@ -127,8 +127,9 @@ def _report_import(settings, registry, folder: Path, draft) -> None:
 @app.command()
 def validate(paths: Optional[List[Path]] = typer.Argument(None, help="稿件文件夹；不填则校验全部"),
              audit: Optional[str] = typer.Option(None, "--audit", help="列出该稿件各渠道的事实核对表")):
-    """Validate releases (and the registry); exit 1 listing every problem."""
-    from pressroom.releases.catalog import validate as run
+    """Validate releases (and the registry); exit 1 listing every problem. Audit findings a verified
+    reviewer waived (``pressroom waive``) do not count."""
+    from pressroom.delivery.waivers import validate as run
 
     settings = load_settings()
     if audit:
@@ -170,8 +171,8 @@ def validate(paths: Optional[List[Path]] = typer.Argument(None, help="稿件文�
 
 def print_audit(settings, name: str) -> int:
     """The fidelity audit of one release: per channel what it keeps, leaves out and adds; 1 if not clean."""
+    from pressroom.delivery.waivers import validate as run
     from pressroom.releases import audit as fidelity
-    from pressroom.releases.catalog import validate as run
 
     catalog = run(settings, only=name)
     try:
@@ -179,6 +180,7 @@ def print_audit(settings, name: str) -> int:
     except (KeyError, ValidationFailed):
         rid = Path(name).name
     result = catalog.audits.get(rid)
+    waived = {f for r, version, f in catalog.waived if r == rid and result and version == result.version}
     if result is None:
         err.print(f"[red]✗ 找不到稿件 {name}，或它未能生成各渠道稿件（请先运行 pressroom validate）[/]")
         return 2
@@ -188,14 +190,22 @@ def print_audit(settings, name: str) -> int:
     for f in result.facts:
         facts.add_row(f.label, f.shown, f.where)
     console.print(facts)
-    rows = fidelity.table(result)
+    rows = fidelity.table(result, waived)
     t = Table(title=f"{rid} 各渠道事实核对（全文渠道须刊载每项事实；任何渠道不得新增）")
     for col in rows[0] if rows else ():
         t.add_column(col)
     for row in rows:
         t.add_row(*(str(v) for v in row.values()))
     console.print(t)
-    return 0 if result.clean else 1
+    findings = fidelity.findings(result)
+    if findings:
+        t = Table(title=f"{rid} 核对项（审核人可说明理由后豁免一项：pressroom waive {rid} 核对项 --reason … --reviewer … --code …）")
+        for col in ("核对项", "内容", "状态"):
+            t.add_column(col, overflow="fold")
+        for f in findings:
+            t.add_row(f.id, f.describe(), "已豁免" if f.id in waived else "[red]未通过[/]")
+        console.print(t)
+    return 0 if all(f.id in waived for f in findings) else 1
 
 
 @app.command("list")

@@ -29,11 +29,11 @@ from pressroom.delivery.schema import metadata
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 BASELINE = "0001"  # the tables as they were before migrations
-LEDGER_TABLES = set(metadata.tables)  # deliveries, events, approvals, outlet_state, code_uses, reviewer_locks
+LEDGER_TABLES = set(metadata.tables)  # deliveries, events, approvals, outlet_state, code_uses, reviewer_locks, audit_waivers
 VERSION_TABLE = "alembic_version"
 # What a ledger made by ``Ledger()`` of an earlier version lacks, by the revision it was at: such a ledger is
 # adopted at that revision (the later ones then add exactly these).
-LACKS = {"0002": frozenset({"code_uses", "reviewer_locks"})}
+LACKS = {"0002": frozenset({"code_uses", "reviewer_locks", "audit_waivers"}), "0003": frozenset({"audit_waivers"})}
 
 
 def alembic_config(url: str) -> Config:

@@ -38,7 +38,7 @@ from pressroom.delivery.schema import (  # noqa: F401  (the vocabulary, also use
     PENDING, RENDERED, DELIVERING, PUBLISHED, FAILED, RETRACTED, UNCONFIRMED, SKIPPED, CLAIMABLE, STATE_LABELS,
     PUBLISH, CORRECT, RETRACT, ACTIONS, RETRACT_LABEL, SIGN_OFF, REJECT, DECISIONS, DECISION_EVENTS, ENABLED,
     DISABLED, OUTLETS_ID, OUTLET_EVENTS, WAITING_QUOTA, metadata, deliveries, events, approvals, outlet_state,
-    code_uses, reviewer_locks,
+    code_uses, reviewer_locks, audit_waivers, AUDIT_WAIVED,
 )
 
 DEFAULT_LEASE = timedelta(minutes=10)
@@ -454,6 +454,34 @@ class Ledger:
             q = q.where(approvals.c.signature == signature)
         with self.engine.connect() as conn:
             return [Approval.from_row(r) for r in conn.execute(q.order_by(approvals.c.at, approvals.c.id))]
+
+    # -- waived findings of the fidelity audit ---------------------------------------------------------
+
+    def add_waiver(self, release_id: str, version: str, finding: str, channel: str, fact: str, reason: str,
+                   reviewer: str) -> bool:
+        """Record that ``reviewer`` (verified) waived one finding of this release version, and why; the audit
+        trail gets an ``audit-waived`` event. False when that finding was waived already."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(audit_waivers.insert().values(
+                    at=utcnow(), release_id=release_id, version=version, finding=finding, channel=channel,
+                    fact=fact, reason=reason, reviewer=reviewer))
+                conn.execute(events.insert().values(
+                    at=utcnow(), release_id=release_id, channel=channel, version=version, action=AUDIT_WAIVED,
+                    actor=reviewer, detail=json.dumps({"finding": finding, "fact": fact, "reason": reason},
+                                                      ensure_ascii=False)))
+            return True
+        except sa.exc.IntegrityError:
+            return False
+
+    def waivers(self, release_id: str | None = None) -> list[dict]:
+        """The waived findings (of one release, or all), oldest first."""
+        q = sa.select(audit_waivers)
+        if release_id is not None:
+            q = q.where(audit_waivers.c.release_id == release_id)
+        with self.engine.connect() as conn:
+            return [{**dict(r._mapping), "at": _aware(r.at)}
+                    for r in conn.execute(q.order_by(audit_waivers.c.at, audit_waivers.c.id))]
 
     # -- reviewers' one-time codes (never the code or its secret: the time step, the count of wrong ones) --
 

@@ -1,6 +1,6 @@
 """The ledger's vocabulary and tables: row states, actions, decisions, outlet states, and the four tables
-(``deliveries``, ``events``, ``approvals``, ``outlet_state``, and the reviewers' one-time codes: ``code_uses``,
-``reviewer_locks``). Alembic migrations (``pressroom/migrations``)
+(``deliveries``, ``events``, ``approvals``, ``outlet_state``, the reviewers' one-time codes: ``code_uses``,
+``reviewer_locks``, and the waived findings of the fidelity audit: ``audit_waivers``). Alembic migrations (``pressroom/migrations``)
 take a ledger of any earlier version to exactly these."""
 
 from __future__ import annotations
@@ -109,4 +109,22 @@ reviewer_locks = sa.Table(
     sa.Column("failures", sa.Integer, nullable=False, default=0),  # wrong codes since the last good one
     sa.Column("locked_until", sa.DateTime(timezone=True)),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# A finding of the fidelity audit (a fact a full-text channel drops, or one any channel adds) waived by a
+# verified reviewer with a reason: for that release version only (an edit makes a new version, audited
+# afresh). The event ``audit-waived`` puts it in ``pressroom history``.
+AUDIT_WAIVED = "audit-waived"
+audit_waivers = sa.Table(
+    "audit_waivers", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("release_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("finding", sa.String(16), nullable=False),  # the audit's id of the finding
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("fact", sa.Text, nullable=False),  # what the finding says, as the reviewer saw it
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("reviewer", sa.String(128), nullable=False),
+    sa.UniqueConstraint("release_id", "version", "finding", name="uq_audit_waiver"),
 )

@@ -403,24 +403,70 @@ def audit_release(release: Release, registry: Registry, renditions: Mapping[str,
     return Audit(release.id, release.version, tuple(facts), tuple(rows))
 
 
-def problems(audit: Audit, file: str) -> list[Problem]:
-    """A drop on a full-text channel and an addition on any channel, each a validation problem."""
+@dataclass(frozen=True)
+class Finding:
+    """One thing the audit holds against a rendition: a fact a full-text channel drops, or a fact any
+    channel adds. ``id`` is stable for the same fact on the same channel of the same release, so a
+    reviewer can waive exactly this one (``pressroom waive``)."""
+
+    id: str
+    channel: str
+    label: str  # the channel's
+    verdict: str  # "dropped" | "added"
+    fact: Fact
+
+    def describe(self) -> str:
+        if self.verdict == "dropped":
+            return f"{self.label}：漏掉了原稿中的{self.fact.label}“{self.fact.shown}”"
+        return f"{self.label}：出现了原稿、登记表和设置中都没有的{self.fact.label}“{self.fact.shown}”"
+
+
+def _finding_id(release_id: str, channel: str, verdict: str, fact: Fact) -> str:
+    return hashlib.sha256(f"{release_id}|{channel}|{verdict}|{fact.kind}|{fact.key}".encode()).hexdigest()[:8]
+
+
+def findings(audit: Audit) -> list[Finding]:
+    """Every finding that blocks the release unless waived: drops on full-text channels, additions anywhere."""
     out = []
     for c in audit.channels:
-        if c.carries == "full":
-            for f in c.dropped:
-                out.append(Problem(file, f.where or "正文", f"{c.label}：漏掉了原稿中的{f.label}“{f.shown}”",
-                                   "全文渠道须完整刊载原稿的每一项事实：请检查该渠道的版式能否容纳它（表格、链接、图片），"
-                                   "或修改原稿的写法"))
-        for f in c.added:
-            out.append(Problem(file, "渠道稿件", f"{c.label}：出现了原稿、登记表和设置中都没有的{f.label}“{f.shown}”",
-                               "各渠道只能删减、不能增添事实：请删去它，或先写进原稿并重新审核"))
+        for verdict, facts in (("dropped", c.dropped if c.carries == "full" else ()), ("added", c.added)):
+            out += [Finding(_finding_id(audit.release_id, c.channel, verdict, f), c.channel, c.label, verdict, f)
+                    for f in facts]
     return out
 
 
-def table(audit: Audit) -> list[dict]:
-    """Rows for a printed or artifact table: channel, kind of channel, kept, dropped, added."""
-    return [{"渠道": c.label, "类型": "全文" if c.carries == "full" else "摘要",
-             "保留": len(c.kept), "未刊载": "、".join(f.shown for f in c.dropped) or "—",
-             "新增": "、".join(f.shown for f in c.added) or "—", "结论": "通过" if c.clean else "不通过"}
-            for c in audit.channels]
+def problems(audit: Audit, file: str, waived: Iterable[str] = ()) -> list[Problem]:
+    """A drop on a full-text channel and an addition on any channel, each a validation problem, except the
+    findings whose id is in ``waived`` (waived by a verified reviewer, for this version)."""
+    waived = set(waived)
+    how = (f"；确属必要的，可由审核人说明理由后豁免这一项：pressroom waive {audit.release_id} {{id}} "
+           "--reason 理由 --reviewer 姓名 --code 动态口令")
+    out = []
+    for f in findings(audit):
+        if f.id in waived:
+            continue
+        if f.verdict == "dropped":
+            fix = ("全文渠道须完整刊载原稿的每一项事实：请检查该渠道的版式能否容纳它（表格、链接、图片），"
+                   "或修改原稿的写法")
+            out.append(Problem(file, f.fact.where or "正文", f"{f.describe()}（核对项 {f.id}）", fix + how.format(id=f.id)))
+        else:
+            fix = "各渠道只能删减、不能增添事实：请删去它，或先写进原稿并重新审核"
+            out.append(Problem(file, "渠道稿件", f"{f.describe()}（核对项 {f.id}）", fix + how.format(id=f.id)))
+    return out
+
+
+def table(audit: Audit, waived: Iterable[str] = ()) -> list[dict]:
+    """Rows for a printed or artifact table: channel, kind of channel, kept, dropped, added, verdict (a
+    channel whose every finding was waived passes, and says how many were waived)."""
+    waived = set(waived)
+    open_ = {}
+    for f in findings(audit):
+        open_.setdefault(f.channel, [0, 0])[f.id in waived] += 1
+    rows = []
+    for c in audit.channels:
+        left, excused = open_.get(c.channel, [0, 0])
+        verdict = "不通过" if left else ("通过" + (f"（豁免 {excused} 项）" if excused else ""))
+        rows.append({"渠道": c.label, "类型": "全文" if c.carries == "full" else "摘要",
+                     "保留": len(c.kept), "未刊载": "、".join(f.shown for f in c.dropped) or "—",
+                     "新增": "、".join(f.shown for f in c.added) or "—", "结论": verdict})
+    return rows

@@ -28,6 +28,12 @@ class Catalog:
     renditions: dict[tuple[str, str], Any] = field(default_factory=dict)
     # The fidelity audit of each rendered release (pressroom.releases.audit), by release id.
     audits: dict[str, Any] = field(default_factory=dict)
+    # Findings of the audit a verified reviewer waived (ids of ``audit.Finding``s of the release's current
+    # version, as the ledger holds them: given to ``validate``), by release id: they do not block.
+    waived: frozenset = frozenset()  # (release id, version, finding id)
+
+    def waived_for(self, release: Release) -> set[str]:
+        return {f for rid, version, f in self.waived if rid == release.id and version == release.version}
 
     def find(self, name: str) -> Release:
         """A release by id, folder name or path."""
@@ -75,8 +81,8 @@ def copy_gate(release: Release, settings: Settings) -> tuple[list[Problem], list
     blocking, warnings = [], []
     for issue in copycheck.check_copy(text, patterns, allow=set(release.copy_allow)):
         if issue.blocking:
-            blocking.append(Problem(_rel(settings, release), f"第{issue.line}行", issue.message,
-                                    "请改为正确表述；确属历史原文的，在前置信息 copy_allow 中列出该规则 id"))
+            blocking.append(Problem(_rel(settings, release), f"第{issue.line}行", f"{issue.message}（错敏规则 {issue.rule}）",
+                                    f"请改为正确表述；确属历史原文须保留的，在前置信息中写 copy_allow: [{issue.rule}]"))
         else:
             warnings.append(f"第{issue.line}行：{issue.message}")
     return blocking, warnings + footnote_warnings(text)
@@ -96,16 +102,32 @@ def markup_warnings(release: Release) -> list[str]:
     warnings = []
     parts = [("导语", release.lead)] + [(f"“{sec.heading}”一节", sec.body) for sec in release.sections]
     for where, md in parts:
-        for tag in markup.dropped_tags(md):
-            lost = ("，其中的文字（未闭合时连同其后全部正文）也不会发布" if tag in markup.CONTENT_DROPPING_TAGS
-                    else "，文字保留但格式丢失")
-            warnings.append(f"{where}含有 HTML 标签 <{tag}>，发布时会被删除{lost}；"
-                            "加粗、表格、链接等请用 Markdown 写法")
+        for d in markup.dropped_markup(md):
+            warnings.append(f"{where}含有 HTML 标签 <{d.tag}>，发布时会被删除{_what_goes(d)}")
     return warnings
 
 
-def render_check(release: Release, catalog: Catalog) -> tuple[list[Problem], list[str]]:
-    """Render every channel of the release: an outlet limit broken is a validation problem."""
+def _what_goes(d) -> str:
+    """What an editor loses with a dropped tag, and how to write it instead."""
+    from channels import markup
+
+    if d.tag == "img":
+        return (f"，图片“{d.text or '（无地址）'}”不会发布；请把图片放进稿件文件夹，用 Markdown 写法"
+                " ![说明](images/文件名.png) 引用")
+    if d.tag in markup.EMBEDS:
+        return (f"，嵌入的内容“{d.text or '（无地址）'}”不会发布；视频、网页请写成链接 [说明](网址)，"
+                "或把截图作为图片放入稿件")
+    if d.content_lost:
+        return (f"，其中的文字“{d.text}”（未闭合时连同其后全部正文）也不会发布；"
+                "加粗、表格、链接等请用 Markdown 写法")
+    shown = f"，“{d.text}”的文字保留但格式丢失" if d.text else "，格式丢失"
+    return f"{shown}；加粗、表格、链接等请用 Markdown 写法"
+
+
+def render_check(release: Release, catalog: Catalog, rendered: dict[str, Any] | None = None,
+                 ) -> tuple[list[Problem], list[str]]:
+    """Render every channel of the release: an outlet limit broken is a validation problem. The renditions
+    go into ``rendered`` (by channel) when given, else into the catalog (what a publish delivers)."""
     import channels
 
     ctx = catalog.context(release)
@@ -116,7 +138,10 @@ def render_check(release: Release, catalog: Catalog) -> tuple[list[Problem], lis
         except RenditionError as e:
             problems.append(Problem(_rel(catalog.settings, release), e.field, f"{channels.get(ch).label}：{e.message}", e.fix))
             continue
-        catalog.renditions[(release.id, ch)] = rendition
+        if rendered is None:
+            catalog.renditions[(release.id, ch)] = rendition
+        else:
+            rendered[ch] = rendition
         warnings.extend(f"{channels.get(ch).label}：{w}" for w in rendition.warnings)
     return problems, warnings
 
@@ -141,32 +166,37 @@ def _furniture(release: Release, catalog: Catalog) -> list[str]:
     return texts
 
 
-def audit_release(release: Release, catalog: Catalog):
-    """The fidelity audit of the release's renditions that validation made (an ``audit.Audit``)."""
+def audit_release(release: Release, catalog: Catalog, rendered: dict[str, Any] | None = None):
+    """The fidelity audit of the release's renditions that validation made (an ``audit.Audit``), or of
+    ``rendered`` (by channel) when given."""
     import channels
     from pressroom.releases import audit
 
-    rendered = {ch: catalog.renditions[(release.id, ch)] for ch in release.channels
-                if (release.id, ch) in catalog.renditions}
+    if rendered is None:
+        rendered = {ch: catalog.renditions[(release.id, ch)] for ch in release.channels
+                    if (release.id, ch) in catalog.renditions}
     declared = {ch: (channels.get(ch).label, channels.get(ch).carries) for ch in rendered}
     return audit.audit_release(release, catalog.registry, rendered, declared, _furniture(release, catalog))
 
 
-def audit_check(release: Release, catalog: Catalog) -> tuple[list[Problem], list[str]]:
+def audit_check(release: Release, catalog: Catalog, rendered: dict[str, Any] | None = None,
+                ) -> tuple[list[Problem], list[str]]:
     """A fact dropped by a full-text channel or added by any channel is a validation problem; a summary
-    channel that leaves a table out says so in a warning."""
+    channel that leaves a table out says so in a warning. ``rendered``: a draft's renditions (its audit is
+    not kept)."""
     import channels
     from pressroom.releases import audit
 
-    result = audit_release(release, catalog)
-    catalog.audits[release.id] = result
+    result = audit_release(release, catalog, rendered)
+    if rendered is None:
+        catalog.audits[release.id] = result
     warnings = []
     for c in result.channels:
         lost = sorted({f.where for f in c.dropped if f.kind == "cell"})
         if c.carries == "summary" and lost:
             warnings.append(f"{channels.get(c.channel).label}：未能呈现{'、'.join(lost)}的表格，"
                             "读者须到全文渠道查看；如需在此呈现，请把关键数字写进导语或 key_figures")
-    return audit.problems(result, _rel(catalog.settings, release)), warnings
+    return audit.problems(result, _rel(catalog.settings, release), catalog.waived_for(release)), warnings
 
 
 def _same_time(r: Release, halves: list[Release], catalog: Catalog) -> None:
@@ -194,10 +224,15 @@ def _event_in_future(r: Release, settings: Settings, now: datetime) -> list[Prob
 
 
 def lead_warnings(release: Release) -> list[str]:
-    """本报讯 is the newspaper's dateline (the copy adds it); typed into the lead it would reach every outlet."""
-    if release.lead.lstrip().startswith(("本报讯", "本台消息")):
-        return ["导语以“本报讯”或“本台消息”开头：这是报纸、电视的电头，由报纸稿和电视稿自动加上，"
-                "写在导语里会照登到门户网站、微信和 H5，请删去"]
+    """本报讯 is the newspaper's dateline (its copy adds it); typed into the lead it is taken out of every
+    channel's copy (the loader does), and the editor is told so."""
+    from pressroom.releases.loader import DATELINE, split_front_matter, split_sections
+
+    parts = split_front_matter(Path(release.source, RELEASE_FILE).read_text(encoding="utf-8").removeprefix("\ufeff"))
+    typed = DATELINE.match(split_sections(parts[1])[0]) if parts else None
+    if typed:
+        return [f"导语以“{typed.group(1)}”开头：这是报纸、电视的电头，报纸稿和电视稿自动加上，"
+                "已从门户网站、微信、H5、微博等渠道的稿件中删去；请从导语中删去这几个字"]
     return []
 
 
@@ -218,52 +253,79 @@ def _fingerprint(settings: Settings) -> tuple:
 
 
 def validate(settings: Settings, render: bool = True, only: str | None = None,
-             now: datetime | None = None) -> Catalog:
+             now: datetime | None = None, waived: frozenset = frozenset()) -> Catalog:
     """Load every release (cheap) and check them. The copy gate and the render check (the expensive part)
     run for every release, or with ``only`` (an id, folder or path) for that release and its bundle.
     Releases with problems are moved out of ``releases``. Unchanged content validated before in this
-    process is not loaded or rendered again (a rendered catalog also answers ``render=False``)."""
+    process is not loaded or rendered again (a rendered catalog also answers ``render=False``).
+    ``waived``: (release id, version, finding id) of the audit findings verified reviewers waived (the
+    ledger's, ``pressroom.delivery.waivers``); nothing else silences a finding."""
     if now is not None:  # an injected clock (tests): no memo, the answer depends on it
-        return _validate(settings, render, only, now)
-    key = _fingerprint(settings)
+        return _validate(settings, render, only, now, frozenset(waived))
+    key = (_fingerprint(settings), frozenset(waived))
     for want in ((only, True), (only, False))[: 1 if render else 2]:
         hit = _MEMO.get((*want, key))
         if hit is not None:
             return hit
-    catalog = _validate(settings, render, only, datetime.now(timezone.utc))
+    catalog = _validate(settings, render, only, datetime.now(timezone.utc), frozenset(waived))
     _MEMO[(only, render, key)] = catalog
     while len(_MEMO) > _MEMO_SIZE:
         _MEMO.pop(next(iter(_MEMO)))
     return catalog
 
 
-def _validate(settings: Settings, render: bool, only: str | None, now: datetime) -> Catalog:
+def _validate(settings: Settings, render: bool, only: str | None, now: datetime, waived: frozenset) -> Catalog:
     registry = load_registry(settings.content_dir)
-    releases, problems = load_all(settings, registry)
-    catalog = Catalog(settings, registry, dict(releases), problems)
+    drafts: dict[str, Release] = {}  # releases with problems that can still be checked further, by folder
+    releases, problems = load_all(settings, registry, drafts)
+    catalog = Catalog(settings, registry, dict(releases), problems, waived=waived)
     scope = list(releases.values())
     if only is not None:
         try:
             scope = catalog.bundle_of(catalog.find(only))
         except (KeyError, ValidationFailed):
             scope = []
-    for r in scope:
+        drafts = {k: d for k, d in drafts.items() if only in (k, d.id) or Path(only).name in (k, d.id)
+                  or Path(only).parent.name == k}
+    for r, draft in [(r, False) for r in scope] + [(d, True) for d in drafts.values()]:
         folder = Path(r.source).name
-        blocking, warnings = copy_gate(r, settings)
-        blocking += _event_in_future(r, settings, now)
-        warnings += markup_warnings(r)
-        if render:
-            more, more_warnings = render_check(r, catalog)
-            audited, audit_warnings = audit_check(r, catalog)
-            blocking += more + audited
-            warnings += more_warnings + audit_warnings + lead_warnings(r)
+        blocking, warnings = _check(r, catalog, now, render, draft)
         if folder in problems:
-            blocking = problems[folder] + blocking
+            blocking = problems[folder] + [p for p in blocking if p not in problems[folder]]
         if blocking:
             problems[folder] = blocking
-            catalog.releases.pop(r.id, None)
-        catalog.warnings[r.id] = warnings
-    # A bundle is valid only as a whole: one invalid half holds back the other (三同步).
+            if not draft:
+                catalog.releases.pop(r.id, None)
+        if not draft:
+            catalog.warnings[r.id] = warnings
+    _bundles_whole(catalog, releases)
+    return catalog
+
+
+def _check(r: Release, catalog: Catalog, now: datetime, render: bool, draft: bool) -> tuple[list[Problem], list[str]]:
+    """The checks beyond loading: the copy gate, the clock, and (``render``) every channel and the fidelity
+    audit. A draft (a release that already has problems) gets them too, so that every problem of a release
+    is told in one round; its renditions are not kept, and a channel that cannot render it at all (its
+    broken fields given up on) adds nothing."""
+    blocking, warnings = copy_gate(r, catalog.settings)
+    blocking += _event_in_future(r, catalog.settings, now)
+    warnings += markup_warnings(r)
+    if not render:
+        return blocking, warnings
+    rendered: dict[str, Any] | None = {} if draft else None
+    try:
+        more, more_warnings = render_check(r, catalog, rendered)
+        audited, audit_warnings = audit_check(r, catalog, rendered)
+    except Exception:  # noqa: BLE001 - a draft's fields may be half-read; its own problems say why
+        if not draft:
+            raise
+        return blocking, warnings
+    return blocking + more + audited, warnings + more_warnings + audit_warnings + lead_warnings(r)
+
+
+def _bundles_whole(catalog: Catalog, releases: dict[str, Release]) -> None:
+    """A bundle is valid only as a whole: one invalid half holds back the other (三同步)."""
+    settings, problems = catalog.settings, catalog.problems
     for r in list(catalog.releases.values()):
         doc = r.interprets or (r.id if r.kind == "policy-document" else "")
         if not doc:
@@ -277,4 +339,3 @@ def _validate(settings: Settings, render: bool, only: str | None, now: datetime)
                 _rel(settings, r), "interprets" if r.interprets else "id",
                 f"同一政策文件的另一篇稿件（{'、'.join(x.id for x in broken)}）未通过校验",
                 "政策文件与解读须同步发布：请先修正另一篇稿件"))
-    return catalog

@@ -21,7 +21,9 @@ from pathlib import Path
 import yaml
 
 from pressroom.model import KIND_LABELS, PLACEHOLDER, REQUIRED_SECTIONS, Registry
-from pressroom.releases.loader import ID_PATTERN, MAX_TITLE, RELEASE_FILE, footnote_note
+from pressroom.releases.loader import (
+    ID_PATTERN, LEVEL1, LEVEL2, MAX_TITLE, RELEASE_FILE, footnote_note, normalise_heading,
+)
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .doc and .wps: the old compound-file formats
 ZIP_MAGIC = b"PK\x03\x04"
@@ -36,9 +38,6 @@ DOC_NUMBER = re.compile(r"^\s*([\u4e00-\u9fff]{1,12}[〔［\[【(（]\s*\d{4}\s*
 CN_DIGITS = "〇○零一二三四五六七八九"
 DATE_LINE = re.compile(rf"^\s*(\d{{4}}|[{CN_DIGITS}]{{4}})\s*年\s*(\d{{1,2}}|[{CN_DIGITS}十]{{1,3}})\s*月"
                        rf"\s*(\d{{1,2}}|[{CN_DIGITS}十]{{1,3}})\s*日\s*$")
-CN_NUM = "一二三四五六七八九十百零〇"
-LEVEL1 = re.compile(rf"^\s*(?:[{CN_NUM}]+\s*[、.．]|第[{CN_NUM}\d]+\s*[章条部分节])\s*")
-LEVEL2 = re.compile(rf"^\s*(?:[（(]\s*[{CN_NUM}]+\s*[)）]|\d+\s*[、.．](?!\d))\s*")
 MAX_HEADING = 40  # a bold paragraph longer than this is body text, however it begins
 IMAGE_EXT = {"PNG": "png", "JPEG": "jpg", "GIF": "gif"}
 
@@ -362,12 +361,6 @@ def _join_segments(segments: list[tuple[str, bool, str]]) -> str:
 
 
 # -- deciding what the blocks are ----------------------------------------------------------------------------
-
-
-def normalise_heading(text: str) -> str:
-    """The heading without its hand-typed number and trailing colon: “一、背景依据：” → “背景依据”."""
-    text = LEVEL2.sub("", LEVEL1.sub("", text.strip()), count=1)
-    return text.strip().rstrip("：:。.").strip()
 
 
 def match_required(heading: str, kind: str) -> str:

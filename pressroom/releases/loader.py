@@ -7,6 +7,7 @@ of that release at once, each naming the file, the field and the fix in Chinese.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import io
 import re
@@ -43,6 +44,19 @@ CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # A Word footnote that `pressroom import` dropped: kept in release.md as an HTML comment, which no outlet
 # shows, so that validation and the preview keep listing it until an editor deals with it.
 FOOTNOTE_NOTE = re.compile(r"<!--\s*脚注(\d+)（导入时删去，不会发布）：(.*?)\s*-->")
+# 本报讯 / 本台消息 typed at the head of the lead: the newspaper's and TV's datelines, which their copy adds
+# itself. Taken out of the lead, so the portal, WeChat, H5 and Weibo never print the paper's dateline.
+DATELINE = re.compile(r"^\s*(本报讯|本台消息)[：:\s\u3000]*")
+# Hand-typed heading numbers: 一、 第一条 (first level), （一） 1. (second level).
+CN_NUM = "一二三四五六七八九十百零〇"
+LEVEL1 = re.compile(rf"^\s*(?:[{CN_NUM}]+\s*[、.．]|第[{CN_NUM}\d]+\s*[章条部分节])\s*")
+LEVEL2 = re.compile(rf"^\s*(?:[（(]\s*[{CN_NUM}]+\s*[)）]|\d+\s*[、.．](?!\d))\s*")
+
+
+def normalise_heading(text: str) -> str:
+    """The heading without its hand-typed number and trailing colon: “一、背景依据：” → “背景依据”."""
+    text = LEVEL2.sub("", LEVEL1.sub("", text.strip()), count=1)
+    return text.strip().rstrip("：:。.").strip()
 
 
 def footnote_note(number: int, text: str) -> str:
@@ -67,10 +81,39 @@ def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> Any:
     except UnicodeDecodeError:
         problems.append(Problem(rel, "", "文件不是 UTF-8 编码", "请用 UTF-8 编码另存该文件"))
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"第{mark.line + 1}行" if mark else ""
-        problems.append(Problem(rel, "", f"YAML 格式错误（{where}）", "请检查缩进、冒号和引号"))
+        problems.append(Problem(rel, "", *yaml_error(e, path.read_text(encoding="utf-8"), first_line=1)))
     return None
+
+
+# A key typed with a full-width colon (“title：…”): YAML reads the line as text and fails on a later line.
+_FULL_WIDTH_KEY = re.compile(r"^\s*(?:-\s+)?([A-Za-z_][\w-]*)\s*：")
+
+
+def yaml_error(e: yaml.YAMLError, text: str, first_line: int) -> tuple[str, str]:
+    """(message, fix) of a YAML error, naming the line the editor must change and the character at fault;
+    ``first_line`` is the file's line number of the text's first line. A full-width colon after a key or a
+    tab is named where it is, not where the parser gave up."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        m = _FULL_WIDTH_KEY.match(line)
+        if m and ":" not in line[: m.end()]:
+            return (f"YAML 格式错误（第 {i + first_line} 行）：字段名“{m.group(1)}”后用了全角冒号“：”",
+                    f"请把“：”改为半角冒号加空格，写成“{m.group(1)}: …”")
+    mark = getattr(e, "problem_mark", None)
+    if mark is None:
+        return "YAML 格式错误", "请检查缩进、冒号后的空格和引号是否成对"
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    if "\t" in line[: mark.column + 1]:
+        return (f"YAML 格式错误（第 {mark.line + first_line} 行第 {line.index(chr(9)) + 1} 列）：有制表符（Tab）",
+                "YAML 不能用 Tab 缩进或对齐，请把 Tab 换成空格")
+    # "could not find expected ':'" is raised on the line after the one that lacks its colon
+    context = getattr(e, "context_mark", None)
+    if context is not None and "expected ':'" in str(getattr(e, "problem", "")):
+        mark = context
+        line = lines[mark.line] if mark.line < len(lines) else ""
+    shown = line.strip()[:40]
+    return (f"YAML 格式错误（第 {mark.line + first_line} 行{f'：“{shown}”' if shown else ''}）",
+            "请检查这一行的缩进、冒号后的空格和引号、括号是否成对")
 
 
 def load_registry(content_dir: Path) -> Registry:
@@ -275,15 +318,30 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
     copy_allow = _list_field(fm, "copy_allow", "应为规则 id 列表",
                              "请写成 [规则id1, 规则id2]（见 content/sensitive.yaml）", c)
     images, cover = _images(folder, body, fm, c)
+    release = None
+    if kind:  # enough to render; a draft stands in for a broken department or time (see _draft_stand_ins)
+        department_, publish_at_ = _draft_stand_ins(fm, department, publish_at, settings, bool(c.problems))
+        release = Release(
+            **titles, **documents, kind=kind, department=department_, speakers=speakers, experts=experts,
+            publish_at=publish_at_, event_at=event_at, channels=channels, keywords=keywords,
+            key_figures=key_figures, important=important, press_conference=press_conference, lead=lead,
+            sections=sections, copy_allow=copy_allow, images=images, cover=cover,
+            content_hash=_content_hash(raw, images, cover), source=str(folder),
+        )
     if c.problems:
-        raise ValidationFailed(c.problems)
-    return Release(
-        **titles, **documents, kind=kind, department=department, speakers=speakers, experts=experts,
-        publish_at=publish_at, event_at=event_at, channels=channels, keywords=keywords,
-        key_figures=key_figures, important=important, press_conference=press_conference, lead=lead,
-        sections=sections, copy_allow=copy_allow, images=images, cover=cover,
-        content_hash=_content_hash(raw, images, cover), source=str(folder),
-    )
+        raise ValidationFailed(c.problems, draft=release)
+    return release
+
+
+def _draft_stand_ins(fm: dict, department: Department | None, publish_at: datetime | None, settings: Settings,
+                     draft: bool) -> tuple[Department, datetime]:
+    """A release with problems is still rendered for its other problems (every problem in one round): an
+    unregistered department stands in under the name typed, a missing time as now. Never published."""
+    if department is not None and publish_at is not None or not draft:
+        return department, publish_at
+    typed = str(fm.get("department") or "未填写部门")
+    return (department or Department(typed, typed, typed, False),
+            publish_at or datetime.now(settings.tz).replace(second=0, microsecond=0))
 
 
 # -- the file and its front matter ------------------------------------------------------------------------
@@ -346,10 +404,9 @@ def _parse_front_matter(text: str, c: _Collector) -> tuple[dict, str]:
     try:
         fm = yamlparse.load(fm_text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        # +2: the mark counts from the line after the opening "---", and from zero
-        line = f"第 {mark.line + 2} 行" if mark else ""
-        c.add("", f"前置信息 YAML 格式错误（{line}）", "请检查缩进、冒号后的空格和引号是否成对")
+        # +2: the front matter starts on the file's second line, and YAML counts lines from zero
+        message, fix = yaml_error(e, fm_text, first_line=2)
+        c.add("", f"前置信息 {message}", fix)
         raise ValidationFailed(c.problems)
     if not isinstance(fm, dict):
         c.add("", "前置信息应为“字段: 值”的列表", "请参照 pressroom new 生成的模板填写")
@@ -360,7 +417,10 @@ def _parse_front_matter(text: str, c: _Collector) -> tuple[dict, str]:
 def _check_field_names(fm: dict, c: _Collector) -> None:
     for key in fm:
         if key not in KNOWN_FIELDS:
-            c.add(str(key), "不是可识别的字段", f"可用字段：{'、'.join(sorted(KNOWN_FIELDS))}；请检查拼写")
+            near = difflib.get_close_matches(str(key), KNOWN_FIELDS, n=1, cutoff=0.6)
+            guess = f"是否想写 {near[0]}？" if near else ""
+            c.add(str(key), f"不是可识别的字段{f'（{guess}）' if guess else ''}",
+                  (f"请改为 {near[0]}；" if near else "请检查拼写；") + f"可用字段：{'、'.join(sorted(KNOWN_FIELDS))}")
 
 
 # -- front matter fields ----------------------------------------------------------------------------------
@@ -415,13 +475,24 @@ def _speakers(fm: dict, registry: Registry, department: Department | None,
     for name in names or []:
         sp = registry.speakers.get(name)
         if sp is None:
-            c.add("speakers", f"“{name}”不在新闻发言人名录中", "请使用 content/spokespeople.yaml 中登记的发言人，或先登记")
+            c.add("speakers", f"“{name}”不在新闻发言人名录中", _registered_speakers(registry, department))
         elif department and sp.department != department.key:
             c.add("speakers", f"“{name}”是{registry.departments[sp.department].short}的发言人，不属于{department.short}",
                   "政策由制定部门解读（谁制定谁解读），请选择本部门的发言人；外部专家请写在 experts 中")
         else:
             speakers.append(sp)
     return tuple(speakers)
+
+
+def _registered_speakers(registry: Registry, department: Department | None) -> str:
+    """The fix for an unknown speaker: the department's registered spokespersons by name."""
+    if department is None:
+        return "请使用 content/spokespeople.yaml 中登记的发言人，或先登记"
+    own = [sp.name for sp in registry.speakers.values() if sp.department == department.key]
+    if not own:
+        return f"{department.short}在 content/spokespeople.yaml 中没有登记发言人，请先登记"
+    return (f"{department.short}登记的发言人：{'、'.join(own)}；请从中选择，新任发言人请先在 "
+            "content/spokespeople.yaml 中登记；外部专家请写在 experts 中")
 
 
 def _experts(fm: dict, c: _Collector) -> tuple[Expert, ...]:
@@ -520,10 +591,10 @@ def _sections(body: str, kind: str | None, c: _Collector) -> tuple[str, tuple[Se
         if heading in seen:
             c.add(f"## {heading}", "小节标题重复", "请合并这两个小节")
         seen.add(heading)
-        sections.append(Section(heading, text, text.startswith(NOT_APPLICABLE)))
+        sections.append(Section(heading, text, text.startswith(NOT_APPLICABLE), _element(heading, kind)))
     if kind:
         for required in REQUIRED_SECTIONS[kind]:
-            sec = next((s for s in sections if s.heading == required), None)
+            sec = next((s for s in sections if s.element == required), None)
             if sec is None:
                 c.add(f"## {required}", f"{KIND_LABELS[kind]}缺少必备要素“{required}”",
                       f"请增加小节“## {required}”；确实不涉及的，正文写“{NOT_APPLICABLE}”并说明理由")
@@ -531,7 +602,14 @@ def _sections(body: str, kind: str | None, c: _Collector) -> tuple[str, tuple[Se
                 c.add(f"## {required}", f"小节“{required}”没有内容", f"请补写内容，或写明“{NOT_APPLICABLE}”")
     if not body.strip():
         c.add("正文", "正文为空", "请在前置信息后撰写导语和正文")
-    return lead, tuple(sections)
+    return DATELINE.sub("", lead, count=1), tuple(sections)
+
+
+def _element(heading: str, kind: str | None) -> str:
+    """The kind's required element a heading stands for, numbered or punctuated as editors type it
+    (“一、背景依据”, “（一）背景依据”, “目标任务：”), or ""."""
+    name = normalise_heading(heading)
+    return name if kind and name in REQUIRED_SECTIONS[kind] else ""
 
 
 def _check_placeholders(text: str, c: _Collector) -> None:
@@ -591,17 +669,17 @@ def loose_word_files(content_dir: Path) -> dict[str, list[Problem]]:
             for w in words}
 
 
-def check_links(releases: dict[str, Release], settings: Settings) -> dict[str, list[Problem]]:
-    """Rules across releases: unique ids, document <-> interpretation (三同步), follow-ups."""
+def check_links(releases: dict[str, Release], settings: Settings,
+                failed: dict[str, list[tuple[str, str]]] | None = None) -> dict[str, list[Problem]]:
+    """Rules across releases: unique ids, document <-> interpretation (三同步), follow-ups. ``failed``:
+    document id -> (id, file) of each interpretation of it that did not load, so the document is told that
+    its interpretation is broken (not that it has none, which would have an editor write a second one)."""
     problems: dict[str, list[Problem]] = {}
+    failed = failed or {}
 
     def add(r: Release, field: str, message: str, fix: str) -> None:
-        rel = Path(r.source, RELEASE_FILE)
-        try:
-            name = rel.resolve().relative_to(settings.content_dir.resolve()).as_posix()
-        except ValueError:
-            name = str(rel)
-        problems.setdefault(r.id, []).append(Problem(name, field, message, fix))
+        problems.setdefault(r.id, []).append(Problem(_content_relative_name(Path(r.source, RELEASE_FILE), settings),
+                                                     field, message, fix))
 
     interpreted = {r.interprets for r in releases.values() if r.interprets}
     for r in releases.values():
@@ -611,8 +689,13 @@ def check_links(releases: dict[str, Release], settings: Settings) -> dict[str, l
                 add(r, "interprets", f"找不到被解读的政策文件“{r.interprets}”",
                     "请填写同一内容库中 kind 为 policy-document 的稿件 id")
         if r.kind == "policy-document" and r.id not in interpreted:
-            add(r, "id", "该政策文件没有对应的政策解读",
-                "文件公布时解读材料须同步发布：请新建 kind: policy 的解读稿，并写 interprets: " + r.id)
+            if r.id in failed:
+                shown = "、".join(f"{rid or '（id 未能读出）'}（{file}）" for rid, file in failed[r.id])
+                add(r, "id", f"该政策文件的解读稿 {shown}未通过校验",
+                    "请按该解读稿文件列出的问题修改它，修正后两篇一同发布；不要另建解读稿")
+            else:
+                add(r, "id", "该政策文件没有对应的政策解读",
+                    "文件公布时解读材料须同步发布：请新建 kind: policy 的解读稿，并写 interprets: " + r.id)
         if r.follow_up_of:
             first = releases.get(r.follow_up_of)
             if first is None or first.kind != r.kind:
@@ -621,27 +704,52 @@ def check_links(releases: dict[str, Release], settings: Settings) -> dict[str, l
     return problems
 
 
-def load_all(settings: Settings, registry: Registry | None = None):
-    """Load every release; returns (releases by id, problems by folder name)."""
+_CLAIM = re.compile(r"^(id|interprets)[ \t]*:[ \t]*[\"']?([A-Za-z0-9-]+)", re.M)
+
+
+def _claims(folder: Path, draft: Release | None) -> tuple[str, str]:
+    """(id, interprets) of a release that failed to load: from what could be read of it, else from the
+    lines of its file (its YAML may be too broken to parse)."""
+    if draft is not None:
+        return draft.id, draft.interprets
+    try:
+        text = (folder / RELEASE_FILE).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "", ""
+    found = dict((k, v) for k, v in reversed(_CLAIM.findall(text)))
+    return found.get("id", ""), found.get("interprets", "")
+
+
+def load_all(settings: Settings, registry: Registry | None = None, drafts: dict[str, Release] | None = None):
+    """Load every release; returns (releases by id, problems by folder name). ``drafts`` (when given) is
+    filled with the releases that failed but could still be read well enough to render, by folder name."""
     registry = registry or load_registry(settings.content_dir)
     releases: dict[str, Release] = {}
     problems: dict[str, list[Problem]] = loose_word_files(settings.content_dir)
+    drafts = {} if drafts is None else drafts
+    failed: dict[str, list[tuple[str, str]]] = {}  # document id -> its interpretations that failed
     doubled: dict[str, Release] = {}  # an id two folders use: neither is published (which one is meant?)
     for folder in release_folders(settings.content_dir):
         try:
             r = load_release(folder, registry, settings)
         except ValidationFailed as e:
             problems[folder.name] = e.problems
+            if e.draft is not None:
+                drafts[folder.name] = e.draft
+            rid, doc = _claims(folder, e.draft)
+            if doc:
+                failed.setdefault(doc, []).append((rid, f"releases/{folder.name}/{RELEASE_FILE}"))
             continue
         if r.id in releases or r.id in doubled:
             first = releases.pop(r.id, None) or doubled[r.id]
             doubled[r.id] = first
+            drafts[folder.name], drafts[Path(first.source).name] = r, first
             for one, other in ((folder.name, Path(first.source).name), (Path(first.source).name, folder.name)):
                 problems.setdefault(one, []).append(Problem(
                     f"releases/{one}/{RELEASE_FILE}", "id", f"id“{r.id}”与 {other} 重复",
                     "每篇稿件的 id 必须唯一：两篇都不会发布，请把其中一篇改用新的 id"))
             continue
         releases[r.id] = r
-    for rid, ps in check_links(releases, settings).items():
+    for rid, ps in check_links(releases, settings, failed).items():
         problems.setdefault(Path(releases[rid].source).name, []).extend(ps)
     return releases, problems

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from pressroom.delivery import approval
 from pressroom.delivery.ledger import Ledger
-from pressroom.releases.catalog import Catalog, copy_gate
+from pressroom.releases import audit
+from pressroom.releases.catalog import Catalog, audit_release, copy_gate
 from pressroom.errors import RenditionError
 from pressroom.model import Release
 from pressroom.files import write_atomic
@@ -31,14 +32,16 @@ def build_preview(release: Release, catalog: Catalog, out_dir: Path, ledger: Led
 def build_approval_page(parts: list[Release], catalog: Catalog, ledger: Ledger, out_dir: Path,
                         fidelity: dict[str, object] | None = None) -> Path:
     """Write the page into ``out_dir`` (each part's channel files under ``<release>/<channel>/``).
-    ``fidelity``: release id -> the fidelity audit of its renditions, shown on the page once that audit
-    exists (nothing is shown without it)."""
+    ``fidelity``: release id -> what the page shows of the fidelity audit of its renditions (by default
+    each part's audit from validation, with the waivers of the ledger)."""
     from channels.base import render_template
 
     if out_dir.exists():
         shutil.rmtree(out_dir)
     settings = catalog.settings
     sheets = [_sheet(r, catalog, out_dir) for r in parts]
+    if fidelity is None:
+        fidelity = {r.id: _fidelity(r, catalog, ledger) for r in parts}
     page = render_template("preview/preview.html", parts=parts, sheets=sheets, settings=settings,
                            signature=approval.signature(parts), levels=_levels(settings, ledger, parts),
                            fidelity=fidelity or {}, made_at=datetime.now(settings.tz))
@@ -67,6 +70,18 @@ def _levels(settings, ledger: Ledger, parts: list[Release]) -> list[dict]:
         row["current"] = level == waiting
         out.append(row)
     return out
+
+
+def _fidelity(r: Release, catalog: Catalog, ledger: Ledger) -> dict:
+    """The audit table of one part, and each finding: its id, what it says, and the waiver if any."""
+    result = catalog.audits.get(r.id) or audit_release(r, catalog)
+    waived = {w["finding"]: w for w in ledger.waivers(r.id) if w["version"] == result.version}
+    rows = audit.table(result, set(waived))
+    findings = [{"id": f.id, "text": f.describe(), "waiver": waived.get(f.id) and {
+                    "reviewer": waived[f.id]["reviewer"], "reason": waived[f.id]["reason"],
+                    "at": f"{waived[f.id]['at'].astimezone(catalog.settings.tz):%Y-%m-%d %H:%M}"}}
+                for f in audit.findings(result)]
+    return {"facts": len(result.facts), "columns": list(rows[0]) if rows else [], "rows": rows, "findings": findings}
 
 
 def _sheet(r: Release, catalog: Catalog, out_dir: Path) -> dict:

@@ -49,6 +49,9 @@ _FM_LINE = re.compile(r"^(\s*)(-\s+)?(?:([A-Za-z_][A-Za-z0-9_-]*)\s*:(?:\s+|$))?
 
 # Datelines where a space before the text is the house style (本报讯 2月17日下午，…).
 _DATELINE = re.compile(r"^\s*(本报讯|本台消息)[ \u3000]")
+# An article heading (第一条 目的和依据, 第二章　总则): the space after the number is the standard form of
+# legal and normative documents, not a space between characters.
+_ARTICLE = re.compile(r"^\s*(?:#{1,6}\s*)?(?:[*_]{1,2})?(第[一二三四五六七八九十百千零〇\d]+[编章节条款部分])")
 
 
 @dataclass(frozen=True)
@@ -335,9 +338,9 @@ def _punctuation(lineno: int, line: str) -> list[Issue]:
     for m in _DASH.finditer(line):
         add("GB/T 15834 破折号", f"“{m.group(0)}”不是规范的破折号：破折号应为“——”（两个“—”），"
                                 f"表示起止用“—”或“～”：“{_excerpt(line, m.start(), m.end())}”")
-    dateline = _DATELINE.match(line)
+    starts = {m.end(1) for m in (_DATELINE.match(line), _ARTICLE.match(line)) if m}
     for m in _SPACE.finditer(line):
-        if dateline and m.start() == dateline.end(1):
+        if m.start() in starts:
             continue
         add("GB/T 15834 汉字间空格", f"汉字之间有空格：“{_excerpt(line, m.start(), m.end())}”，请删除空格")
     for m in _DUNHAO.finditer(line):
