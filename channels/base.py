@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Mapping
 
 import jinja2
+from markupsafe import Markup, escape
 
 from pressroom.model import Release
 from pressroom.settings import TEMPLATES_DIR, Settings
@@ -144,3 +147,60 @@ def display_time(dt) -> str:
 
 def display_date(dt) -> str:
     return f"{dt.year}年{dt.month}月{dt.day}日"
+
+
+# ---------------------------------------------------------------------------------------------
+# The 发布时间 slot (docs/requirements.md R2): a page shows the time the release actually went out, which
+# is known only when the channel is delivered. Renditions are made (and signed) before that, so a page
+# template writes the slot with the planned time (``publish_at``) and the transport fills it with the time
+# the ledger keeps for the delivery (``fill_published``); a release delivered on schedule keeps its bytes.
+# Sanitized body HTML cannot carry the marker attribute (``channels.markup`` allows no data-* attribute).
+
+SLOT_ATTR = "data-published"
+META_FORMAT = "%Y-%m-%d %H:%M"  # the 发布时间 of government-site metadata (PubDate)
+
+
+@dataclass(frozen=True)
+class Published:
+    """The one template variable for a page's 发布时间 (``published`` in every page template): ``{{
+    published }}`` is a ``<time>`` with date and time (its ``datetime`` ISO 8601, +08:00), ``{{
+    published.date }}`` the date alone, ``{{ published.meta("PubDate") }}`` a ``<meta>`` tag. Every form is
+    filled when the channel is delivered; text written around it (``published.text``) is not."""
+
+    at: datetime  # local time shown until delivery fills the slot
+
+    def __html__(self) -> str:
+        return self.time
+
+    def __str__(self) -> str:
+        return str(self.time)
+
+    @property
+    def time(self) -> Markup:
+        return Markup(f'<time datetime="{self.at.isoformat()}" {SLOT_ATTR}="time">{display_time(self.at)}</time>')
+
+    @property
+    def date(self) -> Markup:
+        return Markup(f'<time datetime="{self.at.isoformat()}" {SLOT_ATTR}="date">{display_date(self.at)}</time>')
+
+    def meta(self, name: str) -> Markup:
+        return Markup(f'<meta name="{escape(name)}" content="{self.at.strftime(META_FORMAT)}" {SLOT_ATTR}="meta">')
+
+
+_TIME_SLOT = re.compile(rf'<time datetime="[^"<>]*" {SLOT_ATTR}="(time|date)">[^<]*</time>')
+_META_SLOT = re.compile(rf'<meta name="([^"<>]*)" content="[^"<>]*" {SLOT_ATTR}="meta">')
+
+
+def fill_published(files: Mapping[str, bytes], at: datetime, tz) -> dict[str, bytes]:
+    """The files as delivered: every 发布时间 slot of every HTML page filled with ``at`` (shown in ``tz``).
+    Files without a slot are returned as they are."""
+    slot = Published(at.astimezone(tz))
+    out = dict(files)
+    for name, data in files.items():
+        if not name.endswith(".html") or SLOT_ATTR.encode() not in data:
+            continue
+        page = data.decode("utf-8")
+        page = _TIME_SLOT.sub(lambda m: slot.time if m.group(1) == "time" else slot.date, page)
+        page = _META_SLOT.sub(lambda m: slot.meta(Markup(m.group(1))), page)  # the name is kept as written
+        out[name] = page.encode("utf-8")
+    return out

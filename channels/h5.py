@@ -15,7 +15,7 @@ from pressroom.model import Release
 
 from channels import infographic
 from channels.corrections import Correction, Withdrawal, page_note, withdrawal, withdrawal_page
-from channels.base import Channel, RenderContext, Rendition, display_time, render_template
+from channels.base import Channel, Published, RenderContext, Rendition, render_template
 from channels.portal import (
     body_html, counterpart_link, counterpart_warning, image_resolver, people, text,
 )
@@ -61,7 +61,7 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
         digest=text(release.digest),
         sites=sites,
         press_office=s.city.press_office,
-        published=display_time(release.publish_at.astimezone(s.tz)),
+        published=Published(release.publish_at.astimezone(s.tz)),  # filled on delivery
         people=people(release),
         poster=data_uri(_poster(release, ctx), "image/png"),
         lead=body_html(release.lead, image_src),

@@ -238,6 +238,35 @@ def blocks(md: str, links: bool = False) -> list[str | Table]:
     return out
 
 
+class _LinkCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: dict[str, str] = {}
+        self.href = ""
+        self.text = ""
+
+    def handle_starttag(self, tag, attrs):
+        href = dict(attrs).get("href") or ""
+        if tag == "a" and href.startswith(("http://", "https://")):
+            self.href, self.text = href, ""
+
+    def handle_endtag(self, tag):
+        if tag == "a" and self.href:
+            self.links.setdefault(self.href, re.sub(r"\s+", " ", self.text).strip())
+            self.href = ""
+
+    def handle_data(self, data):
+        if self.href:
+            self.text += data
+
+
+def outside_links(md: str) -> dict[str, str]:
+    """The outside links of ``md`` (http/https, as published), address -> the link's text."""
+    p = _LinkCollector()
+    p.feed(to_html(md, image_src=lambda _src: None))
+    return p.links
+
+
 def to_text(md: str) -> str:
     """Plain paragraphs (one per line) for copy desks, scripts and posts: no markup, no images; a table
     is one sentence per row naming its column headers (``Table.sentences``)."""

@@ -22,7 +22,9 @@ from pressroom.settings import Settings
 
 from channels import markup
 from channels.corrections import Correction, Withdrawal, page_note, withdrawal, withdrawal_page
-from channels.base import Channel, ReleaseRef, RenderContext, Rendition, display_date, display_time, render_template
+from channels.base import (
+    Channel, Published, ReleaseRef, RenderContext, Rendition, display_date, display_time, render_template,
+)
 
 CHANNEL = Channel(name="portal", label="门户网站“新闻发布”栏目", short="门户网站", fast=True, column=True,
                   outbox="portal")  # pages side by side, so the site's relative links work
@@ -153,8 +155,7 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
         column=outlet["column"],
         press_office=s.city.press_office,
         url=ctx.url_for(release.id),
-        published=display_time(local),
-        published_iso=local.isoformat(),
+        published=Published(local),  # the 发布时间 slot, filled on delivery (channels.base.fill_published)
         event_time=display_time(release.event_at.astimezone(s.tz)) if release.event_at else "",
         people=people(release),
         counterpart=({"label": link[0], "title": link[1].title, "href": f"{link[1].id}.html"} if link else None),
@@ -180,35 +181,46 @@ def render(release: Release, ctx: RenderContext) -> Rendition:
 # The column: index page and feeds
 
 
-def _newest_first(releases: Iterable[Release]) -> list[Release]:
-    return sorted(releases, key=lambda r: (r.publish_at, r.id), reverse=True)
+Times = Mapping[str, datetime]  # release id -> the 发布时间 its page shows (the ledger's, see site.py)
 
 
-def index_page(releases: Iterable[Release], settings: Settings) -> bytes:
-    """The column's index (``index.html``): every published release, newest first."""
+def _when(r: Release, settings: Settings, published: Times | None) -> datetime:
+    """A listed release's 发布时间 in the city's zone: when it went out, else (not yet known) its publish_at."""
+    return (published or {}).get(r.id, r.publish_at).astimezone(settings.tz)
+
+
+def _newest_first(releases: Iterable[Release], settings: Settings, published: Times | None) -> list[Release]:
+    return sorted(releases, key=lambda r: (_when(r, settings, published), r.id), reverse=True)
+
+
+def index_page(releases: Iterable[Release], settings: Settings, published: Times | None = None) -> bytes:
+    """The column's index (``index.html``): every published release, newest first, dated by ``published``
+    (release id -> the time it went out; a release missing there shows its publish_at)."""
     ctx = RenderContext(settings)
     outlet = settings.outlet(NAME)
     sites = list(settings.site_names)
     items = [{"href": f"{r.id}.html", "title": text(r.title), "kind": r.kind_label,
-              "date": display_date(_local(settings, r.publish_at)),
-              "iso": _local(settings, r.publish_at).isoformat(), "department": r.department.name,
+              "date": display_date(_when(r, settings, published)),
+              "iso": _when(r, settings, published).isoformat(), "department": r.department.name,
               "digest": text(r.digest)}
-             for r in _newest_first(releases)]
+             for r in _newest_first(releases, settings, published)]
     html = render_template("portal/index.html", items=items, site=sites[0], sites=sites,
                            column=outlet["column"], url=ctx.portal_base, press_office=settings.city.press_office)
     return html.encode("utf-8")
 
 
 def _feed(releases: list[Release], settings: Settings, self_name: str,
-          notices: Mapping[str, "FeedNotice"] | None = None) -> FeedGenerator:
+          notices: Mapping[str, "FeedNotice"] | None = None, published: Times | None = None) -> FeedGenerator:
     ctx = RenderContext(settings)
     notices = notices or {}
     outlet = settings.outlet(NAME)
     sites = list(settings.site_names)
     column = outlet["column"]
     base = ctx.portal_base
-    newest = releases[0].publish_at if releases else EMPTY_FEED_DATE
-    newest = max([newest, *(n.at for n in notices.values())])  # a correction updates the feed too
+    tz = settings.tz  # every feed date in the city's zone (+08:00), as the pages show it
+    when = {r.id: _when(r, settings, published) for r in releases}
+    newest = when[releases[0].id] if releases else EMPTY_FEED_DATE
+    newest = max([newest, *(n.at for n in notices.values())]).astimezone(tz)  # a correction updates the feed too
 
     fg = FeedGenerator()
     fg.id(base)
@@ -224,7 +236,7 @@ def _feed(releases: list[Release], settings: Settings, self_name: str,
     withdrawn = sorted((n.published_at or EMPTY_FEED_DATE, rid) for rid, n in notices.items()
                        if n.kind == "withdrawn" and rid not in listed)
     for r in releases:
-        while withdrawn and withdrawn[-1][0] >= r.publish_at:  # newest first, withdrawn ones in their place
+        while withdrawn and withdrawn[-1][0] >= when[r.id]:  # newest first, withdrawn ones in their place
             _withdrawn_entry(fg, ctx, withdrawn.pop()[1], notices)
         url = ctx.url_for(r.id)
         content = page_content_for_feed(r, base)
@@ -237,8 +249,8 @@ def _feed(releases: list[Release], settings: Settings, self_name: str,
         fe.title(text(r.title))
         fe.link(href=url, rel="alternate")
         fe.author({"name": r.department.name})
-        fe.published(r.publish_at)
-        fe.updated(notice.at if notice and notice.kind == "corrected" else r.publish_at)
+        fe.published(when[r.id])
+        fe.updated(notice.at.astimezone(tz) if notice and notice.kind == "corrected" else when[r.id])
         fe.category(term=r.kind, label=r.kind_label)
         summary = text(r.digest) or markup.to_text(r.lead).split("\n")[0]
         if summary:
@@ -259,15 +271,16 @@ def page_content_for_feed(release: Release, base: str) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def feeds(releases: Iterable[Release], settings: Settings,
-          notices: Mapping[str, "FeedNotice"] | None = None) -> dict[str, bytes]:
+def feeds(releases: Iterable[Release], settings: Settings, notices: Mapping[str, "FeedNotice"] | None = None,
+          published: Times | None = None) -> dict[str, bytes]:
     """``feed.xml`` (RSS 2.0) and ``atom.xml`` (Atom 1.0) of the column, newest first; serve them as
     application/rss+xml and application/atom+xml. ``notices`` (by release id) carry corrections and
-    withdrawals (``pressroom.delivery.corrections.column_notices``)."""
-    ordered = _newest_first(releases)
+    withdrawals (``pressroom.delivery.corrections.column_notices``); ``published`` the time each release
+    went out (as ``index_page``)."""
+    ordered = _newest_first(releases, settings, published)
     return {
-        "feed.xml": _feed(ordered, settings, "feed.xml", notices).rss_str(pretty=True),
-        "atom.xml": _feed(ordered, settings, "atom.xml", notices).atom_str(pretty=True),
+        "feed.xml": _feed(ordered, settings, "feed.xml", notices, published).rss_str(pretty=True),
+        "atom.xml": _feed(ordered, settings, "atom.xml", notices, published).atom_str(pretty=True),
     }
 
 
@@ -293,8 +306,8 @@ def _withdrawn_entry(fg: FeedGenerator, ctx: RenderContext, release_id: str, not
     fe.title(text(n.title))
     fe.link(href=url, rel="alternate")
     fe.author({"name": ctx.settings.city.press_office or ctx.settings.city.name})
-    fe.published(n.published_at or n.at)
-    fe.updated(n.at)
+    fe.published((n.published_at or n.at).astimezone(ctx.settings.tz))
+    fe.updated(n.at.astimezone(ctx.settings.tz))
     fe.content(n.html, type="html")
 
 

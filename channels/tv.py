@@ -7,7 +7,11 @@ How a release becomes a script (deterministic, so the editor knows what to expec
 
 * 口播导语 (read on camera): "本台消息" and the news lead (``newspaper.news_lead``: the lead's first paragraph;
   for a policy document its digest, dated "近日"). Without a time of its own it gets the publishing date.
-* 正文 (voice-over, 配音): the first paragraph of each section, in order; a 不涉及 section is not read.
+* 正文 (voice-over, 配音): every section in order, read in full when the whole script fits ``slot_seconds``;
+  otherwise the sections that save most are shortened one by one until it fits — to the editor's own
+  ``tv_summary`` of the section when given (README "Content format"), else to its first paragraph — and a
+  warning names each shortened section and how many characters and seconds it lost. A 不涉及 section is
+  not read. An outside link is read as “详情请登录<link text>。”, its address shown as a caption (字幕).
 * 同期声 (sound bites): only the editor's marked quotes (a blockquote ending in ——姓名 of one of the
   release's speakers or experts; README "Content format"), after their section's voice-over, captioned
   with the speaker's registered title. Nothing else is put in anyone's mouth; the recording decides.
@@ -17,7 +21,8 @@ How a release becomes a script (deterministic, so the editor knows what to expec
 
 Read time = spoken characters (Han characters and digits of 口播, 配音 and 同期声; not 画面 notes, 字幕 or
 punctuation) ÷ ``chars_per_minute`` ([outlets.tv], default 270: radio-news pace, a little slower than
-CCTV's 290–300). Longer than ``slot_seconds`` gives a warning, never an error: the editor cuts.
+CCTV's 290–300). Still longer than ``slot_seconds`` after shortening gives a warning, never an error: the
+editor cuts.
 """
 
 from __future__ import annotations
@@ -94,7 +99,7 @@ def _rate(ctx: RenderContext) -> tuple[float, float]:
     return float(cpm), float(slot)
 
 
-def _anchor(release: Release, ctx: RenderContext) -> str:
+def _anchor(release: Release, ctx: RenderContext, links: dict[str, str]) -> tuple[str, str]:
     first, _rest = news_lead(release)
     if not first:
         raise RenditionError(NAME, "导语", "缺少导语：电视口播导语须以“本台消息”开头，写明何时、何人、何事",
@@ -102,7 +107,22 @@ def _anchor(release: Release, ctx: RenderContext) -> str:
     if not lead_states_time(first):  # (a policy document's item is already dated by news_lead)
         local = release.publish_at.astimezone(ctx.settings.tz)
         first = f"{local.month}月{local.day}日，{first}"
-    return f"{DATELINE} {spoken(first)}"
+    said, caption = _voice(first, links)
+    return f"{DATELINE} {said}", caption
+
+
+_URL_NOTE = re.compile(r"（网址：(https?://[^（）\s]+)）")
+
+
+def _voice(paragraphs_with_links: str, links: dict[str, str]) -> tuple[str, str]:
+    """What is read of text whose outside links carry their address (“（网址：…）”, as the full-text copy
+    writes them): an address is not read out; “详情请登录<link text>。” is, and the address is shown as a
+    caption line (字幕). Returns (spoken text, caption)."""
+    urls = list(dict.fromkeys(_URL_NOTE.findall(paragraphs_with_links)))
+    said = spoken(_URL_NOTE.sub("", paragraphs_with_links))
+    for url in urls:
+        said += f"详情请登录{links.get(url) or url}。"
+    return said, ("网址 " + "　".join(urls) if urls else "")
 
 
 def _picture(release: Release, heading: str, body: str, index: int) -> str:
@@ -134,32 +154,95 @@ def _titles(release: Release) -> dict[str, str]:
     return dict(speakers_with_titles(release))
 
 
+@dataclass(frozen=True)
+class Part:
+    """One section of the script: its blocks read in full, and shortened to fit the slot (the editor's
+    ``tv_summary``, else the first paragraph; tables and marked quotes stay)."""
+
+    heading: str
+    full: list[Block]
+    short: list[Block]
+    summary: bool  # the shortened form is the editor's own
+
+    def saving(self) -> int:
+        return _chars(self.full) - _chars(self.short)
+
+
+def _chars(blocks: list[Block]) -> int:
+    return sum(spoken_chars(b.text) for b in blocks)
+
+
+def _section_part(release: Release, sec, titles: dict[str, str], index: int, links: dict[str, str]) -> Part:
+    said, body = markup.quotes(sec.body, set(titles))
+    picture = _picture(release, sec.heading, sec.body, index)
+    full: list[Block] = []
+    paras: list[str] = []
+
+    def flush() -> None:
+        if paras:
+            text_, caption = _voice("".join(paras), links)
+            full.append(Block("配音", picture if not full else _picture(release, sec.heading, "", 1), text_, caption))
+            paras.clear()
+
+    tables: list[Block] = []
+    for part in markup.blocks(body, links=True):
+        if isinstance(part, markup.Table):
+            flush()
+            tables += _table_blocks(sec.heading, [part])
+            full += tables[-1:]
+        else:
+            paras.append(part)
+    flush()
+    bites = [Block("同期声", f"{'发布会现场，' if release.press_conference else ''}{name}讲话（同期声以录音为准）",
+                   text(words), caption=f"{name}　{titles[name]}" if titles[name] else name) for name, words in said]
+    summary = release.tv_summary_of(sec.heading)
+    if summary:
+        short = [Block("配音", picture, *_voice(summary, links))]
+    else:
+        first = next((p for p in markup.blocks(body, links=True) if isinstance(p, str)), "")
+        short = ([Block("配音", picture, *_voice(first, links))] if first else []) + tables
+    return Part(sec.heading, full + bites, short + bites, bool(summary))
+
+
+def _fit(parts: list[Part], fixed: int, cpm: float, slot: float) -> tuple[list[Block], list[str]]:
+    """Every section in full when the script fits the slot; otherwise the sections that save most are
+    shortened, one by one, until it fits. The warning names each shortened section and what it lost."""
+    cut: set[int] = set()
+    total = fixed + sum(_chars(p.full) for p in parts)
+    while read_seconds(total, cpm) > slot:
+        left = [i for i, p in enumerate(parts) if i not in cut and p.saving() > 0]
+        if not left:
+            break
+        i = max(left, key=lambda k: (parts[k].saving(), -k))
+        cut.add(i)
+        total -= parts[i].saving()
+    blocks = [b for i, p in enumerate(parts) for b in (p.short if i in cut else p.full)]
+    if not cut:
+        return blocks, []
+    lines = [f"“{p.heading}”{'改读电视版摘要（tv_summary）' if p.summary else '只读首段'}，"
+             f"删去{p.saving()}字（约{read_seconds(p.saving(), cpm):.0f}秒）" for i, p in enumerate(parts) if i in cut]
+    return blocks, [f"电视稿全文长于栏目时段{mmss(slot)}，已压缩{len(cut)}个小节：" + "；".join(lines)
+                    + "。如需自行决定播读内容，请在前置信息 tv_summary 中为小节写电视版摘要（只能删减原文）"]
+
+
 def build_blocks(release: Release, ctx: RenderContext) -> tuple[list[Block], list[str]]:
-    """口播导语, then per section its first paragraph read as 配音, followed by the section's marked quotes
-    as 同期声 (only those: nobody is shown saying what the editor did not mark as theirs)."""
+    """口播导语, then each section read as 配音 (in full when the script fits the slot, else shortened:
+    ``_fit``), followed by the section's marked quotes as 同期声 (only those: nobody is shown saying
+    what the editor did not mark as theirs)."""
     warnings: list[str] = []
+    links = markup.outside_links("\n\n".join([release.lead, *(s.body for s in release.sections)]))
+    anchor, caption = _anchor(release, ctx, links)
     if release.kind == "policy-document":
         # A document is not read out: the item is a 口播简讯 pointing to the full text on the portal.
         number = f"{release.document_number}　" if release.document_number else ""
         return [Block("口播导语", f"主持人近景（演播室）；叠加屏幕字幕：{number}《{text(release.title)}》",
-                      _anchor(release, ctx))], warnings
-    blocks = [Block("口播导语", "主持人近景（演播室）", _anchor(release, ctx))]
+                      anchor, caption)], warnings
     titles = _titles(release)
-    index = 0
-    for sec in release.sections:
-        if sec.not_applicable:
-            continue
-        said, body = markup.quotes(sec.body, set(titles))
-        parts = markup.blocks(body)
-        paras = [p for p in parts if isinstance(p, str)]
-        if paras:
-            blocks.append(Block("配音", _picture(release, sec.heading, sec.body, index), spoken(paras[0])))
-            index += 1
-        blocks += _table_blocks(sec.heading, [p for p in parts if isinstance(p, markup.Table)])
-        for name, words in said:
-            where = "发布会现场，" if release.press_conference else ""
-            blocks.append(Block("同期声", f"{where}{name}讲话（同期声以录音为准）", text(words),
-                                caption=f"{name}　{titles[name]}" if titles[name] else name))
+    read = [sec for sec in release.sections if not sec.not_applicable]
+    parts = [_section_part(release, sec, titles, i, links) for i, sec in enumerate(read)]
+    cpm, slot = _rate(ctx)
+    body, warnings = _fit(parts, spoken_chars(anchor), cpm, slot)
+    blocks = [Block("口播导语", "主持人近景（演播室）", anchor, caption), *body]
     if release.press_conference and not any(b.kind == "同期声" for b in blocks):
         warnings.append("发布会稿件中没有标注的引语，电视稿不含同期声：如需同期声，请在正文中以“> 原话——姓名”标注发言人的原话")
     return blocks, warnings

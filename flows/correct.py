@@ -38,7 +38,7 @@ from pressroom.text.diff import summary  # noqa: E402
 from pressroom.releases.catalog import Catalog, validate  # noqa: E402
 from pressroom.errors import RenditionError, ValidationFailed  # noqa: E402
 from pressroom.delivery.ledger import (  # noqa: E402
-    CORRECT, PUBLISHED, RETRACT, RETRACTED, STATE_LABELS, Ledger, worker_token,
+    CORRECT, PUBLISHED, RETRACT, RETRACTED, STATE_LABELS, Ledger, shown_time, worker_token,
 )
 from pressroom.model import Release  # noqa: E402
 from pressroom.settings import Settings, load_settings  # noqa: E402
@@ -139,7 +139,8 @@ def _correction_records(ledger: Ledger, p: Release, note: str, actor: str, now: 
         if v not in texts:
             texts[v] = note or summary(cx.old_text(rows, v), release_text(p))
         snap = item.old.steps.get(cx.SNAPSHOT) or {}
-        c = Correction(at, v, texts[v], actor, item.old.url, snap.get("title", p.title), item.old.published_at)
+        c = Correction(at, v, texts[v], actor, item.old.url, snap.get("title", p.title),
+                       shown_time(item.old))
         ledger.save_steps(ledger.ensure(p.id, ch, p.version, CORRECT), {cx.CORRECTION: c.to_json()})
     if not started:
         olds = "、".join(sorted(texts))

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from pressroom import runtime
+from pressroom import clock, runtime
 
 runtime.configure()
 
@@ -92,7 +92,7 @@ def refresh_portal(settings: Settings, catalog: Catalog) -> None:
 
 def wait_for_embargo(release: Release, logger) -> None:
     """Sleep until publish_at; nothing is delivered before it."""
-    while (left := (release.publish_at - datetime.now(timezone.utc)).total_seconds()) > 0:
+    while (left := (release.publish_at - clock.now()).total_seconds()) > 0:
         logger.info("embargo: waiting %.0f s until %s", left, release.publish_at.isoformat())
         time.sleep(min(left, 60))
 
@@ -199,12 +199,14 @@ def _chosen_channels(r: Release, ledger: Ledger, channels_only, notes: dict) -> 
 
 @task(cache_policy=NO_CACHE, task_run_name="发布 {channel}（{len_parts} 篇）")
 def deliver_unit(channel: str, items: list, settings: Settings, token: str, override_embargo: bool,
-                 len_parts: int = 1) -> list[engine.Outcome]:
+                 len_parts: int = 1, at: datetime | None = None) -> list[engine.Outcome]:
     """Deliver one channel of a bundle as a unit, document first. A transient failure of either half
-    retries the unit; a half already published is skipped by the ledger, so nothing goes out twice."""
+    retries the unit; a half already published is skipped by the ledger, so nothing goes out twice.
+    ``at``: the moment the run delivers, the 发布时间 every channel of the run shows (to the minute)."""
     logger = get_run_logger()
     return [engine.deliver(engine.Job(release.id, channel, release.version,
-                                      None if override_embargo else release.publish_at),
+                                      None if override_embargo else release.publish_at,
+                                      publish_at=release.publish_at, at=at),
                            rendition, settings, token, logger)
             for release, rendition in items]
 
@@ -330,9 +332,9 @@ def _deliver(pub: Publication, settings: Settings, ledger: Ledger, now: bool) ->
     # An emergency reaches the fast channels (where the public looks first) before the rest.
     waves = ([[ch for ch in units if channels.get(ch).fast], [ch for ch in units if not channels.get(ch).fast]]
              if pub.emergency else [list(units)])
-    done = 0
+    done, at = 0, clock.now()  # one moment for the whole run: every channel shows the same 发布时间
     for wave in waves:
-        running = {deliver.submit(ch, units[ch], settings, token, now, len(units[ch])): ch for ch in wave}
+        running = {deliver.submit(ch, units[ch], settings, token, now, len(units[ch]), at): ch for ch in wave}
         for fut in as_completed(list(running)):
             ch = running[fut]
             done += 1

@@ -114,10 +114,16 @@ class Release:
     event_at: datetime | None = None  # emergency / opinion: when it happened (deadline clocks)
     follow_up_of: str = ""  # emergency update -> id of the first release of the event
     copy_allow: tuple[str, ...] = ()  # 错敏 pattern ids this release may use (e.g. a historical document's old names)
+    # The editor's own TV read of a section, used when the TV script must be shortened to fit its slot:
+    # (section heading, text) pairs (README "Content format", ``tv_summary``).
+    tv_summary: tuple[tuple[str, str], ...] = ()
 
     @property
     def kind_label(self) -> str:
         return KIND_LABELS[self.kind]
+
+    def tv_summary_of(self, heading: str) -> str:
+        return next((t for h, t in self.tv_summary if h == heading), "")
 
     def section(self, heading: str) -> Section | None:
         return next((s for s in self.sections if heading in (s.heading, s.element)), None)

@@ -162,3 +162,19 @@ def test_samples_render(samples, contexts, rid):
     for s in samples[rid].sections:
         assert any(ln.startswith(f"小标题：{s.heading}") for ln in lines)
     assert docx_of(rd).core_properties.title == samples[rid].title
+
+
+def test_link_addresses_are_kept_in_the_txt_and_the_docx(ctx):
+    """A link cannot be clicked in print: its address follows its text, in the lead and in the body."""
+    from pressroom.model import Section
+
+    url, lead_url = "https://rsj.huainan.gov.cn/btsl", "https://www.huainan.gov.cn/xwfb/"
+    r = dataclasses.replace(make_release(), lead=f"市发展改革委11月20日在[门户网站]({lead_url})回应网络关切。",
+                            sections=(Section("主要内容", f"申请人登录[市人社局网站]({url})在线办理。"),))
+    rd = newspaper.render(r, ctx)
+    txt = txt_of(rd)
+    assert f"申请人登录市人社局网站（网址：{url}）在线办理。" in txt
+    assert f"门户网站（网址：{lead_url}）" in txt
+    body = "\n".join(p.text for p in docx_of(rd).paragraphs)
+    assert f"申请人登录市人社局网站（网址：{url}）在线办理。" in body
+    assert f"门户网站（网址：{lead_url}）" in body

@@ -94,7 +94,8 @@ def test_sound_bites_are_the_marked_quotes_with_lower_third_and_not_read_twice(c
     assert bite2.startswith("【同期声】") and bite2.endswith(BITE_2)
     assert text.count(BITE_1) == 1 and text.count(BITE_2) == 1 and "——张明" not in text
     voice = [b for b in blocks if b.startswith("【配音】")]
-    assert voice[0].endswith("近日网络流传居民水价将翻倍。")
+    # The script fits the slot: the section is read in full, its quote taken out as the sound bite.
+    assert voice[0].endswith("近日网络流传居民水价将翻倍。市民咨询较多。")
     assert "据了解，水价调整须依法进行。" in text and "据悉" not in text  # spoken style
     assert "不涉及" not in text  # a 不涉及 element is not read on air
 
@@ -202,3 +203,91 @@ def test_samples_render(samples, contexts, rid):
     text = script(rd)
     assert "\n本台消息 " in text and "本报讯" not in text
     parse_srt(rd.files[f"{rid}.srt"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Links, and shortening to fit the slot
+
+
+LINK = "https://rsj.huainan.gov.cn/btsl"
+
+
+def _blocks(text: str) -> list[str]:
+    return text.split("\n\n")
+
+
+def test_a_link_is_spoken_as_details_please_visit_with_the_address_as_a_caption(ctx):
+    r = tv_release(sections=(Section("执行标准", f"补贴按季度申领，在[市人社局网站]({LINK})办理。"),))
+    rd = tv.render(r, ctx)
+    [block] = [b for b in _blocks(script(rd)) if "执行标准" in b]
+    lines = block.strip().split("\n")
+    assert f"字幕：网址 {LINK}" in lines  # shown on screen
+    assert lines[-1] == "补贴按季度申领，在市人社局网站办理。详情请登录市人社局网站。"  # read aloud, no address
+    sheet = rd.files[f"{r.id}.html"].decode("utf-8")
+    assert f"字幕：网址 {LINK}" in sheet
+
+
+def test_a_link_in_the_lead_is_spoken_too(ctx):
+    r = tv_release(lead=f"11月20日，市发展改革委在[门户网站]({LINK})回应居民水价网络传言。")
+    anchor = _blocks(script(tv.render(r, ctx)))[1].strip()
+    assert anchor.startswith("【口播导语】") and f"字幕：网址 {LINK}" in anchor
+    assert anchor.endswith("详情请登录门户网站。") and "（网址：" not in anchor
+
+
+LONG = "现行阶梯水价标准不变。\n\n" + "一档水量每户每月15吨，二档水量每户每月25吨，三档水量以上另行计价。" * 3
+
+
+def test_a_script_that_fits_its_slot_reads_every_section_in_full(ctx):
+    r = tv_release(sections=(Section("执行标准", f"现行阶梯水价标准不变。\n\n居民用水不受影响。"),))
+    rd = tv.render(r, ctx)
+    assert "现行阶梯水价标准不变。居民用水不受影响。" in script(rd)
+    assert not any("压缩" in w for w in rd.warnings)
+
+
+def _slot_between(r, settings) -> object:
+    """Settings whose TV slot is a little shorter than the script read in full."""
+    full = tv.build_blocks(r, RenderContext(tv_settings(settings, slot_seconds=10_000)))[0]
+    seconds = tv.read_seconds(sum(tv.spoken_chars(b.text) for b in full), 270)
+    return tv_settings(settings, slot_seconds=seconds - 5)
+
+
+def test_a_section_is_shortened_to_fit_and_the_warning_says_which_and_by_how_much(settings):
+    r = tv_release(sections=(Section("背景依据", "近日网络流传居民水价将翻倍。"), Section("执行标准", LONG)))
+    rd = tv.render(r, RenderContext(_slot_between(r, settings)))
+    text = script(rd)
+    assert "现行阶梯水价标准不变。" in text and "二档水量" not in text  # only the first paragraph is read
+    assert "近日网络流传居民水价将翻倍。" in text  # the short section is untouched
+    dropped = tv.spoken_chars(LONG.replace("\n", "")) - tv.spoken_chars("现行阶梯水价标准不变。")
+    [w] = [w for w in rd.warnings if "已压缩" in w]
+    assert f"已压缩1个小节：“执行标准”只读首段，删去{dropped}字（约{dropped * 60 / 270:.0f}秒）" in w
+    assert "背景依据" not in w and "tv_summary" in w
+    assert not any("超过栏目时段" in w for w in rd.warnings)  # it fits now
+
+
+def test_the_editors_tv_summary_is_read_when_the_section_is_shortened(settings):
+    summary = "现行阶梯水价标准不变，一档水量每户每月15吨。"
+    r = tv_release(sections=(Section("背景依据", "近日网络流传居民水价将翻倍。"), Section("执行标准", LONG)),
+                   tv_summary=(("执行标准", summary),))
+    rd = tv.render(r, RenderContext(_slot_between(r, settings)))
+    [block] = [b for b in _blocks(script(rd)) if "执行标准" in b]
+    assert block.strip().endswith(summary) and "二档水量" not in block
+    dropped = tv.spoken_chars(LONG.replace("\n", "")) - tv.spoken_chars(summary)
+    [w] = [w for w in rd.warnings if "已压缩" in w]
+    assert f"“执行标准”改读电视版摘要（tv_summary），删去{dropped}字" in w
+    # The summary is used only to fit: with room to spare the section is read as written.
+    roomy = tv.render(r, RenderContext(tv_settings(settings, slot_seconds=10_000)))
+    assert "二档水量" in script(roomy) and summary not in script(roomy)
+
+
+def test_a_summary_that_adds_a_number_fails_the_fidelity_audit(settings, registry):
+    """The shortened text may only drop: the editor's summary is checked like the rest of the script."""
+    from pressroom.releases import audit
+
+    r = tv_release(sections=(Section("背景依据", "近日网络流传居民水价将翻倍。"), Section("执行标准", LONG)),
+                   tv_summary=(("执行标准", "现行阶梯水价标准不变，一档水量每户每月18吨。"),))
+    rd = tv.render(r, RenderContext(_slot_between(r, settings)))
+    result = audit.audit_release(r, registry, {"tv": rd}, {"tv": ("电视", "summary")}, [])
+    [tv_audit] = result.channels
+    assert [f.shown for f in tv_audit.added] == ["18吨"]
+    assert not audit.audit_release(r, registry, {"tv": tv.render(r, RenderContext(settings))},
+                                   {"tv": ("电视", "summary")}, []).channels[0].added  # read in full: clean

@@ -24,7 +24,8 @@ PACKAGES = ("pressroom", "channels", "flows")
 # pressroom/ has to be placed here.
 LAYERS = [
     ("foundation", ["pressroom", "pressroom.settings", "pressroom.errors", "pressroom.model", "pressroom.runtime",
-                    "pressroom.secrets", "pressroom.files", "pressroom.crashpoints", "pressroom.text.*"]),
+                    "pressroom.secrets", "pressroom.files", "pressroom.crashpoints", "pressroom.clock",
+                    "pressroom.text.*"]),
     ("channels", ["channels.*"]),                  # pure renderers
     ("releases", ["pressroom.releases.*"]),        # loader, catalog (validation renders the channels)
     ("transports", ["pressroom.transports.*"]),    # how a rendition reaches an outlet

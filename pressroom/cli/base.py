@@ -71,7 +71,7 @@ def find_release(settings, name: str, refused: str = ""):
 
 def status_table(ledger, release_id: str, title: str = "") -> Table:
     import channels
-    from pressroom.delivery.ledger import STATE_LABELS
+    from pressroom.delivery.ledger import PUBLISHED, STATE_LABELS, shown_time
 
     colours = {"published": "green", "failed": "red", "unconfirmed": "magenta", "delivering": "cyan",
                "retracted": "yellow", "skipped": "yellow",
@@ -85,7 +85,10 @@ def status_table(ledger, release_id: str, title: str = "") -> Table:
     tz = load_settings().tz
     for ch, d in rows:
         colour = colours.get(d.state, "white")
-        when = f"{d.published_at.astimezone(tz):%m-%d %H:%M:%S}" if d.published_at else ""
+        # The 发布时间 its pages show (to the minute), and how late that was against publish_at.
+        shown = shown_time(d) if d.state == PUBLISHED else None
+        late = int(d.steps.get("late_minutes") or 0)
+        when = (f"{shown.astimezone(tz):%Y-%m-%d %H:%M}" + (f"（晚 {late} 分钟）" if late else "")) if shown else ""
         table.add_row(channels.get(ch).short, f"[{colour}]{STATE_LABELS.get(d.state, d.state)}[/]",
                       str(d.attempts), when, d.last_error or _short_link(d.url))
     return table

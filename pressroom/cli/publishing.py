@@ -106,7 +106,7 @@ def status(release: Optional[str] = typer.Argument(None, help="稿件 id；不�
     """Publish status per channel, from the ledger."""
     import json
 
-    from pressroom.delivery.ledger import Ledger
+    from pressroom.delivery.ledger import PUBLISHED, Ledger, shown_time
 
     settings = load_settings()
     ledger = Ledger(settings.ledger_url)
@@ -117,7 +117,9 @@ def status(release: Optional[str] = typer.Argument(None, help="稿件 id；不�
     if as_json:
         out = {rid: {ch: {"state": d.state, "version": d.version, "action": d.action, "attempts": d.attempts,
                           "url": d.url, "external_id": d.external_id, "error": d.last_error,
-                          "published_at": d.published_at.isoformat() if d.published_at else None}
+                          "published_at": d.published_at.isoformat() if d.published_at else None,
+                          "shown_at": shown.isoformat() if (shown := shown_time(d)) and d.state == PUBLISHED else None,
+                          "late_minutes": int(d.steps.get("late_minutes") or 0)}
                      for ch, d in sorted(ledger.latest(rid).items())} for rid in ids}
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return

@@ -28,7 +28,9 @@ from channels.corrections import DEFAULT_NOTICE, Correction, Withdrawal, copy_te
 from channels import markup
 from channels.portal import FeedNotice
 
-from pressroom.delivery.ledger import CORRECT, PUBLISHED, RETRACT, RETRACT_LABEL, RETRACTED, Delivery, Ledger
+from pressroom.delivery.ledger import (
+    CORRECT, PUBLISHED, RETRACT, RETRACT_LABEL, RETRACTED, Delivery, Ledger, shown_time,
+)
 from pressroom.model import Release
 
 RETRACT_PREFIX = RETRACT_LABEL
@@ -146,7 +148,7 @@ def old_text(rows: Iterable[Delivery], version: str, desk_channel: str | None = 
 
 
 def first_published(rows: Iterable[Delivery]) -> datetime | None:
-    times = [d.published_at for d in rows if d.published_at and not is_retraction(d)]
+    times = [shown_time(d) for d in rows if d.published_at and not is_retraction(d)]  # the time pages show
     return min(times) if times else None
 
 

@@ -18,10 +18,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from pressroom import clock
 from pressroom.crashpoints import crashpoint
 from pressroom.delivery import doctor
 from pressroom.delivery.ledger import (
-    DELIVERING, FAILED, PUBLISHED, RETRACTED, SKIPPED, STATE_LABELS, UNCONFIRMED, Delivery, Ledger, waiting_until,
+    DELIVERING, FAILED, PUBLISHED, RETRACT, RETRACTED, SKIPPED, STATE_LABELS, UNCONFIRMED, Delivery, Ledger,
+    shown_time, waiting_until,
 )
 from pressroom.settings import Settings
 from pressroom.transports import (
@@ -44,6 +46,10 @@ class Job:
     version: str
     not_before: datetime | None = None
     action: str | None = None
+    # The 发布时间 pages show (docs/requirements.md R2): the release's ``publish_at`` and the moment this run
+    # delivers (the embargo lifted; ``None``: the clock when the row is sent). See ``shown_time``.
+    publish_at: datetime | None = None
+    at: datetime | None = None
 
 
 @dataclass
@@ -55,6 +61,8 @@ class Outcome:
     error: str = ""
     delivered_at: datetime | None = None
     notes: list[str] = field(default_factory=list)
+    shown_at: datetime | None = None  # the 发布时间 its pages show
+    late_minutes: int = 0
 
 
 def retry_delays(settings: Settings) -> list[float]:
@@ -77,7 +85,30 @@ def attempt_for(ledger: Ledger, row: Delivery) -> Attempt:
 
 def outcome(ledger: Ledger, job: Job, notes: list[str] | None = None) -> Outcome:
     d = ledger.get(job.release_id, job.channel, job.version, job.action)
-    return Outcome(job.channel, d.state, d.attempts, d.url, d.last_error, d.published_at, notes or [])
+    return Outcome(job.channel, d.state, d.attempts, d.url, d.last_error, d.published_at, notes or [],
+                   shown_time(d) if d.state == PUBLISHED else None, int(d.steps.get("late_minutes") or 0))
+
+
+def stamp_for(ledger: Ledger, job: Job) -> tuple[datetime, int]:
+    """The 发布时间 this delivery shows and how many minutes late that is. A release already published on
+    the channel (this is its correction) keeps the time it first went out; otherwise the minute the run
+    delivers, which is ``publish_at`` itself when that is on schedule (``pressroom.clock.shown_time``)."""
+    earlier = [t for d in ledger.rows(job.release_id) if d.channel == job.channel and d.version != job.version
+               and d.action != RETRACT and d.state in (PUBLISHED, RETRACTED) and (t := shown_time(d)) is not None]
+    if earlier:
+        return min(earlier), 0
+    at = job.at or clock.now()
+    if job.publish_at is None:
+        return clock.minute(at), 0
+    return clock.shown_time(job.publish_at, at)
+
+
+def _stamp(ledger: Ledger, job: Job, attempt: Attempt) -> None:
+    """Fix the time the delivery about to be sent shows, on its row (kept with what went out) and for the
+    transport, which fills the pages' 发布时间 slot with it."""
+    at, late = stamp_for(ledger, job)
+    attempt.save_steps(shown_at=at.isoformat(), late_minutes=late)
+    attempt.shown_at = at
 
 
 def deliver(job: Job, rendition, settings: Settings, token: str, logger=log) -> Outcome:
@@ -91,7 +122,7 @@ def deliver(job: Job, rendition, settings: Settings, token: str, logger=log) -> 
     if until is not None and datetime.now(timezone.utc) < until:
         # The outlet's quota is used up until then: sending now would only be refused again.
         return outcome(ledger, job, [f"等待配额，{until.isoformat()} 后再发送"])
-    if job.not_before is not None and datetime.now(timezone.utc) < job.not_before:
+    if job.not_before is not None and clock.now() < job.not_before:
         return Outcome(job.channel, FAILED, row.attempts, error=f"未到发布时间 {job.not_before.isoformat()}")
     transport = transport_for(settings, job.channel)
     disabled = doctor.disabled_reason(ledger, transport.outlet)
@@ -108,16 +139,27 @@ def deliver(job: Job, rendition, settings: Settings, token: str, logger=log) -> 
         # An earlier attempt may have reached the outlet before failing or crashing (an editor's "not
         # published" included: the platform is asked again): look before sending.
         answer = as_answer(transport.lookup(rendition, attempt))
-        if isinstance(answer, Found):
+        if isinstance(answer, Found):  # it shows the time the earlier attempt stamped (kept on the row)
             ledger.mark_published(claimed, token, answer.receipt.external_id, answer.receipt.url)
             logger.info("%s: found already delivered (%s), not sending again", job.channel, answer.receipt.url)
+            _note_late(ledger, ledger.refresh(claimed), token)
             return outcome(ledger, job, ["发现此前已送达，未重复发送"])
         if isinstance(answer, CouldNotLook) and not answer.resend_safe:
             ledger.mark_failed(claimed, token, f"此前的发送可能已到达平台，但无法查询核实，未重新发送：{answer.reason}"
                                                f"。请到平台核实后运行 pressroom resolve", state=UNCONFIRMED)
             logger.warning("%s: could not look before resending, left unconfirmed: %s", job.channel, answer.reason)
             return outcome(ledger, job)
+    _stamp(ledger, job, attempt)
     return _send(job, rendition, ledger, transport, attempt, token, logger)
+
+
+def _note_late(ledger: Ledger, d: Delivery, token: str) -> None:
+    """A delivery later than its ``publish_at``: the audit trail says how late, and what time it shows."""
+    late = int(d.steps.get("late_minutes") or 0)
+    if late > 0 and d.steps.get("shown_at"):
+        shown = datetime.fromisoformat(d.steps["shown_at"])
+        ledger.log(d.release_id, d.channel, d.label, "published-late", token,
+                   f"晚于发布时间 {late} 分钟发出，页面发布时间显示为 {shown:%Y-%m-%d %H:%M}")
 
 
 def _send(job: Job, rendition, ledger: Ledger, transport: Transport, attempt: Attempt, token: str,
@@ -141,6 +183,7 @@ def _send(job: Job, rendition, ledger: Ledger, transport: Transport, attempt: At
         answer = as_answer(transport.lookup(rendition, attempt_for(ledger, claimed)))
         if isinstance(answer, Found):
             ledger.mark_published(claimed, token, answer.receipt.external_id, answer.receipt.url)
+            _note_late(ledger, ledger.refresh(claimed), token)
             return outcome(ledger, job, ["发送结果未知，经查询已发布"])
         # Not found is not proof after a lost reply (the outlet may still be processing): never resent.
         looked = f"（查询平台：{answer.reason}）" if isinstance(answer, CouldNotLook) else ""
@@ -149,6 +192,7 @@ def _send(job: Job, rendition, ledger: Ledger, transport: Transport, attempt: At
         return outcome(ledger, job)
     crashpoint("engine.before_record")
     ledger.mark_published(claimed, token, receipt.external_id, receipt.url)
+    _note_late(ledger, ledger.refresh(claimed), token)
     logger.info("%s: published %s", job.channel, receipt.url)
     return outcome(ledger, job)
 

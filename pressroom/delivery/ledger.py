@@ -146,6 +146,15 @@ def waiting_until(d: Delivery) -> datetime | None:
     return _aware(datetime.fromisoformat(d.steps["retry_at"]))
 
 
+def shown_time(d: Delivery) -> datetime | None:
+    """The 发布时间 a published delivery shows (docs/requirements.md R2): the minute its pages were stamped
+    with (``steps["shown_at"]``, set by the delivery engine), else — a row delivered before pages were
+    stamped, or settled by ``pressroom resolve`` — when it was recorded as published."""
+    if d.steps.get("shown_at"):
+        return _aware(datetime.fromisoformat(d.steps["shown_at"]))
+    return d.published_at
+
+
 def worker_token() -> str:
     """Who claims: host and pid (to detect a dead claimer on this host) plus a random part."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -66,6 +66,7 @@ KNOWN_FIELDS = {
     "id", "title", "kicker", "subtitle", "wechat_title", "kind", "department", "speakers", "experts",
     "publish_at", "channels", "digest", "keywords", "key_figures", "venue", "cover", "important",
     "interprets", "document_number", "issuer", "event_at", "follow_up_of", "copy_allow", "press_conference",
+    "tv_summary",
 }
 
 
@@ -318,6 +319,7 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
     copy_allow = _list_field(fm, "copy_allow", "应为规则 id 列表",
                              "请写成 [规则id1, 规则id2]（见 content/sensitive.yaml）", c)
     images, cover = _images(folder, body, fm, c)
+    tv_summary = _tv_summary(fm, sections, c)
     release = None
     if kind:  # enough to render; a draft stands in for a broken department or time (see _draft_stand_ins)
         department_, publish_at_ = _draft_stand_ins(fm, department, publish_at, settings, bool(c.problems))
@@ -325,7 +327,7 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
             **titles, **documents, kind=kind, department=department_, speakers=speakers, experts=experts,
             publish_at=publish_at_, event_at=event_at, channels=channels, keywords=keywords,
             key_figures=key_figures, important=important, press_conference=press_conference, lead=lead,
-            sections=sections, copy_allow=copy_allow, images=images, cover=cover,
+            sections=sections, copy_allow=copy_allow, images=images, cover=cover, tv_summary=tv_summary,
             content_hash=_content_hash(raw, images, cover), source=str(folder),
         )
     if c.problems:
@@ -552,6 +554,41 @@ def _key_figures(fm: dict, c: _Collector) -> tuple[KeyFigure, ...]:
             continue
         figures.append(KeyFigure(str(f["label"]), str(f["value"]), str(f.get("unit") or "")))
     return tuple(figures)
+
+
+_TV_SUMMARY_FIX = "写成“小节标题: 电视版摘要”，例如 tv_summary: {主要内容: 三类人员首次就业每月补贴500元至800元。}"
+
+
+def _tv_summary(fm: dict, sections: tuple[Section, ...], c: _Collector) -> tuple[tuple[str, str], ...]:
+    """``tv_summary``: per section, the editor's shorter text the TV script reads when it must be shortened
+    to fit its slot. Only a section that is read (not 不涉及) can have one, and it must be shorter."""
+    raw = fm.get("tv_summary")
+    if raw in (None, "", {}):
+        return ()
+    if not isinstance(raw, dict):
+        c.add("tv_summary", "应为“小节标题: 电视版摘要”的对应表", _TV_SUMMARY_FIX)
+        return ()
+    read = {s.heading: s for s in sections if not s.not_applicable}
+    out = []
+    for heading, value in raw.items():
+        heading = str(heading).strip()
+        if heading not in read:
+            c.add(f"tv_summary.{heading}", "不是本稿中需要播读的小节标题",
+                  f"可用的小节：{'、'.join(read) or '（无）'}；标题须与正文“## ”小标题完全一致")
+            continue
+        if not isinstance(value, str) or not value.strip():
+            c.add(f"tv_summary.{heading}", "应为一段文字", _TV_SUMMARY_FIX)
+            continue
+        text = value.strip()
+        if INVISIBLE.search(text) or CONTROL.search(text):
+            c.add(f"tv_summary.{heading}", "含有不可见字符（零宽字符、双向控制符或控制字符）", "请删除后重新输入")
+            continue
+        if len(re.sub(r"\s", "", text)) >= len(re.sub(r"\s", "", read[heading].body)):
+            c.add(f"tv_summary.{heading}", "不比原小节短：电视版摘要用于压缩时长，只能删减、不能扩写",
+                  "请只保留原小节中最重要的句子和数字")
+            continue
+        out.append((heading, text))
+    return tuple(out)
 
 
 def _flag(fm: dict, key: str, fix: str, c: _Collector) -> bool:

@@ -55,7 +55,7 @@ from urllib.parse import quote
 
 from feedgen.feed import FeedGenerator
 
-from channels.base import RenderContext, display_date, display_time, template_env
+from channels.base import Published, RenderContext, display_date, display_time, template_env
 from channels.portal import body_html, image_resolver, people, text
 
 from pressroom.sites.coverage import Media
@@ -92,14 +92,16 @@ EMPTY_DATE = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def published_times(rows: Iterable, channel: str | None = None) -> dict[str, datetime]:
-    """Release id -> its first publication (any channel, or one channel), from the ledger's rows."""
-    from pressroom.delivery.ledger import PUBLISHED
+    """Release id -> the 发布时间 of its first publication (any channel, or one channel), from the ledger's
+    rows: the minute its pages show (``ledger.shown_time``), so the site and the pages agree."""
+    from pressroom.delivery.ledger import PUBLISHED, shown_time
 
     out: dict[str, datetime] = {}
     for d in rows:
         if d.state == PUBLISHED and d.published_at and (channel is None or d.channel == channel):
-            if d.release_id not in out or d.published_at < out[d.release_id]:
-                out[d.release_id] = d.published_at
+            at = shown_time(d)
+            if d.release_id not in out or at < out[d.release_id]:
+                out[d.release_id] = at
     return out
 
 
@@ -477,7 +479,7 @@ def render_release(site: Site, r: Release) -> tuple[bytes, dict[str, bytes | Pat
     view = dict(
         _common(site, root, primary, "release", "feed.xml", f"{site.name}·{LABELS[primary]}（RSS）"),
         r=r, title=text(r.title), kicker=text(r.kicker), subtitle=text(r.subtitle), digest=text(r.digest),
-        published=display_time(when), published_iso=when.isoformat(),
+        published=Published(when),  # the 发布时间 slot, here filled by the build from the ledger
         event_time=display_time(r.event_at.astimezone(site.tz)) if r.event_at else "",
         people=people(r), venue=text(r.venue) if r.press_conference else "",
         counterparts=counterparts, timeline=timeline, videos=list(m.videos),
@@ -538,7 +540,7 @@ def search_index(site: Site) -> bytes:
     """Compact JSON: field names once, then one array per release (newest first)."""
     rows = []
     for r in site.releases:
-        rows.append([text(r.title), f"releases/{r.id}.html", site.when(r).date().isoformat(), r.kind_label,
+        rows.append([text(r.title), f"releases/{r.id}.html", f"{site.when(r):%Y-%m-%d %H:%M}", r.kind_label,
                      r.department.short, " ".join(r.keywords), text(r.digest)[:80], LABELS[site.primary(r)]])
     data = {"fields": ["title", "url", "date", "kind", "department", "keywords", "digest", "section"], "items": rows}
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -557,15 +559,16 @@ def _feed(site: Site, path: str, title: str, entries: list[dict]) -> bytes:
     fg.language("zh-CN")
     fg.link(href=site.base + path, rel="self")
     fg.link(href=site.base + path.replace("feed.xml", "index.html"), rel="alternate")
-    fg.updated(max((e["date"] for e in entries), default=EMPTY_DATE))  # from the content, never the clock
+    # Dates from the content (never the clock), in the city's zone (+08:00) as the pages show them.
+    fg.updated(max((e["date"] for e in entries), default=EMPTY_DATE).astimezone(site.tz))
     for e in entries:
         fe = fg.add_entry(order="append")
         fe.id(e["id"])
         fe.guid(e["id"], permalink=e["id"].startswith("http"))
         fe.title(e["title"])
         fe.link(href=e["link"], rel="alternate")
-        fe.published(e["date"])
-        fe.updated(e["date"])
+        fe.published(e["date"].astimezone(site.tz))
+        fe.updated(e["date"].astimezone(site.tz))
         if e.get("author"):
             fe.author({"name": e["author"]})
         if e.get("category"):
@@ -577,7 +580,7 @@ def _feed(site: Site, path: str, title: str, entries: list[dict]) -> bytes:
 
 def _release_entry(site: Site, r: Release, summary: str = "") -> dict:
     url = f"{site.base}releases/{r.id}.html"
-    return {"id": url, "link": url, "title": text(r.title), "date": site.pub[r.id], "author": r.department.name,
+    return {"id": url, "link": url, "title": text(r.title), "date": site.when(r), "author": r.department.name,
             "category": (r.kind, r.kind_label), "summary": summary or text(r.digest) or text(r.title)}
 
 

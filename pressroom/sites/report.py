@@ -27,6 +27,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Iterable, Mapping
 
+from pressroom import clock
 from pressroom.delivery import deadlines
 from pressroom.delivery.ledger import PUBLISHED
 from pressroom.model import Registry, Release
@@ -40,12 +41,14 @@ LATE_INTERPRETATION = "late-interpretation"
 LATE_FIRST_INFORMATION = "late-first-information"
 NO_CONFERENCE = "emergency-no-conference"
 LATE_OPINION = "late-opinion"
+LATE_PUBLICATION = "late-publication"
 FLAG_LABELS = {
     UNINTERPRETED: "重大政策未解读",
     LATE_INTERPRETATION: "政策解读未与文件同步发布",
     LATE_FIRST_INFORMATION: "突发事件未及时发布权威信息",
     NO_CONFERENCE: "突发事件24小时内未举行新闻发布会",
     LATE_OPINION: "政务舆情回应不及时",
+    LATE_PUBLICATION: "晚于发布时间发布",
 }
 CLOCK_FLAGS = {"首发权威信息": LATE_FIRST_INFORMATION, "召开新闻发布会": NO_CONFERENCE, "回应社会关切": LATE_OPINION}
 
@@ -230,7 +233,8 @@ def build_report(releases: Iterable[Release], registry: Registry, published: Map
             sum(r.kind in ("emergency", "opinion") for r in mine), len(mine), status, tuple(reasons),
             tuple(sorted(x.id for g in groups for x in g))))
 
-    flags = _policy_flags(everything, pub, start, end, now, tz, lim) + _clock_flags(everything, pub, start, end, now, tz, lim)
+    flags = (_policy_flags(everything, pub, start, end, now, tz, lim) + _clock_flags(everything, pub, start, end, now, tz, lim)
+             + _late_flags(everything, pub, start, end, tz))
     flags.sort(key=lambda f: (list(FLAG_LABELS).index(f.kind), f.department, f.release_id))
     return Report(period, now, rows, flags, settings.city.name, settings.city.press_office, lim)
 
@@ -256,6 +260,21 @@ def _judge(listed: bool, counts: dict[int, int], head: bool, period: Period, hel
     elif total < 1:
         return PENDING, []
     return (EXCEEDED if total > 1 else MET), []
+
+
+def _late_flags(everything, pub, start, end, tz) -> list[Flag]:
+    """Releases that went out later than their ``publish_at``: the time their pages show and how late
+    (``pub`` holds the 发布时间 the pages show, to the minute)."""
+    flags = []
+    for rid, at in sorted(pub.items()):
+        r = everything[rid]
+        late = timedelta(minutes=clock.shown_time(r.publish_at, at)[1])
+        if start <= at < end and late > timedelta(0):
+            flags.append(Flag(LATE_PUBLICATION, r.department.short, r.id, r.title,
+                              f"定于{_fmt(r.publish_at, tz)}发布，实际{_fmt(at, tz)}发布，"
+                              f"晚{_duration(late)}（{late.total_seconds() // 60:.0f}分钟）",
+                              due=r.publish_at, at=at))
+    return flags
 
 
 def _policy_flags(everything, pub, start, end, now, tz, lim) -> list[Flag]:

@@ -24,12 +24,15 @@ def refresh_portal_column(settings: Settings, catalog: Catalog, ledger: Ledger) 
         return []
     root = settings.outbox_dir / "portal"
     with locked(root / ".lock"):
-        ids = ledger.published_ids("portal")
-        releases = sorted((catalog.releases[i] for i in ids if i in catalog.releases),
-                          key=lambda r: (r.publish_at, r.id), reverse=True)
+        rows = ledger.rows()
+        # The time each page shows (its 发布时间 slot was filled with it on delivery): the same in the list
+        # and the feeds.
+        times = presshall.published_times(rows, "portal")
+        releases = [catalog.releases[i] for i in times if i in catalog.releases]
         # Corrected releases keep their entry (same GUID, 更正说明 on top); withdrawn ones get a notice.
-        notices = column_notices(ledger.rows(), RenderContext(settings))
-        files = {"index.html": portal.index_page(releases, settings), **portal.feeds(releases, settings, notices)}
+        notices = column_notices(rows, RenderContext(settings))
+        files = {"index.html": portal.index_page(releases, settings, times),
+                 **portal.feeds(releases, settings, notices, times)}
         changed = [name for name, data in sorted(files.items()) if write_atomic(root / name, data)]
         presshall.refresh(settings, catalog, ledger)  # 淮南新闻发布厅 → outbox/portal/presshall/ (+ link check)
         return changed

@@ -30,8 +30,10 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from datetime import datetime
+from typing import Any, Callable, ClassVar, Mapping
 
+from channels.base import fill_published
 from pressroom.settings import Settings
 
 
@@ -129,6 +131,9 @@ class Attempt:
     fresh_steps: Callable[[], dict] | None = None  # the row's steps as the ledger has them now
     others: tuple = ()
     steps: dict = field(default_factory=dict)
+    # The 发布时间 this delivery shows (the ledger keeps it in ``steps["shown_at"]``): pages are sent with
+    # their slot filled with it (``delivered_files``). None: the files go as rendered.
+    shown_at: datetime | None = None
 
     def __post_init__(self):
         self.steps = dict(self.row.steps)
@@ -145,6 +150,14 @@ class Attempt:
         ids = {str(d.external_id) for d in self.others}
         ids |= {str(d.steps.get(k)) for d in self.others for k in keys if d.steps.get(k)}
         return ids - {""}
+
+
+def delivered_files(rendition, attempt: Attempt, settings: Settings) -> Mapping[str, bytes]:
+    """What goes out: the rendition's files with every page's 发布时间 slot filled with the time of this
+    delivery. The rendition itself (what was approved, its ``content_hash``) stays as it was."""
+    if attempt.shown_at is None:
+        return rendition.files
+    return fill_published(rendition.files, attempt.shown_at, settings.tz)
 
 
 class Transport(ABC):

@@ -36,7 +36,7 @@ from pressroom.settings import Settings
 
 from pressroom.transports import (
     Attempt, CouldNotLook, CredentialsRefused, Found, HealthChecked, LookupAnswer, NotFound, PermanentError, Receipt,
-    TransientError, Transport, TransportError,
+    TransientError, Transport, TransportError, delivered_files,
 )
 from pressroom.transports.http import DOCTOR_BUDGET, DOCTOR_CONNECT_TIMEOUT, DOCTOR_READ_TIMEOUT, Http, json_of
 
@@ -81,10 +81,13 @@ class CMSTransport(Transport, HealthChecked):
             raise CredentialsRefused(str(e)) from None
         return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
-    def body(self, rendition) -> dict:
+    def body(self, rendition, attempt: Attempt | None = None) -> dict:
+        """The PUT body: the files as published (the 发布时间 slot filled with this delivery's time);
+        ``content_hash`` names the approved rendition, so a look-up recognises it whatever time it shows."""
+        sent = delivered_files(rendition, attempt, self.settings) if attempt else rendition.files
         files = [{"path": name, "content_type": mimetypes.guess_type(name)[0] or "application/octet-stream",
                   "sha256": hashlib.sha256(data).hexdigest(), "data": base64.b64encode(data).decode("ascii")}
-                 for name, data in sorted(rendition.files.items())]
+                 for name, data in sorted(sent.items())]
         return {"release_id": rendition.release_id, "channel": self.channel, "version": rendition.version,
                 "title": rendition.title, "url": rendition.url, "content_hash": rendition.content_hash,
                 "page": _main_page(rendition), "files": files}
@@ -103,7 +106,7 @@ class CMSTransport(Transport, HealthChecked):
         if not self.configured:
             raise PermanentError(f"{SERVICE}：未配置 [transport.cms] base_url")
         headers = self._headers()
-        body = json.dumps(self.body(rendition), ensure_ascii=False).encode("utf-8")
+        body = json.dumps(self.body(rendition, attempt), ensure_ascii=False).encode("utf-8")
         resp = self.http.request("PUT", self.path(rendition.release_id), what="推送页面", idempotent=True,
                                  json_bytes=body, headers=headers)
         crashpoint("cms.after_put")

@@ -20,7 +20,9 @@ from pressroom.crashpoints import crashpoint
 from pressroom.files import write_atomic
 from pressroom.settings import Settings
 
-from pressroom.transports import Attempt, CouldNotLook, Found, HealthChecked, LookupAnswer, NotFound, Receipt, Transport
+from pressroom.transports import (
+    Attempt, CouldNotLook, Found, HealthChecked, LookupAnswer, NotFound, Receipt, Transport, delivered_files,
+)
 
 RECEIPT = ".receipt.json"
 
@@ -57,13 +59,16 @@ class OutboxTransport(Transport, HealthChecked):
 
     def deliver(self, rendition, attempt: Attempt) -> Receipt:
         folder = self.folder(rendition.release_id)
-        for name, data in sorted(rendition.files.items()):
+        files = delivered_files(rendition, attempt, self.settings)
+        for name, data in sorted(files.items()):
             write_atomic(folder / name, data)
         crashpoint("outbox.after_files")
         main = self._main_file(rendition)
+        # content_hash is the approved rendition's; sha256 are of the files as written (slot filled).
         receipt = {"release_id": rendition.release_id, "channel": self.channel, "version": rendition.version,
-                   "content_hash": rendition.content_hash, "files": sorted(rendition.files),
-                   "sha256": {n: hashlib.sha256(d).hexdigest() for n, d in sorted(rendition.files.items())}}
+                   "content_hash": rendition.content_hash, "files": sorted(files),
+                   "shown_at": attempt.shown_at.isoformat() if attempt.shown_at else None,
+                   "sha256": {n: hashlib.sha256(d).hexdigest() for n, d in sorted(files.items())}}
         write_atomic(self._receipt_path(rendition), json.dumps(receipt, ensure_ascii=False, indent=2).encode())
         return Receipt(external_id=str(main.relative_to(self.root)), url=rendition.url or main.as_uri())
 
