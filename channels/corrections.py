@@ -14,7 +14,7 @@ from datetime import datetime
 from pressroom.model import Release
 from pressroom.text.diff import text_diff
 
-from channels import markup
+from channels import govsite, markup
 from channels.base import RenderContext, Rendition, display_time, render_template
 
 DEFAULT_NOTICE = "经核实，本文已撤回。相关信息以本网站后续发布为准。"
@@ -173,4 +173,7 @@ def withdrawal_page(release_id: str, ctx: RenderContext, w: Withdrawal) -> str:
         "corrections/withdrawn.html", title=markup.clean_text(w.title).strip(), site=sites[0], sites=sites,
         column=outlet["column"], press_office=s.city.press_office,
         url=ctx.url_for(release_id), published=dated(w.published_at, ctx) if w.published_at else "",
-        withdrawn=dated(w.at, ctx), withdrawn_iso=w.at.astimezone(s.tz).isoformat(), notice=w.notice or DEFAULT_NOTICE)
+        withdrawn=dated(w.at, ctx), withdrawn_iso=w.at.astimezone(s.tz).isoformat(), notice=w.notice or DEFAULT_NOTICE,
+        published_iso=w.at.astimezone(s.tz).isoformat(),
+        **govsite.portal_page(s, title="本文已撤回", source=s.city.press_office or sites[0],
+                              url=ctx.url_for(release_id), column_type=govsite.NEWS))

@@ -20,7 +20,7 @@ from feedgen.feed import FeedGenerator
 from pressroom.model import Image, Release
 from pressroom.settings import Settings
 
-from channels import markup
+from channels import govsite, markup
 from channels.corrections import Correction, Withdrawal, page_note, withdrawal, withdrawal_page
 from channels.base import (
     Channel, Published, ReleaseRef, RenderContext, Rendition, display_date, display_time, render_template,
@@ -163,6 +163,9 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
         lead=body_html(release.lead, image_src),
         sections=_sections(release, image_src),
         note=note,
+        **govsite.portal_page(s, title=text(release.title), source=release.department.name,
+                              url=ctx.url_for(release.id), column_type=govsite.column_type(release.kind),
+                              description=text(release.digest)),
     )
 
 
@@ -204,8 +207,11 @@ def index_page(releases: Iterable[Release], settings: Settings, published: Times
               "iso": _when(r, settings, published).isoformat(), "department": r.department.name,
               "digest": text(r.digest)}
              for r in _newest_first(releases, settings, published)]
+    gov = govsite.portal_page(settings, title=f"{outlet['column']} - {sites[0]}", url=ctx.portal_base + "index.html",
+                              source=settings.city.press_office or sites[0], column_type=govsite.NEWS, article=False)
     html = render_template("portal/index.html", items=items, site=sites[0], sites=sites,
-                           column=outlet["column"], url=ctx.portal_base, press_office=settings.city.press_office)
+                           column=outlet["column"], url=ctx.portal_base, press_office=settings.city.press_office,
+                           published_iso=items[0]["iso"] if items else "", **gov)
     return html.encode("utf-8")
 
 

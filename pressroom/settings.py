@@ -94,6 +94,19 @@ class City(Table):
 
 
 @dataclass(frozen=True)
+class Website(Table):
+    """``[site]``: what a government website states about itself on every page (国办发〔2017〕47号: the page
+    meta tags and the footer). An empty value leaves its meta tag or footer line out; never fill in a number
+    the site has not been given (a 网站标识码 or filing number copied from another city is worse than none)."""
+    sponsor: str = ""  # 主办
+    organizer: str = ""  # 承办
+    domain: str = ""  # SiteDomain (empty: the host of [outlets.portal] base_url)
+    id_code: str = ""  # 网站标识码 (SiteIDCode), given by the State Council's 政府网站信息报送 system
+    icp: str = ""  # ICP备案号, e.g. 皖ICP备…号
+    police: str = ""  # 公安机关备案号, e.g. 皖公网安备 …号
+
+
+@dataclass(frozen=True)
 class Paths(Table):
     """Relative to the settings file; overridden by PRESSROOM_CONTENT, PRESSROOM_OUTBOX, PRESSROOM_LEDGER_URL."""
     content: str = "content"
@@ -234,7 +247,7 @@ SECRET_KEYS = ("secret", "token", "password")  # never in the file: environment 
 
 # The tables of the file, in the order the README documents them.
 SECTIONS: Mapping[str, Any] = {
-    "city": City, "paths": Paths, "outlets": Outlets, "transports": ChannelMap(str), "transport": TRANSPORT_KEYS,
+    "city": City, "site": Website, "paths": Paths, "outlets": Outlets, "transports": ChannelMap(str), "transport": TRANSPORT_KEYS,
     "approval": Approval, "corrections": Corrections, "publish": Publish, "notify": Notify,
     "rate_limits": DEFAULT_RATE_LIMITS, "compliance": Compliance,
 }
@@ -260,6 +273,7 @@ class Settings:
     notify: Notify = field(default_factory=Notify)
     rate_limits: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_RATE_LIMITS)
     compliance: Compliance = field(default_factory=Compliance)
+    site: Website = field(default_factory=Website)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -613,4 +627,5 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         notify=sections.get("notify", Notify()),
         rate_limits=sections.get("rate_limits", DEFAULT_RATE_LIMITS),
         compliance=sections.get("compliance", Compliance()),
+        site=sections.get("site", Website()),
     )

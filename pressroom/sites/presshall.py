@@ -55,6 +55,7 @@ from urllib.parse import quote
 
 from feedgen.feed import FeedGenerator
 
+from channels import govsite
 from channels.base import Published, RenderContext, display_date, display_time, template_env
 from channels.portal import body_html, image_resolver, people, text
 
@@ -65,7 +66,7 @@ from pressroom.files import locked, write_atomic
 
 SUBDIR = "presshall"
 MANIFEST = ".build-manifest.json"
-BUILDER_VERSION = "1"  # bump when this module changes what pages contain
+BUILDER_VERSION = "2"  # bump when this module changes what pages contain
 
 # (key, label, what it holds) in the order of the notice (淮宣〔2017〕78号 五（三）); "releases" is the archive
 # every release belongs to, so no release page is without a section.
@@ -188,7 +189,8 @@ class Site:
         self.sig_cache: dict[str, str] = {}
         self.lists = self._section_lists()
         self.templates = _templates_sig()
-        self.template_sig = _sha(BUILDER_VERSION, self.name, self.base, self.press_office, self.templates)
+        self.template_sig = _sha(BUILDER_VERSION, self.name, self.base, self.press_office, self.templates,
+                                 sorted(settings.site.items()), settings.outlet("portal")["base_url"])
 
     # -- ordering and identity ---------------------------------------------------------------
 
@@ -343,13 +345,46 @@ def _page_size(section: str) -> int:
 # Views: plain dicts for the templates
 
 
-def _common(site: Site, root: str, current: str, page_kind: str, feed: str = "", feed_title: str = "") -> dict:
+def _common(site: Site, root: str, current: str, page_kind: str, feed: str = "", feed_title: str = "",
+            gov: dict | None = None) -> dict:
     return {
         "site": site.name, "root": root, "current": current, "page_kind": page_kind,
         "nav": [{"key": k, "label": label} for k, label, _ in SECTIONS],
         "press_office": site.press_office, "feed": feed, "feed_title": feed_title,
         "default_venue": site.settings.city.default_venue,
+        **(gov or _gov(site, "index.html", title=site.name, column="首页")),
     }
+
+
+# ColumnType of each section (the inspection's clocks: 通知公告 and 政策文件 six months, the rest two weeks).
+SECTION_TYPES = {"notices": govsite.NOTICES, "policies": govsite.POLICY_DOCUMENTS}
+
+
+def _gov(site: Site, path: str, *, title: str, column: str, column_type: str = govsite.NEWS,
+         published: datetime | None = None, source: str = "", description: str = "", image: str = "",
+         article: bool = False) -> dict:
+    """Meta tags, footer lines and the ``published_iso`` the meta's PubDate is read from
+    (``portal/_gov.html``); ``path`` is the page's path under the site root."""
+    meta = govsite.meta(site.settings, site_name=site.name, column=column, column_type=column_type, title=title,
+                        source=source or site.press_office or site.name, url=site.base + path,
+                        description=description, image=image, article=article)
+    return {"meta": meta, "footer_lines": govsite.footer(site.settings),
+            "published_iso": published.astimezone(site.tz).isoformat() if published else ""}
+
+
+def _release_of(section: str, item) -> Release:
+    if section == "policies":
+        return item[0] or item[1][0]
+    if section == "images":
+        return item.release
+    return item[1] if section == "coverage" else item
+
+
+def _section_gov(site: Site, section: str, path: str, chosen: list) -> dict:
+    newest = max((site.when(_release_of(section, it)) for it in chosen), default=None)
+    label = LABELS[section]
+    return _gov(site, path, title=f"{label} - {site.name}", column=label,
+                column_type=SECTION_TYPES.get(section, govsite.NEWS), published=newest)
 
 
 def _item(site: Site, r: Release, root: str) -> dict:
@@ -420,7 +455,9 @@ def render_section_page(site: Site, section: str, page: int | None) -> bytes:
     else:
         chosen = items[(page - 1) * size: page * size]
     label = LABELS[section]
-    common = _common(site, "../", section, "section", "feed.xml", f"{site.name}·{label}（RSS）")
+    path = f"{section}/{'index.html' if page is None else f'page-{page}.html'}"
+    common = _common(site, "../", section, "section", "feed.xml", f"{site.name}·{label}（RSS）",
+                     _section_gov(site, section, path, chosen))
     view = dict(common, section=section, label=label, description=dict((k, d) for k, _, d in SECTIONS)[section],
                 items=[_section_item(site, section, it, "../") for it in reversed(chosen)],
                 page=page, n_pages=n_pages, pages=_nav_pages(n_pages, page) if page is None else [],
@@ -444,7 +481,9 @@ def render_spokespeople(site: Site) -> bytes:
                      "spokespersons": [{"name": s.name, "title": s.title, "head": s.head} for s in persons],
                      "liaison": {"name": li.name, "title": li.title, "phone": li.phone} if li else None,
                      "conferences": held.get(key, 0)})
-    common = _common(site, "../", "spokespeople", "section", "feed.xml", f"{site.name}·新闻发言人（RSS）")
+    gov = _gov(site, "spokespeople/index.html", title=f"{LABELS['spokespeople']} - {site.name}",
+               column=LABELS["spokespeople"])
+    common = _common(site, "../", "spokespeople", "section", "feed.xml", f"{site.name}·新闻发言人（RSS）", gov)
     return render_template("presshall/spokespeople.html", **common, label=LABELS["spokespeople"], rows=rows,
                            listed=sum(r["listed"] for r in rows)).encode("utf-8")
 
@@ -477,7 +516,10 @@ def render_release(site: Site, r: Release) -> tuple[bytes, dict[str, bytes | Pat
     primary = site.primary(r)
     body = body_parts(r, image_src)
     view = dict(
-        _common(site, root, primary, "release", "feed.xml", f"{site.name}·{LABELS[primary]}（RSS）"),
+        _common(site, root, primary, "release", "feed.xml", f"{site.name}·{LABELS[primary]}（RSS）",
+                _gov(site, f"releases/{r.id}.html", title=text(r.title), column=LABELS[primary],
+                     column_type=govsite.column_type(r.kind), source=r.department.name,
+                     description=text(r.digest), article=True)),
         r=r, title=text(r.title), kicker=text(r.kicker), subtitle=text(r.subtitle), digest=text(r.digest),
         published=Published(when),  # the 发布时间 slot, here filled by the build from the ledger
         event_time=display_time(r.event_at.astimezone(site.tz)) if r.event_at else "",
@@ -517,7 +559,9 @@ def body_parts(r: Release, image_src) -> list[str]:
 def render_home(site: Site) -> bytes:
     lists = site.lists
     view = dict(
-        _common(site, "", "", "home", "feed.xml", f"{site.name}（RSS）"),
+        _common(site, "", "", "home", "feed.xml", f"{site.name}（RSS）",
+                _gov(site, "index.html", title=site.name, column="首页",
+                     published=site.when(site.releases[0]) if site.releases else None)),
         upcoming=[_notice(site, r) for r in site.upcoming],
         latest=[_item(site, r, "") for r in site.releases[:HOME_ITEMS]],
         conferences=[_conference(site, r, "") for r in reversed(lists["notices"][-4:])],
@@ -533,7 +577,8 @@ def render_home(site: Site) -> bytes:
 
 
 def render_search(site: Site) -> bytes:
-    return render_template("presshall/search.html", **_common(site, "", "", "search")).encode("utf-8")
+    gov = _gov(site, "search.html", title=f"站内搜索 - {site.name}", column="站内搜索")
+    return render_template("presshall/search.html", **_common(site, "", "", "search", gov=gov)).encode("utf-8")
 
 
 def search_index(site: Site) -> bytes:

@@ -1,0 +1,212 @@
+"""Portal and press-hall pages as a government website is inspected (国办发〔2017〕47号 附件《网页设计规范》,
+docs/outlets.md#government-websites): page meta tags, Open Graph, the 字号/打印 tools, a print stylesheet and
+the footer's 主办/承办/网站标识码/备案号 lines, on the real sample content and in a real Chromium."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+import channels
+from channels import portal
+from pressroom.settings import Website
+from pressroom.sites import presshall
+from tests.browser import DESKTOP, PHONE, SHOTS, browser, open_page  # noqa: F401  (browser is a fixture)
+
+GOV_TAGS = ("ArticleTitle", "PubDate", "ContentSource", "ColumnName", "ColumnType", "SiteName", "SiteDomain")
+PUBDATE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$")
+FILLED = Website(sponsor="淮南市人民政府办公室", organizer="淮南市数据资源管理局", id_code="TEST000001",
+                 icp="测ICP备00000000号", police="测公网安备00000000000000号")  # test values, not a real site's
+
+
+class Head(HTMLParser):
+    """<meta name|property> -> content, and the first <time datetime> shown in the page's meta list."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.meta: dict[str, str] = {}
+        self.times: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "meta" and ("name" in a or "property" in a):
+            self.meta[a.get("name") or a["property"]] = a.get("content", "")
+        if tag == "time" and a.get("datetime"):
+            self.times.append(a["datetime"])
+
+
+def shown_pubdate(iso: str) -> str:
+    return iso[:16].replace("T", " ")
+
+
+def footer_of(html: str) -> str:
+    return html[html.index("<footer>"):html.index("</footer>")]
+
+
+@pytest.fixture(scope="module")
+def portal_pages(samples, settings):
+    out = {}
+    for rid, r in samples.items():
+        if "portal" in r.channels:
+            rd = channels.render("portal", r, channels.context_for(r, samples, settings))
+            out[rid] = rd.files[f"{rid}.html"].decode("utf-8")
+    return out
+
+
+@pytest.fixture(scope="module")
+def hall(samples, registry, settings, tmp_path_factory):
+    published = {rid: r.publish_at for rid, r in samples.items()}
+    out = tmp_path_factory.mktemp("hall")
+    presshall.build_site(list(samples.values()), published, registry, settings, out,
+                         now=max(published.values()) + timedelta(days=1))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Meta tags
+
+
+def test_every_portal_page_carries_the_government_meta_tags(portal_pages, samples):
+    assert len(portal_pages) >= 6
+    for rid, html in portal_pages.items():
+        r, head = samples[rid], Head(html)
+        for name in GOV_TAGS:
+            assert head.meta.get(name), f"{rid}: <meta name={name}> missing"
+        assert head.meta["ArticleTitle"] == r.title.strip()
+        assert head.meta["ContentSource"] == r.department.name
+        assert head.meta["SiteName"] == "淮南市人民政府门户网站" and head.meta["SiteDomain"] == "www.huainan.gov.cn"
+        assert head.meta["ColumnName"] == "新闻发布"
+        # PubDate is YYYY-MM-DD HH:MM and is the time the page shows (its first <time>), not a second source.
+        assert PUBDATE.match(head.meta["PubDate"]), head.meta["PubDate"]
+        assert head.meta["PubDate"] == shown_pubdate(head.times[0])
+        assert head.meta["og:title"] == r.title.strip() and head.meta["og:type"] == "article"
+        assert head.meta["og:url"] == f"https://www.huainan.gov.cn/xwfb/{rid}.html"
+        assert "SiteIDCode" not in head.meta  # the sample settings have none: no invented code
+    kinds = {samples[rid].kind: Head(html).meta["ColumnType"] for rid, html in portal_pages.items()}
+    assert kinds["policy-document"] == "政策文件" and kinds["policy"] == "政策解读"
+    assert kinds["emergency"] == "动态要闻" and kinds["routine"] == "动态要闻"
+
+
+def test_the_portal_index_carries_them_too_dated_by_its_newest_item(samples, settings):
+    html = portal.index_page(samples.values(), settings).decode("utf-8")
+    head = Head(html)
+    newest = max(r.publish_at for r in samples.values()).astimezone(settings.tz)
+    assert head.meta["PubDate"] == f"{newest:%Y-%m-%d %H:%M}"
+    assert head.meta["og:type"] == "website" and head.meta["ColumnType"] == "动态要闻"
+    assert head.meta["ContentSource"] == "淮南市人民政府新闻办公室"
+
+
+def test_site_identification_code_from_settings(samples, settings):
+    r = samples["work-report-2026-q3"]
+    s = dataclasses.replace(settings, site=FILLED)
+    html = portal.render(r, channels.context_for(r, samples, s)).files[f"{r.id}.html"].decode("utf-8")
+    assert Head(html).meta["SiteIDCode"] == "TEST000001"
+
+
+def test_every_press_hall_page_type_carries_them(hall, samples):
+    pages = {"index.html": "首页", "search.html": "站内搜索", "notices/index.html": "发布通知",
+             "policies/index.html": "新闻发布政策", "spokespeople/index.html": "新闻发言人",
+             "images/index.html": "新闻发布图片", "releases/notice-2017-78.html": "新闻发布政策",
+             "releases/rainstorm-2026-11.html": "全部发布"}
+    for path, column in pages.items():
+        head = Head((hall / path).read_text("utf-8"))
+        undated = path in ("search.html", "spokespeople/index.html")  # no item, no publication time to state
+        for name in GOV_TAGS:
+            assert bool(head.meta.get(name)) != (undated and name == "PubDate"), f"{path}: <meta name={name}>"
+        assert head.meta["SiteName"] == "淮南新闻发布厅" and head.meta["ColumnName"] == column, path
+    doc = Head((hall / "releases/notice-2017-78.html").read_text("utf-8"))
+    assert doc.meta["ColumnType"] == "政策文件" and doc.meta["ContentSource"] == samples["notice-2017-78"].department.name
+    assert doc.meta["PubDate"] == shown_pubdate(doc.times[0])
+    assert Head((hall / "notices/index.html").read_text("utf-8")).meta["ColumnType"] == "通知公告"
+
+
+# ---------------------------------------------------------------------------------------------
+# Footer
+
+
+def test_footer_leaves_out_every_number_the_settings_do_not_give(portal_pages, hall):
+    for html in [*portal_pages.values(), (hall / "index.html").read_text("utf-8")]:
+        foot = footer_of(html)
+        assert "主办：淮南市人民政府新闻办公室" in foot
+        for label in ("承办", "网站标识码", "ICP备案号", "公安机关备案号"):
+            assert label not in foot
+
+
+def test_footer_lines_from_filled_settings(samples, settings):
+    r = samples["water-price-rumor"]
+    s = dataclasses.replace(settings, site=FILLED)
+    foot = footer_of(portal.render(r, channels.context_for(r, samples, s)).files[f"{r.id}.html"].decode("utf-8"))
+    for text in ("主办：淮南市人民政府办公室", "承办：淮南市数据资源管理局", "网站标识码：TEST000001",
+                 '<a href="https://beian.miit.gov.cn/" rel="noopener noreferrer">测ICP备00000000号</a>',
+                 '<a href="https://beian.mps.gov.cn/" rel="noopener noreferrer">测公网安备00000000000000号</a>'):
+        assert text in foot, text
+    empty = dataclasses.replace(settings, site=Website())
+    foot = footer_of(portal.render(r, channels.context_for(r, samples, empty)).files[f"{r.id}.html"].decode("utf-8"))
+    assert "gov-footer" not in foot and "主办" not in foot
+
+
+# ---------------------------------------------------------------------------------------------
+# 字号 and 打印 in a real browser
+
+
+def _body_font(page) -> float:
+    return page.evaluate("parseFloat(getComputedStyle(document.querySelector('main .body p')).fontSize)")
+
+
+@pytest.mark.parametrize("where", ["portal", "hall"])
+def test_font_size_switch_works_without_javascript(browser, tmp_path, portal_pages, hall, where):
+    if where == "portal":
+        path = tmp_path / "page.html"
+        path.write_text(portal_pages["work-report-2026-q3"], "utf-8")
+    else:
+        path = hall / "releases" / "work-report-2026-q3.html"
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(path.resolve().as_uri())
+        middle = _body_font(page)
+        page.click("label[for=fs-l]")
+        large = _body_font(page)
+        page.click("label[for=fs-s]")
+        small = _body_font(page)
+        assert small < middle < large and large >= 20, (small, middle, large)
+        page.click("label[for=fs-l]")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"govsite-{where}-large-375.png"))
+        page.keyboard.press("Tab")  # the switch is reachable by keyboard
+    finally:
+        context.close()
+
+
+def test_print_stylesheet_leaves_out_the_site_furniture(browser, tmp_path, portal_pages):
+    path = tmp_path / "page.html"
+    path.write_text(portal_pages["notice-2017-78"], "utf-8")
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        page = context.new_page()
+        page.goto(path.resolve().as_uri())
+        assert page.is_visible(".tools") and page.is_visible("header.site")
+        page.emulate_media(media="print")
+        assert not page.is_visible(".tools") and not page.is_visible("header.site")
+        assert not page.is_visible(".breadcrumb") and page.is_visible("#title")
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
+        page.pdf(path=str(tmp_path / "page.pdf"))  # Chromium prints it
+        assert (tmp_path / "page.pdf").stat().st_size > 10_000
+        # 打印 opens the browser's print (window.print) and nothing else.
+        assert page.get_attribute("button.print", "onclick") == "window.print()"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("viewport", ["375", "1280"])
+def test_pages_with_the_tools_fit_phone_and_desktop(browser, hall, viewport):
+    vp = {"375": PHONE, "1280": DESKTOP}[viewport]
+    for path in ("index.html", "releases/notice-2017-78.html"):
+        check = open_page(browser, hall / path, vp, shot=f"govsite-hall-{Path(path).stem}-{viewport}")
+        assert not check.overflows and check.title_visible, path
