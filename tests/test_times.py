@@ -79,6 +79,9 @@ def test_a_late_release_shows_the_minute_it_went_out_on_every_channel(workspace,
     for name, html in _pages(workspace).items():
         assert _slot(html) == (LATE_ISO, LATE_TEXT), name
         assert ON_TIME_TEXT not in html, f"{name} still shows the planned time as if it went out then"
+    for name in ("portal", "presshall"):  # the government-site metadata states the same minute
+        pubdate = re.search(r'<meta name="PubDate" content="([^"]*)"', _pages(workspace)[name])
+        assert pubdate and pubdate.group(1) == "2026-12-02 07:31", name
     feeds = _feed_times(workspace)
     for name in ("portal rss", "presshall rss"):
         assert feeds[name] == "Wed, 02 Dec 2026 07:31:00 +0800", name
@@ -117,7 +120,8 @@ def test_the_ledger_keeps_the_approved_digest_and_the_receipt_names_the_time(wor
     page = (workspace.outbox / "portal" / f"{SAMPLE}.html").read_bytes()
     assert page != approved.files[f"{SAMPLE}.html"]
     assert page.replace(LATE_ISO.encode(), ON_TIME_ISO.encode()).replace(
-        LATE_TEXT.encode(), ON_TIME_TEXT.encode()) == approved.files[f"{SAMPLE}.html"]
+        LATE_TEXT.encode(), ON_TIME_TEXT.encode()).replace(  # and the PubDate metadata
+        b"2026-12-02 07:31", b"2026-11-21 10:00") == approved.files[f"{SAMPLE}.html"]
     assert channels.get("portal")  # the registry is intact after the run
 
 

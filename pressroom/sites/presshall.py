@@ -519,7 +519,7 @@ def render_release(site: Site, r: Release) -> tuple[bytes, dict[str, bytes | Pat
         _common(site, root, primary, "release", "feed.xml", f"{site.name}·{LABELS[primary]}（RSS）",
                 _gov(site, f"releases/{r.id}.html", title=text(r.title), column=LABELS[primary],
                      column_type=govsite.column_type(r.kind), source=r.department.name,
-                     description=text(r.digest), article=True)),
+                     published=when, description=text(r.digest), article=True)),
         r=r, title=text(r.title), kicker=text(r.kicker), subtitle=text(r.subtitle), digest=text(r.digest),
         published=Published(when),  # the 发布时间 slot, here filled by the build from the ledger
         event_time=display_time(r.event_at.astimezone(site.tz)) if r.event_at else "",
