@@ -197,3 +197,25 @@ def test_a_dateline_typed_into_the_lead_reaches_only_the_newspaper_and_tv_as_the
     assert sum(ln.startswith("本报讯") for ln in newspaper) == 1
     assert "本报讯 市发展改革委11月20日回应网络关切。" in newspaper
     assert "本台消息" in texts["tv"] and "本报讯" not in texts["tv"]
+
+
+def test_a_document_whose_interpretation_has_field_problems_is_told_which_one(corpus_settings):
+    s = corpus_settings("interpretation-failed-to-load", "_broken-interpretation")
+    md = s.content_dir / "releases" / "_broken-interpretation" / "release.md"
+    md.write_text(md.read_text(encoding="utf-8").replace("digest：", "digest: ").replace("department: 发改委",
+                                                                                      "department: 宇宙局"),
+                  encoding="utf-8")
+    catalog = validate(s, render=False)
+    assert any("部门“宇宙局”" in p.message for p in catalog.problems["_broken-interpretation"])
+    (p,) = [p for p in catalog.problems["interpretation-failed-to-load"] if p.field == "id"]
+    assert "解读稿 broken-interpretation（releases/_broken-interpretation/release.md）未通过校验" in p.message
+    assert "没有对应的政策解读" not in p.message and "不要另建解读稿" in p.fix
+
+
+def test_validate_on_a_fresh_checkout_creates_no_ledger(tmp_path, settings):
+    from pressroom.delivery import waivers
+
+    fresh = dataclasses.replace(settings, content_dir=content_with(tmp_path, "_valid"),
+                                ledger_url=f"sqlite:///{tmp_path}/var/ledger.db")
+    assert waivers.active(fresh) == frozenset() and not (tmp_path / "var").exists()
+    assert "valid-release" in waivers.validate(fresh, render=False).releases and not (tmp_path / "var").exists()

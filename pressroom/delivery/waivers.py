@@ -5,6 +5,10 @@ the only way a finding stops blocking."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import sqlalchemy as sa
+
 from pressroom.delivery import reviewers
 from pressroom.delivery.ledger import Ledger, LedgerOutdated
 from pressroom.releases import audit
@@ -15,13 +19,17 @@ MIN_REASON = 4  # characters: "同意" is no reason
 
 
 def active(settings: Settings, ledger: Ledger | None = None) -> frozenset:
-    """(release id, version, finding id) of every waiver in the ledger. A ledger that is not there yet or
-    still to be upgraded has none, so every finding blocks (never the other way round)."""
-    try:
-        ledger = ledger or Ledger(settings.ledger_url)
-    except LedgerOutdated:
+    """(release id, version, finding id) of every waiver in the ledger. A ledger that is not there yet (it
+    is not created just to read it: ``pressroom validate`` on a fresh checkout), cannot be opened or is still
+    to be upgraded has none, so every finding blocks (never the other way round)."""
+    url = settings.ledger_url
+    if ledger is None and url.startswith("sqlite:///") and not Path(url.split("///", 1)[1]).exists():
         return frozenset()
-    return frozenset((w["release_id"], w["version"], w["finding"]) for w in ledger.waivers())
+    try:
+        ledger = ledger or Ledger(url)
+        return frozenset((w["release_id"], w["version"], w["finding"]) for w in ledger.waivers())
+    except (LedgerOutdated, sa.exc.OperationalError):
+        return frozenset()
 
 
 def validate(settings: Settings, ledger: Ledger | None = None, **kwargs) -> Catalog:

@@ -54,6 +54,7 @@ TIME = re.compile(_EDGE_L + r"(\d{1,2}):(\d{2})(?![\d:])")
 DOCNUM = re.compile(r"[\u4e00-\u9fff]{1,10}〔\d{4}〕\d+号")
 URL = re.compile(r"https?://[^\s<>\"'“”‘’（）()，。；、]+")
 MD_LINK = re.compile(r"\[[^\]]*\]\((https?://[^)\s]+)\)")
+MD_LINK_DEF = re.compile(r"(?m)^ {0,3}\[[^\]]+\]:\s*<?(https?://[^>\s]+)>?")  # [n]: https://… (a reference link)
 MD_TABLE_ROW = re.compile(r"^\s*\|(.+)\|\s*$")
 MD_TABLE_RULE = re.compile(r"^[\s|:\-]+$")
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
@@ -205,11 +206,14 @@ def source_facts(release: Release, registry: Registry) -> list[Fact]:
     speakers = {s.name for s in release.speakers} | {e.name for e in release.experts}
     parts = [("标题", release.title), ("引题", release.kicker), ("副题", release.subtitle), ("导语", release.lead)]
     parts += [(f"“{s.heading}”一节", s.body) for s in release.sections if not s.not_applicable]
+    # What the channels also print of the text: the section headings and the images' captions.
+    parts += [(f"“{s.heading}”一节标题", s.heading) for s in release.sections]
+    parts += [("图片说明", img.caption) for img in release.images if img.caption]
     facts: list[Fact] = []
     for where, md in parts:
         cells, md = _md_tables(md, where)
         facts += cells + _md_quotes(md, where, speakers)
-        links = {m.group(1) for m in MD_LINK.finditer(md)}
+        links = {m.group(1) for rx in (MD_LINK, MD_LINK_DEF) for m in rx.finditer(md)}
         facts += [Fact("link", u, u, where) for u in sorted(links)]
         # The words as published: raw HTML the sanitizer removes is no fact of the release (validation
         # names it in a warning), and an image's path or a link's URL is no number of the text.

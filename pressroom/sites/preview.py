@@ -81,7 +81,12 @@ def _fidelity(r: Release, catalog: Catalog, ledger: Ledger) -> dict:
                     "reviewer": waived[f.id]["reviewer"], "reason": waived[f.id]["reason"],
                     "at": f"{waived[f.id]['at'].astimezone(catalog.settings.tz):%Y-%m-%d %H:%M}"}}
                 for f in audit.findings(result)]
-    return {"facts": len(result.facts), "columns": list(rows[0]) if rows else [], "rows": rows, "findings": findings}
+    failed = [row["渠道"] for row in rows if row["结论"] == "不通过"]
+    excused = sum(1 for f in findings if f["waiver"])
+    verdict = (f"不通过：{'、'.join(failed)}" if failed else f"{len(rows)} 个渠道全部通过") + (
+        f"（审核人豁免 {excused} 项）" if excused else "")
+    return {"facts": len(result.facts), "columns": list(rows[0]) if rows else [], "rows": rows,
+            "findings": findings, "verdict": verdict}
 
 
 def _sheet(r: Release, catalog: Catalog, out_dir: Path) -> dict:
