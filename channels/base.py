@@ -150,7 +150,7 @@ def display_date(dt) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# The 发布时间 slot (docs/requirements.md R2): a page shows the time the release actually went out, which
+# The 发布时间 slot (docs/requirements.md R4): a page shows the time the release actually went out, which
 # is known only when the channel is delivered. Renditions are made (and signed) before that, so a page
 # template writes the slot with the planned time (``publish_at``) and the transport fills it with the time
 # the ledger keeps for the delivery (``fill_published``); a release delivered on schedule keeps its bytes.
@@ -168,6 +168,7 @@ class Published:
     filled when the channel is delivered; text written around it (``published.text``) is not."""
 
     at: datetime  # local time shown until delivery fills the slot
+    release: str = ""  # another release's time (an event's earlier update): filled from its own delivery
 
     def __html__(self) -> str:
         return self.time
@@ -175,32 +176,52 @@ class Published:
     def __str__(self) -> str:
         return str(self.time)
 
+    def _attrs(self, form: str) -> str:
+        other = f' data-release="{escape(self.release)}"' if self.release else ""
+        return f'datetime="{self.at.isoformat()}" {SLOT_ATTR}="{form}"{other}'
+
     @property
     def time(self) -> Markup:
-        return Markup(f'<time datetime="{self.at.isoformat()}" {SLOT_ATTR}="time">{display_time(self.at)}</time>')
+        return Markup(f'<time {self._attrs("time")}>{display_time(self.at)}</time>')
 
     @property
     def date(self) -> Markup:
-        return Markup(f'<time datetime="{self.at.isoformat()}" {SLOT_ATTR}="date">{display_date(self.at)}</time>')
+        return Markup(f'<time {self._attrs("date")}>{display_date(self.at)}</time>')
 
     def meta(self, name: str) -> Markup:
         return Markup(f'<meta name="{escape(name)}" content="{self.at.strftime(META_FORMAT)}" {SLOT_ATTR}="meta">')
 
 
-_TIME_SLOT = re.compile(rf'<time datetime="[^"<>]*" {SLOT_ATTR}="(time|date)">[^<]*</time>')
+_TIME_SLOT = re.compile(rf'<time datetime="[^"<>]*" {SLOT_ATTR}="(time|date)"(?: data-release="([^"<>]*)")?>[^<]*</time>')
 _META_SLOT = re.compile(rf'<meta name="([^"<>]*)" content="[^"<>]*" {SLOT_ATTR}="meta">')
 
 
-def fill_published(files: Mapping[str, bytes], at: datetime, tz) -> dict[str, bytes]:
-    """The files as delivered: every 发布时间 slot of every HTML page filled with ``at`` (shown in ``tz``).
+def slot_releases(files: Mapping[str, bytes]) -> set[str]:
+    """Other releases whose 发布时间 the pages show (an event's timeline): their ids."""
+    return {m.group(2) for name, data in files.items() if name.endswith(".html") and SLOT_ATTR.encode() in data
+            for m in _TIME_SLOT.finditer(data.decode("utf-8")) if m.group(2)}
+
+
+def fill_published(files: Mapping[str, bytes], at: datetime, tz,
+                   others: Mapping[str, datetime] | None = None) -> dict[str, bytes]:
+    """The files as delivered: every 发布时间 slot of every HTML page filled with ``at`` (shown in ``tz``), and
+    a slot of another release with that release's time from ``others`` (left as it is when not there yet).
     Files without a slot are returned as they are."""
-    slot = Published(at.astimezone(tz))
+    others = others or {}
+
+    def time_slot(m: re.Match) -> str:
+        rid = m.group(2)
+        if rid and rid not in others:
+            return m.group(0)
+        slot = Published((others[rid] if rid else at).astimezone(tz), rid or "")
+        return slot.time if m.group(1) == "time" else slot.date
+
     out = dict(files)
     for name, data in files.items():
         if not name.endswith(".html") or SLOT_ATTR.encode() not in data:
             continue
-        page = data.decode("utf-8")
-        page = _TIME_SLOT.sub(lambda m: slot.time if m.group(1) == "time" else slot.date, page)
-        page = _META_SLOT.sub(lambda m: slot.meta(Markup(m.group(1))), page)  # the name is kept as written
+        page = _TIME_SLOT.sub(time_slot, data.decode("utf-8"))
+        mine = Published(at.astimezone(tz))
+        page = _META_SLOT.sub(lambda m: mine.meta(Markup(m.group(1))), page)  # the name is kept as written
         out[name] = page.encode("utf-8")
     return out

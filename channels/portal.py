@@ -124,7 +124,8 @@ def _event_timeline(release: Release, ctx: RenderContext) -> list[dict]:
                   "at": release.publish_at.astimezone(tz)})
     items.sort(key=lambda i: (i["at"] is None, i["at"] or EMPTY_FEED_DATE, i["id"]))
     for i in items:
-        i["time"] = display_time(i["at"]) if i["at"] else ""
+        # Another release's time is a slot too: delivery fills it with the time that release went out.
+        i["slot"] = Published(i["at"], i["id"]) if i["at"] and not i["current"] else ""
     return items
 
 

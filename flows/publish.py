@@ -390,6 +390,13 @@ def _report(pub: Publication, settings: Settings, ledger: Ledger, outcomes: dict
         summary["bundle"] = {r.id: {ch: o.state for (rid, ch), o in outcomes.items() if rid == r.id} for r in pub.parts}
         summary["skew_seconds"] = engine.bundle_skew(list(outcomes.values()))
         logger.info("bundle %s: delivery skew %.3f s", head.id, summary["skew_seconds"])
+    shown = min((o.shown_at for o in outcomes.values() if o.shown_at), default=None)
+    if shown is not None:  # the 发布时间 the pages show, and how late against publish_at (R2)
+        summary["shown_at"] = shown.isoformat()
+        summary["late_minutes"] = max(o.late_minutes for o in outcomes.values())
+        if summary["late_minutes"]:
+            logger.warning("published %d minutes after publish_at; pages show %s", summary["late_minutes"],
+                           shown.isoformat())
     failed = {k: o for k, o in outcomes.items() if o.state != PUBLISHED}
 
     def who(rid, ch):

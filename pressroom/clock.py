@@ -1,5 +1,5 @@
 """The clock that decides publication times: when the embargo lifts and what time a delivered release
-shows (docs/requirements.md R2: the time shown is the time it went out).
+shows (docs/requirements.md R4: the time shown is the time it went out).
 
 ``now()`` is the real time unless ``PRESSROOM_CLOCK`` holds an ISO 8601 instant (``2026-11-20T10:00+08:00``;
 no offset = UTC): then the clock stands still at that instant. Tests and rehearsals use it to publish "on

@@ -124,3 +124,18 @@ def test_the_cli_reports_writes_the_page_exits_1_and_alerts_once(site):
     again = CliRunner().invoke(app, ["inspect", "--alert"])
     assert again.exit_code == 1
     assert sum(e["action"] == "notified" for e in ledger.history("*site*")) == 1  # once per day and finding set
+
+
+def test_a_page_dated_other_than_when_it_went_out_fails_and_a_true_one_passes(site):
+    """A backdated or forged 发布时间 is a one-strike failure: the page's time is checked against the ledger."""
+    settings, catalog, ledger = site
+    assert not [f for f in run(site).findings if f.item == "信息发布时间与实际不符"]
+    page = settings.outbox_dir / "portal" / "water-price-rumor.html"
+    html = page.read_text(encoding="utf-8")
+    backdated = re.sub(r'<time datetime="[^"]+" data-published="time">[^<]+</time>',
+                       '<time datetime="2026-11-21T10:00:00+08:00" data-published="time">2026年11月21日 10:00</time>', html)
+    assert backdated != html
+    page.write_text(backdated, encoding="utf-8")
+    [f] = [f for f in run(site).findings if f.item == "信息发布时间与实际不符"]
+    assert f.severity == watchdog.FAIL and f.where == "portal/water-price-rumor.html"
+    assert "页面显示 2026-11-21 10:00" in f.detail and "台账记录实际发出" in f.detail

@@ -1,4 +1,4 @@
-"""The 发布时间 every channel shows is the time the release actually went out (docs/requirements.md R2):
+"""The 发布时间 every channel shows is the time the release actually went out (docs/requirements.md R4):
 published late with an injected clock, the portal page, the H5 page, the press hall, the feeds (+08:00),
 the search index, `pressroom status` and the report all show the same real minute and the ledger says how
 late; published on schedule, they show ``publish_at`` and the pages are the approved renditions byte for
@@ -74,7 +74,10 @@ def _status(ws) -> str:
 
 def test_a_late_release_shows_the_minute_it_went_out_on_every_channel(workspace, monkeypatch):
     monkeypatch.setenv("PRESSROOM_CLOCK", LATE_CLOCK)
-    assert run(SAMPLE).is_completed()
+    state = run(SAMPLE)
+    assert state.is_completed()
+    result = state.result()
+    assert (result["shown_at"], result["late_minutes"]) == (LATE_ISO, LATE_MINUTES)
 
     for name, html in _pages(workspace).items():
         assert _slot(html) == (LATE_ISO, LATE_TEXT), name
@@ -184,6 +187,12 @@ def test_the_slot_is_filled_in_every_form_and_a_body_cannot_forge_one(settings):
     assert '<time datetime="2026-12-02T07:31:05+08:00" data-published="date">2026年12月2日</time>' in html
     assert "data-published" not in body and "2020年1月1日 00:00" in html  # the body's text stays as written
     assert filled["a.txt"] == b"2026"
+    # Another release's slot (an event's timeline): its own time when known, else left as planned.
+    other = f"<li>{Published(planned, 'first')}</li><li>{Published(planned, 'later')}</li>".encode()
+    went = datetime(2026, 11, 21, 10, 17, tzinfo=TZ)
+    html = fill_published({"b.html": other}, went, TZ, {"first": went})["b.html"].decode()
+    assert '<time datetime="2026-11-21T10:17:00+08:00" data-published="time" data-release="first">2026年11月21日 10:17</time>' in html
+    assert '<time datetime="2026-11-21T10:00:00+08:00" data-published="time" data-release="later">2026年11月21日 10:00</time>' in html
 
 
 @pytest.mark.parametrize("delivered, shown, late", [
@@ -196,3 +205,18 @@ def test_the_shown_time_is_publish_at_within_its_minute_and_the_real_minute_othe
 
     at, n = clock.shown_time(datetime(2026, 11, 21, 10, 0, tzinfo=TZ), datetime.fromisoformat(delivered))
     assert (at.isoformat(), n) == (shown, late)
+
+
+def test_an_events_timeline_shows_each_update_at_the_time_it_went_out(workspace, monkeypatch):
+    """The portal page of an emergency's update lists the first release at the minute that one went out
+    (not its planned time), and itself at its own."""
+    monkeypatch.setenv("PRESSROOM_CLOCK", "2026-11-18T09:47:12+08:00")  # the first information: 17 min late
+    assert run("rainstorm-2026-11", channels_only=["portal"]).is_completed()
+    monkeypatch.setenv("PRESSROOM_CLOCK", "2026-11-18T16:00:20+08:00")  # the update: on schedule
+    assert run("rainstorm-2026-11-update-1", channels_only=["portal"]).is_completed()
+    html = (workspace.outbox / "portal" / "rainstorm-2026-11-update-1.html").read_text(encoding="utf-8")
+    timeline = html[html.index('id="timeline-h"'):html.index("</section>", html.index('id="timeline-h"'))]
+    assert ('<time datetime="2026-11-18T09:47:00+08:00" data-published="time" data-release="rainstorm-2026-11">'
+            '2026年11月18日 09:47</time>') in timeline
+    assert "09:30" not in timeline  # the first release's planned time is not shown as if it went out then
+    assert _slot(html) == ("2026-11-18T16:00:00+08:00", "2026年11月18日 16:00")

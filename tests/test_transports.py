@@ -50,9 +50,16 @@ def test_publishes_the_sample_through_all_four_outlets(outlets, samples, rendere
     assert share.form["rip"] == RIP and "multipart/form-data" in share.headers["content-type"]
     assert outcomes["weibo"].url == f"https://weibo.com/{wb.uid}/{post['mid']}"
 
-    # CMS: one page with every file, byte for byte.
+    # CMS: one page with every file, byte for byte as rendered but for the 发布时间 slot, filled with the
+    # minute it went out (the sample's publish_at is past: late); the approved digest names it.
+    from channels.base import fill_published
+
     page = outlets.cms.pages[f"/releases/{SAMPLE}"]
-    assert outlets.cms.puts == 1 and page["files"] == dict(rendered("portal").files)
+    shown = outcomes["portal"].shown_at
+    assert shown is not None and outcomes["portal"].late_minutes > 0
+    assert outlets.cms.puts == 1 and page["files"] == fill_published(rendered("portal").files, shown, outlets.settings.tz)
+    assert page["files"] != dict(rendered("portal").files) and page["content_hash"] == rendered("portal").content_hash
+    assert f'datetime="{shown.astimezone(outlets.settings.tz).isoformat()}"'.encode() in page["files"][f"{SAMPLE}.html"]
     assert page["version"] == r.version and page["page"] == f"{SAMPLE}.html"
     assert outcomes["portal"].url == f"https://www.huainan.gov.cn/xwfb/{SAMPLE}.html"
 

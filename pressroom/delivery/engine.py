@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from pressroom import clock
+from channels.base import slot_releases
 from pressroom.crashpoints import crashpoint
 from pressroom.delivery import doctor
 from pressroom.delivery.ledger import (
@@ -46,7 +47,7 @@ class Job:
     version: str
     not_before: datetime | None = None
     action: str | None = None
-    # The 发布时间 pages show (docs/requirements.md R2): the release's ``publish_at`` and the moment this run
+    # The 发布时间 pages show (docs/requirements.md R4): the release's ``publish_at`` and the moment this run
     # delivers (the embargo lifted; ``None``: the clock when the row is sent). See ``shown_time``.
     publish_at: datetime | None = None
     at: datetime | None = None
@@ -103,12 +104,17 @@ def stamp_for(ledger: Ledger, job: Job) -> tuple[datetime, int]:
     return clock.shown_time(job.publish_at, at)
 
 
-def _stamp(ledger: Ledger, job: Job, attempt: Attempt) -> None:
+def _stamp(ledger: Ledger, job: Job, attempt: Attempt, rendition) -> None:
     """Fix the time the delivery about to be sent shows, on its row (kept with what went out) and for the
     transport, which fills the pages' 发布时间 slot with it."""
     at, late = stamp_for(ledger, job)
     attempt.save_steps(shown_at=at.isoformat(), late_minutes=late)
     attempt.shown_at = at
+    for rid in slot_releases(rendition.files):  # the event's other releases a timeline shows
+        times = [t for d in ledger.rows(rid) if d.channel == job.channel and d.state == PUBLISHED
+                 and (t := shown_time(d)) is not None]
+        if times:
+            attempt.others_shown[rid] = min(times)
 
 
 def deliver(job: Job, rendition, settings: Settings, token: str, logger=log) -> Outcome:
@@ -149,7 +155,7 @@ def deliver(job: Job, rendition, settings: Settings, token: str, logger=log) -> 
                                                f"。请到平台核实后运行 pressroom resolve", state=UNCONFIRMED)
             logger.warning("%s: could not look before resending, left unconfirmed: %s", job.channel, answer.reason)
             return outcome(ledger, job)
-    _stamp(ledger, job, attempt)
+    _stamp(ledger, job, attempt, rendition)
     return _send(job, rendition, ledger, transport, attempt, token, logger)
 
 

@@ -147,7 +147,7 @@ def waiting_until(d: Delivery) -> datetime | None:
 
 
 def shown_time(d: Delivery) -> datetime | None:
-    """The 发布时间 a published delivery shows (docs/requirements.md R2): the minute its pages were stamped
+    """The 发布时间 a published delivery shows (docs/requirements.md R4): the minute its pages were stamped
     with (``steps["shown_at"]``, set by the delivery engine), else — a row delivered before pages were
     stamped, or settled by ``pressroom resolve`` — when it was recorded as published."""
     if d.steps.get("shown_at"):

@@ -2,7 +2,8 @@
 (单项否决) and deduction items, on what is live, before an inspector does (docs/outlets.md#government-websites).
 
 Checked: columns not updated in time (news within two weeks; notices and policy documents within six
-months), blank columns, items without a publication time or a source, policy documents without an
+months), blank columns, items without a publication time or a source, a page whose 发布时间 is not the
+time the ledger says it went out, policy documents without an
 interpretation or with a late one, broken links, 错敏 hits on what is live, and pages over the weight
 budget. A column whose deadline falls within ``warn_days`` is reported *before* it is breached, so the
 press office can publish in time. Pure reading: the ledger, the catalog and the built outbox; nothing is
@@ -28,6 +29,11 @@ FAIL, DEDUCT, SOON = "单项否决", "扣分", "即将到期"
 NEWS_LIMIT, SLOW_LIMIT = timedelta(days=14), timedelta(days=183)  # two weeks; six months
 PAGE_BUDGET = 1024 * 1024  # a page with its images
 _TIME = re.compile(r"<time\b[^>]*datetime=")
+_SHOWN = re.compile(r'<time datetime="([^"]+)" data-published="time">')  # the page's 发布时间 slot
+
+
+def _minute(iso: str) -> datetime:
+    return datetime.fromisoformat(iso).replace(second=0, microsecond=0)
 _SOURCE = re.compile(r"来源：")
 _LOCAL_SRC = re.compile(r'<(?:img|video|source)\b[^>]*\bsrc="(?!https?:|data:|//)([^"#?]+)"')
 
@@ -138,6 +144,12 @@ def _pages(settings: Settings, published) -> list[Finding]:
         where = f"portal/{rid}.html"
         if not _TIME.search(html):
             out.append(Finding(FAIL, "信息无发布时间", where, "页面没有标注发布时间（视同未更新）"))
+        elif (shown := _SHOWN.search(html)) and _minute(shown.group(1)) != _minute(published[rid].isoformat()):
+            # A page dated other than when it went out is a forged or backdated time: a one-strike failure.
+            at = datetime.fromisoformat(shown.group(1)).astimezone(settings.tz)
+            out.append(Finding(FAIL, "信息发布时间与实际不符", where,
+                               f"页面显示 {at:%Y-%m-%d %H:%M}，台账记录实际发出 "
+                               f"{published[rid].astimezone(settings.tz):%Y-%m-%d %H:%M}"))
         if not _SOURCE.search(html):
             out.append(Finding(DEDUCT, "信息未注明来源", where, "页面没有“来源：”"))
         weight = page.stat().st_size + sum((root / src).stat().st_size for src in set(_LOCAL_SRC.findall(html))

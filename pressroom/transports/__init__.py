@@ -134,6 +134,7 @@ class Attempt:
     # The 发布时间 this delivery shows (the ledger keeps it in ``steps["shown_at"]``): pages are sent with
     # their slot filled with it (``delivered_files``). None: the files go as rendered.
     shown_at: datetime | None = None
+    others_shown: dict = field(default_factory=dict)  # release id -> the time another release shown went out
 
     def __post_init__(self):
         self.steps = dict(self.row.steps)
@@ -157,7 +158,7 @@ def delivered_files(rendition, attempt: Attempt, settings: Settings) -> Mapping[
     delivery. The rendition itself (what was approved, its ``content_hash``) stays as it was."""
     if attempt.shown_at is None:
         return rendition.files
-    return fill_published(rendition.files, attempt.shown_at, settings.tz)
+    return fill_published(rendition.files, attempt.shown_at, settings.tz, attempt.others_shown)
 
 
 class Transport(ABC):

@@ -9,7 +9,9 @@ The contract (what a CMS, or a small adapter in front of it, implements):
      "content_hash": …, "page": "<file name of the page>",
      "files": [{"path": …, "content_type": …, "sha256": …, "data": <base64>}, …]}
 
-answered ``200``/``201`` with ``{"id": …, "url": <public URL>, "version": …, "content_hash": …}``. A PUT to the
+``files`` are the page as published, its 发布时间 slot filled with the time this delivery shows (the ledger
+keeps it); ``content_hash`` names the approved rendition, the same whatever time the page shows. Answered
+``200``/``201`` with ``{"id": …, "url": <public URL>, "version": …, "content_hash": …}``. A PUT to the
 same path replaces the page, so sending twice leaves one page. ``GET`` of the same path answers that
 description (404 when absent): the lookup after a lost reply or before a retry. JSON with base64 rather than
 multipart: one request carries page and assets together (all or nothing), any CMS plug-in can parse it, and a

@@ -129,7 +129,7 @@ def publish(o: Outlets, release, rendition, channel: str | None = None, attempts
     from pressroom.delivery import engine
     from pressroom.transports import TransientError
 
-    job = engine.Job(release.id, channel or rendition.channel, release.version)
+    job = engine.Job(release.id, channel or rendition.channel, release.version, publish_at=release.publish_at)
     logger = logging.getLogger("tests.publish")
     for _ in range(attempts):
         try:
