@@ -22,7 +22,9 @@ from pressroom.settings import Settings
 
 from channels import markup
 from channels.corrections import Correction, Withdrawal, page_note, withdrawal, withdrawal_page
-from channels.base import Channel, ReleaseRef, RenderContext, Rendition, display_date, display_time, render_template
+from channels.base import (
+    Channel, ReleaseRef, RenderContext, Rendition, display_date, display_time, render_template, video_embed,
+)
 
 CHANNEL = Channel(name="portal", label="门户网站“新闻发布”栏目", short="门户网站", fast=True, column=True,
                   outbox="portal")  # pages side by side, so the site's relative links work
@@ -161,6 +163,7 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
         timeline=_event_timeline(release, ctx),
         lead=body_html(release.lead, image_src),
         sections=_sections(release, image_src),
+        video=video_embed(release, s, ""),  # its folder sits beside the pages (channels/video.py)
         note=note,
     )
 
