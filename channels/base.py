@@ -6,7 +6,9 @@ how the outlet shows a correction of ``base``, the new version's ordinary rendit
 ``withdraw(release_id, ctx, withdrawal) -> Rendition``, what it receives when a release is withdrawn. No side
 effects, no network, deterministic (the same release and context give byte-identical files). A limit the outlet imposes is checked here and breaks the render with a
 ``RenditionError`` naming the limit; advice that does not block (punctuation, read time) goes in ``warnings``.
-Delivery is somebody else's job (``pressroom.transports``).
+Delivery is somebody else's job (``pressroom.transports``). Optional parts: ``view(rendition, settings)`` (how
+approvers see it) and ``finish(rendition, settings)`` (files made at delivery, ``Rendition.derived``: the
+micro-video's MP4; the delivery engine calls it, ``EncodeError`` fails that channel only).
 """
 
 from __future__ import annotations

@@ -359,10 +359,27 @@ def test_approvers_see_every_card_and_caption(on, delivered):
     assert all(c["text"] in html for c in doc["captions"])
 
 
+def test_a_correction_re_renders_the_video(on, loaded, delivered):
+    folder, rd = delivered
+    from channels.corrections import Correction
+
+    r = loaded[RID]
+    before = (folder / "cards" / "01-title.png").read_bytes()
+    fixed = replace(r, subtitle="调价须经成本监审和价格听证", content_hash="f" * 64)
+    ctx = ctx_of(RID, loaded, on)
+    c = Correction(datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc), r.version, "副题有误，已更正。")
+    new = channels.correct("video", fixed, ctx, channels.render("video", fixed, ctx), c, [], None)
+    o = engine.deliver(engine.Job(RID, "video", fixed.version), new, on, worker_token())
+    assert o.state == "published", o.error
+    assert (folder / "cards" / "01-title.png").read_bytes() != before
+    assert "调价须经成本监审和价格听证" in (folder / f"{RID}-video.json").read_text(encoding="utf-8")
+    assert (folder / f"{RID}.mp4").stat().st_size > 0
+
+
 def test_a_withdrawal_takes_the_video_down(on, loaded, delivered):
     folder, rd = delivered
     r = loaded[RID]
-    w = Withdrawal(datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc), r.version, "内容有误", "本文已撤稿。", r.title)
+    w = Withdrawal(datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc), "f" * 12, "内容有误", "本文已撤稿。", r.title)
     gone = channels.withdraw("video", RID, ctx_of(RID, loaded, on), w)
     o = engine.deliver(engine.Job(RID, "video", gone.version), gone, on, worker_token())
     assert o.state == "published"
