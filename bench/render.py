@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import channels  # noqa: E402
 from pressroom.releases.catalog import validate  # noqa: E402
 from pressroom.settings import load_settings  # noqa: E402
+
+# The performance figures leave the micro-video out (bench/video.py measures it).
+os.environ.setdefault("PRESSROOM_VIDEO", "off")
 
 
 def main() -> None:

@@ -30,6 +30,9 @@ from pressroom.releases.loader import load_all, load_registry  # noqa: E402
 from pressroom.settings import load_settings  # noqa: E402
 from tests.test_presshall import START, STEP, make_archive, make_media, make_release, make_upcoming  # noqa: E402
 
+# The performance figures leave the micro-video out (bench/video.py measures it).
+os.environ.setdefault("PRESSROOM_VIDEO", "off")
+
 
 def _tree(pid: int) -> list[int]:
     out = [pid]

@@ -15,13 +15,13 @@ from typing import Mapping
 from pressroom.model import Release
 from pressroom.settings import Settings
 
-from channels.base import Channel, ReleaseRef, RenderContext, Rendition, View
+from channels.base import Channel, EncodeError, ReleaseRef, RenderContext, Rendition, View
 from channels.corrections import Correction, Withdrawal
 
 # The registry: module paths of every outlet pressroom can publish to.
 OUTLETS = [
     "channels.portal", "channels.wechat", "channels.weibo", "channels.newspaper", "channels.tv",
-    "channels.infographic", "channels.h5",
+    "channels.infographic", "channels.h5", "channels.video",
 ]
 CONTRACT = ("CHANNEL", "render", "correct", "withdraw")
 
@@ -83,13 +83,13 @@ def declared() -> tuple[Channel, ...]:
 
 def configured(settings: Settings) -> tuple[str, ...]:
     """The channels this installation publishes to: those with a transport in ``[transports]`` (every
-    outlet when the table is absent), in the registry's order. A name no outlet declares is an error."""
-    if not settings.transports:
-        return names()
+    outlet when the table is absent), in the registry's order. A name no outlet declares is an error.
+    An outlet whose ``[outlets.<name>] enabled`` is false (the micro-video's switch) is left out."""
     unknown = [name for name in settings.transports if name not in _modules()]
     if unknown:
         raise UnknownChannel(unknown[0], where="pressroom.toml：[transports] 中的")
-    return tuple(n for n in names() if n in settings.transports)
+    return tuple(n for n in names() if (not settings.transports or n in settings.transports)
+                 and settings.outlet(n).get("enabled", True))
 
 
 def ordered(chans) -> list[str]:
@@ -111,6 +111,13 @@ def correct(channel: str, release: Release, ctx: RenderContext, base: Rendition,
 
 def withdraw(channel: str, release_id: str, ctx: RenderContext, w: Withdrawal) -> Rendition:
     return adapter(channel).withdraw(release_id, ctx, w)
+
+
+def finish(channel: str, rendition: Rendition, settings: Settings) -> Rendition:
+    """The rendition with the files its channel makes at delivery (``Rendition.derived``: the video's MP4),
+    for a channel whose module has the optional ``finish``; others unchanged. Raises ``EncodeError``."""
+    make = getattr(adapter(channel), "finish", None)  # optional part of the contract (see channels/base.py)
+    return make(rendition, settings) if make else rendition
 
 
 def view(channel: str, rendition: Rendition, settings: Settings) -> View | None:

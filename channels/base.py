@@ -6,7 +6,9 @@ how the outlet shows a correction of ``base``, the new version's ordinary rendit
 ``withdraw(release_id, ctx, withdrawal) -> Rendition``, what it receives when a release is withdrawn. No side
 effects, no network, deterministic (the same release and context give byte-identical files). A limit the outlet imposes is checked here and breaks the render with a
 ``RenditionError`` naming the limit; advice that does not block (punctuation, read time) goes in ``warnings``.
-Delivery is somebody else's job (``pressroom.transports``).
+Delivery is somebody else's job (``pressroom.transports``). Optional parts: ``view(rendition, settings)`` (how
+approvers see it) and ``finish(rendition, settings)`` (files made at delivery, ``Rendition.derived``: the
+micro-video's MP4; the delivery engine calls it, ``EncodeError`` fails that channel only).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class Channel:
     # What the fidelity audit asks of it (pressroom.releases.audit): "full" carries every fact of the
     # approved text; "summary" may leave facts out. Neither may add a fact.
     carries: str = "full"
+    # Heavy work at delivery (the video's encoding, ``finish`` in its module): delivered after every
+    # other channel of the run, so it never holds the others back.
+    slow: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,9 @@ class Rendition:
     payload: Mapping[str, Any] | None = None  # the API request body, for API channels
     warnings: tuple[str, ...] = ()
     url: str = ""  # public URL when the channel knows it before delivery
+    # Files made from ``files`` at delivery by the channel's optional ``finish`` (the video's MP4): delivered
+    # with them but not signed (``content_hash`` covers ``files`` only; ffmpeg builds differ in bytes).
+    derived: Mapping[str, bytes] = field(default_factory=dict)
 
     @property
     def content_hash(self) -> str:
@@ -109,6 +117,66 @@ class View:
 
     pages: Mapping[str, str] = field(default_factory=dict)
     card: Mapping[str, Any] | None = None
+
+
+# A file of drawing instructions (text broken into lines at pixel positions): its words are a rendition's
+# other files' whole texts, so the fidelity audit reads those and not the broken lines.
+DRAWING_SUFFIX = ".ops.json"
+
+
+class EncodeError(Exception):
+    """A channel's ``finish`` could not make its derived files (ffmpeg missing or failing): that channel
+    fails at delivery, the others go out."""
+
+
+@dataclass(frozen=True)
+class VideoFiles:
+    """The micro-video's files in its folder (``video/<id>/`` beside the portal's pages), named here because
+    the portal page, the H5 page and the press hall link to them."""
+
+    release_id: str
+
+    @property
+    def mp4(self) -> str:
+        return f"{self.release_id}.mp4"
+
+    @property
+    def poster(self) -> str:
+        return "poster.jpg"
+
+    @property
+    def srt(self) -> str:
+        return f"{self.release_id}.srt"
+
+    @property
+    def vtt(self) -> str:
+        return f"{self.release_id}.vtt"
+
+    @property
+    def plan(self) -> str:
+        """The timeline: cards with their whole texts, captions, stills (what the fidelity audit reads)."""
+        return f"{self.release_id}-video.json"
+
+    @property
+    def stills(self) -> str:
+        """The cards' drawing instructions, line by line (``DRAWING_SUFFIX``: not read as text)."""
+        return f"{self.release_id}-cards{DRAWING_SUFFIX}"
+
+    def embed(self, root: str) -> dict[str, str]:
+        """URLs of the player's files, ``root`` being the portal column's folder as the page sees it."""
+        folder = f"{root}video/{self.release_id}/"
+        return {"src": folder + self.mp4, "poster": folder + self.poster, "track": folder + self.vtt}
+
+
+def video_files(release_id: str) -> VideoFiles:
+    return VideoFiles(release_id)
+
+
+def video_embed(release: Release, settings: Settings, root: str) -> dict[str, str] | None:
+    """The micro-video player's URLs for a page of ``release``, or None when it has no video."""
+    if "video" not in release.channels or not settings.outlet("video")["enabled"]:
+        return None
+    return video_files(release.id).embed(root)
 
 
 def dump_json(data: Any) -> bytes:

@@ -1,8 +1,9 @@
 """H5 page: one self-contained mobile HTML file (``<id>-h5.html``) for sharing in WeChat and the news app.
 
 Everything is inside the file: CSS inline, the infographic and body images as ``data:`` URIs, no script
-(sections fold with ``<details>``), no web font, no outside resource; the only outward links are to the
-portal page and the policy bundle's other half. Drawn for a 375 CSS px phone (750 px design width).
+(sections fold with ``<details>``), no web font; the only outward links are to the portal page and the
+policy bundle's other half, and the one outside resource is the micro-video on the portal (when the release
+has one), fetched only when the reader presses play. Drawn for a 375 CSS px phone (750 px design width).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from dataclasses import replace
 from pressroom.errors import RenditionError
 from pressroom.model import Release
 
-from channels import infographic
+from channels import infographic, video
 from channels.corrections import Correction, Withdrawal, page_note, withdrawal, withdrawal_page
-from channels.base import Channel, Published, RenderContext, Rendition, render_template
+from channels.base import Channel, Published, RenderContext, Rendition, render_template, video_embed
 from channels.portal import (
     body_html, counterpart_link, counterpart_warning, image_resolver, people, text,
 )
@@ -44,6 +45,13 @@ def _poster(release: Release, ctx: RenderContext) -> bytes:
         raise RenditionError(NAME, e.field, f"图解无法生成：{e.message}", e.fix) from e
 
 
+def _video(release: Release, ctx: RenderContext) -> dict[str, str] | None:
+    """The micro-video, played from the portal (the one outside resource, loaded only when the reader presses
+    play: ``preload="none"``); its poster is inside the page like every picture."""
+    embed = video_embed(release, ctx.settings, ctx.portal_base)
+    return embed and {**embed, "poster": data_uri(video.poster(release, ctx), "image/jpeg")}
+
+
 def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
     """The H5 page; ``note`` is the 更正说明 of a corrected release, under the title card."""
     s = ctx.settings
@@ -68,6 +76,7 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
         sections=sections,
         portal_url=ctx.url_for(release.id),
         counterpart=({"label": link[0], "title": link[1].title, "href": link[1].url} if link else None),
+        video=_video(release, ctx),
         note=note,
     )
 

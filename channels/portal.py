@@ -24,6 +24,7 @@ from channels import govsite, markup
 from channels.corrections import Correction, Withdrawal, page_note, withdrawal, withdrawal_page
 from channels.base import (
     Channel, Published, ReleaseRef, RenderContext, Rendition, display_date, display_time, render_template,
+    video_embed,
 )
 
 CHANNEL = Channel(name="portal", label="门户网站“新闻发布”栏目", short="门户网站", fast=True, column=True,
@@ -163,6 +164,7 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
         timeline=_event_timeline(release, ctx),
         lead=body_html(release.lead, image_src),
         sections=_sections(release, image_src),
+        video=video_embed(release, s, ""),  # its folder sits beside the pages (channels/video.py)
         note=note,
         **govsite.portal_page(s, title=text(release.title), source=release.department.name,
                               url=ctx.url_for(release.id), column_type=govsite.column_type(release.kind),

@@ -330,10 +330,13 @@ def _deliver(pub: Publication, settings: Settings, ledger: Ledger, now: bool) ->
     head = pub.head
     progress = create_progress_artifact(progress=0.0, key=f"progress-{head.id}", description=f"{head.title}：发布进度")
     # An emergency reaches the fast channels (where the public looks first) before the rest.
-    waves = ([[ch for ch in units if channels.get(ch).fast], [ch for ch in units if not channels.get(ch).fast]]
-             if pub.emergency else [list(units)])
+    quick = [ch for ch in units if not channels.get(ch).slow]
+    waves = ([[ch for ch in quick if channels.get(ch).fast], [ch for ch in quick if not channels.get(ch).fast]]
+             if pub.emergency else [quick])
+    # A channel with heavy work at delivery (the video's encoding) goes after the others, never in their way.
+    waves.append([ch for ch in units if channels.get(ch).slow])
     done, at = 0, clock.now()  # one moment for the whole run: every channel shows the same 发布时间
-    for wave in waves:
+    for wave in filter(None, waves):
         running = {deliver.submit(ch, units[ch], settings, token, now, len(units[ch]), at): ch for ch in wave}
         for fut in as_completed(list(running)):
             ch = running[fut]

@@ -113,6 +113,7 @@ class Release:
     issuer: tuple[str, ...] = ()
     event_at: datetime | None = None  # emergency / opinion: when it happened (deadline clocks)
     follow_up_of: str = ""  # emergency update -> id of the first release of the event
+    video_points: tuple[str, ...] = ()  # the micro-video's points, as the editor words them (2-4)
     copy_allow: tuple[str, ...] = ()  # 错敏 pattern ids this release may use (e.g. a historical document's old names)
     # The editor's own TV read of a section, used when the TV script must be shortened to fit its slot:
     # (section heading, text) pairs (README "Content format", ``tv_summary``).

@@ -19,7 +19,7 @@ import os
 import re
 import tomllib
 import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time
 from pathlib import Path
 from types import MappingProxyType
@@ -163,6 +163,17 @@ class WeiboOutlet(Table):
 
 
 @dataclass(frozen=True)
+class VideoOutlet(Table):
+    """The micro-video (微视频): a vertical MP4 of still cards with burned-in captions (docs/outlets.md#micro-video)."""
+    enabled: bool = True  # on for every release; false (or PRESSROOM_VIDEO=off) leaves the channel out
+    min_seconds: float = 20  # the video's length is kept within these (platforms' short-video range)
+    max_seconds: float = 60
+    fps: int = 25  # 25 or 30
+    caption_chars_per_second: float = 4.5  # how fast a viewer reads burned-in captions (ours)
+    ffmpeg: str = "ffmpeg"  # the encoder (Debian's ffmpeg; scripts/system-deps.sh installs it)
+
+
+@dataclass(frozen=True)
 class Outlets(Table):
     """``[outlets.<channel>]``: the names each outlet prints (papers, programme, sites, accounts)."""
     newspaper: NewspaperOutlet = field(default_factory=NewspaperOutlet)
@@ -171,6 +182,7 @@ class Outlets(Table):
     press_hall: PressHallOutlet = field(default_factory=PressHallOutlet)
     wechat: WeChatOutlet = field(default_factory=WeChatOutlet)
     weibo: WeiboOutlet = field(default_factory=WeiboOutlet)
+    video: VideoOutlet = field(default_factory=VideoOutlet)
 
 
 @dataclass(frozen=True)
@@ -587,6 +599,16 @@ def _toml_problem(file: str, e: tomllib.TOMLDecodeError) -> Problem:
     return SettingProblem(file, "", f"不是有效的 TOML（{where}{reason}）", "请检查该处的引号、等号和方括号")
 
 
+VIDEO_OFF = ("0", "off", "false", "no")
+
+
+def _video_switch(outlets: Outlets) -> Outlets:
+    """``PRESSROOM_VIDEO=off`` turns the micro-video off whatever the file says (tests that do not need it)."""
+    if os.environ.get("PRESSROOM_VIDEO", "").strip().lower() in VIDEO_OFF:
+        return replace(outlets, video=replace(outlets.video, enabled=False))
+    return outlets
+
+
 def load_settings(path: str | os.PathLike | None = None) -> Settings:
     """Read and check the settings file; raises SettingsError listing every problem."""
     path = Path(path or os.environ.get("PRESSROOM_CONFIG") or PROJECT_ROOT / "pressroom.toml").resolve()
@@ -613,7 +635,7 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     return Settings(
         root=base,
         city=sections.get("city", City()),
-        outlets=sections.get("outlets", Outlets()),
+        outlets=_video_switch(sections.get("outlets", Outlets())),
         # channel -> transport; without the table every registered channel goes to the outbox
         # (``channels.configured``, which also refuses a name no outlet declares).
         transports=sections.get("transports", _freeze({})),

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Debian packages pressroom needs beyond Python: a CJK font (infographic, screenshots), and for the tests
+# Debian packages pressroom needs beyond Python: a CJK font (infographic, screenshots), ffmpeg (the micro-video's
+# H.264/AAC encoder and ffprobe), and for the tests
 # Chromium (page tests) and PostgreSQL (the scale-out test; scripts/stack.sh).
 # Installs only what is missing, so a prepared machine pays nothing.
 set -euo pipefail
 need=()
 [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   # The scale-out test (tests/test_scale.py) starts its own PostgreSQL cluster from Debian's package.

@@ -9,6 +9,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# The micro-video encodes an MP4 on every publish; tests that do not need it leave it out (the settings
+# and every CLI or flow subprocess read this). tests/test_channel_video.py and the goldens turn it on.
+os.environ.setdefault("PRESSROOM_VIDEO", "off")
 
 
 @pytest.fixture(scope="session")

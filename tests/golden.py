@@ -75,8 +75,15 @@ def load_samples():
     from pressroom.releases.loader import load_all, load_registry
     from pressroom.settings import load_settings
 
-    settings = load_settings(ROOT / "pressroom.toml")
-    releases, problems = load_all(settings, load_registry(settings.content_dir))
+    # The goldens are the default installation's output, the micro-video included (tests/conftest.py turns it
+    # off for the tests that do not need it).
+    saved = os.environ.pop("PRESSROOM_VIDEO", None)
+    try:
+        settings = load_settings(ROOT / "pressroom.toml")
+        releases, problems = load_all(settings, load_registry(settings.content_dir))
+    finally:
+        if saved is not None:
+            os.environ["PRESSROOM_VIDEO"] = saved
     return settings, releases, problems
 
 

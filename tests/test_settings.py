@@ -13,6 +13,7 @@ import pytest
 
 from pressroom.settings import (Approval, Compliance, PortalOutlet, Publish, SettingsError, TVOutlet,
                                 load_settings)
+from channels import configured as channels_configured
 from tests.conftest import ROOT
 
 PROJECT_TOML = (ROOT / "pressroom.toml").read_text(encoding="utf-8")
@@ -50,7 +51,21 @@ def test_the_project_settings_load_as_typed_values(settings):
     assert settings.press_hall_name == "淮南新闻发布厅"
     assert settings.outlet("wechat")["author"] == "淮南市政府新闻办"
     assert dict(settings.transports) == {c: "outbox" for c in
-                                         ("newspaper", "tv", "portal", "wechat", "weibo", "infographic", "h5")}
+                                         ("newspaper", "tv", "portal", "wechat", "weibo", "infographic", "h5", "video")}
+    video = settings.outlet("video")
+    assert (video["min_seconds"], video["max_seconds"], video["fps"]) == (20, 60, 25)
+    # The suite runs with PRESSROOM_VIDEO=off (tests/conftest.py): the switch wins over the file's true.
+    assert video["enabled"] is False and "video" not in channels_configured(settings)
+
+
+def test_the_video_is_on_by_default(monkeypatch):
+    from pressroom.settings import load_settings
+
+    monkeypatch.delenv("PRESSROOM_VIDEO", raising=False)
+    s = load_settings(ROOT / "pressroom.toml")
+    assert s.outlet("video")["enabled"] is True and "video" in channels_configured(s)
+    monkeypatch.setenv("PRESSROOM_VIDEO", "off")
+    assert load_settings(ROOT / "pressroom.toml").outlet("video")["enabled"] is False
 
 
 def test_a_missing_table_takes_its_defaults_from_the_settings_module(settings, monkeypatch):

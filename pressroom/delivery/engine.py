@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+import channels
 from pressroom import clock
 from channels.base import slot_releases
 from pressroom.crashpoints import crashpoint
@@ -171,6 +172,14 @@ def _note_late(ledger: Ledger, d: Delivery, token: str) -> None:
 def _send(job: Job, rendition, ledger: Ledger, transport: Transport, attempt: Attempt, token: str,
           logger) -> Outcome:
     claimed = attempt.row
+    try:
+        # Files the channel makes at delivery (the video's MP4): after the claim, so a re-run that finds it
+        # delivered never encodes again; a failure fails this channel only.
+        rendition = channels.finish(job.channel, rendition, transport.settings)
+    except channels.EncodeError as e:
+        ledger.mark_failed(claimed, token, str(e))
+        logger.error("%s: could not make its files: %s", job.channel, e)
+        return outcome(ledger, job)
     try:
         receipt = _guarded(ledger, transport, lambda: transport.deliver(rendition, attempt))
     except QuotaExhausted as e:

@@ -36,6 +36,7 @@ from pressroom.errors import Problem
 from pressroom.model import Registry, Release
 
 from channels import markup
+from channels.base import DRAWING_SUFFIX
 
 KIND_LABELS = {"number": "数字", "percent": "百分比", "money": "金额", "date": "日期", "time": "时间",
                "name": "人名或机构名", "quote": "引语", "link": "链接", "cell": "表格单元格", "image": "图片",
@@ -341,6 +342,8 @@ def read_back(rendition) -> Readback:
     for name, data in sorted(rendition.files.items()):
         low = name.lower()
         base = name.rsplit("/", 1)[-1]
+        if low.endswith(DRAWING_SUFFIX):
+            continue  # drawing instructions: their words are the rendition's plan's whole texts (the video)
         if low.endswith((".png", ".jpg", ".jpeg", ".gif")):
             rb.images.append(base)
             rb.image_hashes.add(hashlib.sha256(data).hexdigest())

@@ -66,8 +66,9 @@ KNOWN_FIELDS = {
     "id", "title", "kicker", "subtitle", "wechat_title", "kind", "department", "speakers", "experts",
     "publish_at", "channels", "digest", "keywords", "key_figures", "venue", "cover", "important",
     "interprets", "document_number", "issuer", "event_at", "follow_up_of", "copy_allow", "press_conference",
-    "tv_summary",
+    "tv_summary", "video_points",
 }
+VIDEO_POINTS = (2, 4)  # the micro-video shows two to four points (docs/outlets.md#micro-video)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,6 +319,7 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
     _check_placeholders(text, c)
     copy_allow = _list_field(fm, "copy_allow", "应为规则 id 列表",
                              "请写成 [规则id1, 规则id2]（见 content/sensitive.yaml）", c)
+    video_points = _video_points(fm, c)
     images, cover = _images(folder, body, fm, c)
     tv_summary = _tv_summary(fm, sections, c)
     release = None
@@ -328,6 +330,7 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
             publish_at=publish_at_, event_at=event_at, channels=channels, keywords=keywords,
             key_figures=key_figures, important=important, press_conference=press_conference, lead=lead,
             sections=sections, copy_allow=copy_allow, images=images, cover=cover, tv_summary=tv_summary,
+            video_points=video_points,
             content_hash=_content_hash(raw, images, cover), source=str(folder),
         )
     if c.problems:
@@ -540,6 +543,22 @@ def _list_field(fm: dict, key: str, message: str, fix: str, c: _Collector) -> tu
         c.add(key, message, fix)
         return ()
     return tuple(values)
+
+
+def _video_points(fm: dict, c: _Collector) -> tuple[str, ...]:
+    """The editor's points for the micro-video (optional): two to four short sentences of the release."""
+    raw = fm.get("video_points")
+    if raw is None:
+        return ()
+    points = _str_list(raw)
+    lo, hi = VIDEO_POINTS
+    if points is None or not all(p.strip() for p in points):
+        c.add("video_points", "应为要点列表（每项一句话）", "请写成 [要点一, 要点二]，每项不为空")
+        return ()
+    if not lo <= len(points) <= hi:
+        c.add("video_points", f"共 {len(points)} 项，微视频展示 {lo}～{hi} 个要点", f"请保留 {lo}～{hi} 项")
+        return ()
+    return tuple(p.strip() for p in points)
 
 
 def _key_figures(fm: dict, c: _Collector) -> tuple[KeyFigure, ...]:

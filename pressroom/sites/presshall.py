@@ -55,8 +55,9 @@ from urllib.parse import quote
 
 from feedgen.feed import FeedGenerator
 
+import channels
 from channels import govsite
-from channels.base import Published, RenderContext, display_date, display_time, template_env
+from channels.base import Published, RenderContext, display_date, display_time, template_env, video_files
 from channels.portal import body_html, image_resolver, people, text
 
 from pressroom.sites.coverage import Media
@@ -154,8 +155,10 @@ class PictureItem:
 class Site:
     def __init__(self, releases: Iterable[Release], published: Mapping[str, datetime], registry: Registry,
                  settings: Settings, media: Mapping[str, Media], now: datetime,
-                 infographics: Mapping[str, Path], notes: Mapping[str, str]):
+                 infographics: Mapping[str, Path], notes: Mapping[str, str],
+                 videos: Mapping[str, Path] | None = None):
         self.settings = settings
+        self.videos = videos or {}  # release id -> its micro-video (the video channel's MP4 in the outbox)
         self.tz = settings.tz
         self.registry = registry
         self.media = media
@@ -218,6 +221,10 @@ class Site:
             self.sig_cache[r.id] = s
         return s
 
+    def _video_sig(self, rid: str):
+        p = self.videos.get(rid)
+        return p and (p.stat().st_size, p.stat().st_mtime_ns)
+
     def _infographic_sig(self, rid: str):
         p = self.infographics.get(rid)
         if p is None:
@@ -237,7 +244,7 @@ class Site:
         keys = {self.primary(r), "releases"}
         if r.press_conference:
             keys.add("notices")
-        if m and m.videos:
+        if (m and m.videos) or r.id in self.videos:
             keys.add("videos")
         if m and m.coverage:
             keys.add("coverage")
@@ -267,7 +274,7 @@ class Site:
                       key=lambda row: self.order(row[0] or row[1][0]))
         return {
             "notices": [r for r in oldest if r.press_conference],
-            "videos": [r for r in oldest if (m := self.media.get(r.id)) and m.videos],
+            "videos": [r for r in oldest if ((m := self.media.get(r.id)) and m.videos) or r.id in self.videos],
             "policies": rows,
             "images": [p for r in oldest for p in self.pictures_of(r)],
             "coverage": coverage,
@@ -284,7 +291,8 @@ class Site:
         if section == "images":
             return _sha(item.href, item.label, self.sig(item.release))
         if section == "videos":
-            return _sha(self.sig(item), [(v.title, v.url, v.duration) for v in self.media[item.id].videos])
+            return _sha(self.sig(item), [(v.title, v.url, v.duration) for v in self.media[item.id].videos]
+                        if item.id in self.media else [], self._video_sig(item.id))
         return self.sig(item)
 
     def release_key(self, r: Release) -> str:
@@ -292,7 +300,8 @@ class Site:
         m = self.media.get(r.id)
         media = m and ([(c.outlet, c.title, c.url, c.date.isoformat()) for c in m.coverage],
                        [(v.title, v.url, v.duration) for v in m.videos], m.live)
-        return _sha(self.template_sig, self.sig(r), related, media, self.memberships(r), self.notes.get(r.id))
+        return _sha(self.template_sig, self.sig(r), related, media, self.memberships(r), self.notes.get(r.id),
+                    self._video_sig(r.id))
 
     def related(self, r: Release) -> list[Release]:
         out = list(self.interps.get(r.id, []))
@@ -429,8 +438,18 @@ def _coverage(site: Site, cr, root: str) -> dict:
             "iso": c.date.isoformat(), "release": _item(site, r, root)}
 
 
+def _videos_summary(site: Site, r: Release) -> str:
+    m = site.media.get(r.id)
+    parts = (["视频实录：" + "、".join(v.title for v in m.videos)] if m and m.videos else [])
+    return "；".join(parts + (["微视频"] if r.id in site.videos else []))
+
+
 def _video_item(site: Site, r: Release, root: str) -> dict:
-    return _conference(site, r, root) | {"videos": list(site.media[r.id].videos)}
+    """A release's conference recordings (视频实录) and, apart from them, its micro-video (微视频), played
+    from the portal's video folder (the press hall sits in the portal's folder)."""
+    m = site.media.get(r.id)
+    micro = video_files(r.id).embed(f"{root}../") if r.id in site.videos else None
+    return _conference(site, r, root) | {"videos": list(m.videos) if m else [], "micro": micro}
 
 
 def _section_item(site: Site, section: str, item, root: str) -> dict:
@@ -646,8 +665,7 @@ def feeds(site: Site) -> dict[str, bytes]:
                         "date": datetime(c.date.year, c.date.month, c.date.day, tzinfo=site.tz), "author": c.outlet,
                         "summary": f"相关发布：{text(r.title)}"} for c, r in items]
         elif section == "videos":
-            entries = [_release_entry(site, r, "视频实录：" + "、".join(v.title for v in site.media[r.id].videos))
-                       for r in items]
+            entries = [_release_entry(site, r, _videos_summary(site, r)) for r in items]
         elif section == "notices":
             entries = [_release_entry(site, r, f"{display_time(site.when(r))}，{text(r.venue)}") for r in items]
             for r in site.upcoming:  # announced conferences, without their embargoed content
@@ -733,17 +751,19 @@ _BUILDING = threading.Lock()  # the globals above belong to one build at a time 
 def build_site(releases: Iterable[Release], published: Mapping[str, datetime], registry: Registry,
                settings: Settings, out_dir: Path, *, media: Mapping[str, Media] | None = None,
                now: datetime | None = None, infographics: Mapping[str, Path] | None = None,
-               notes: Mapping[str, str] | None = None, full: bool = False, workers: int | None = None) -> BuildResult:
+               notes: Mapping[str, str] | None = None, full: bool = False, workers: int | None = None,
+               videos: Mapping[str, Path] | None = None) -> BuildResult:
     """Build (or update) the press-hall site in ``out_dir``. ``published`` decides what is on the site;
     ``full`` ignores the manifest (every page rendered, still written only when its bytes differ); ``notes``
     are the 更正说明 of corrected releases (``pressroom.delivery.corrections.correction_notes``).
     Two processes building the same folder must hold a lock around this (``pressroom.files.locked``)."""
     with _BUILDING:
         return _build(releases, published, registry, settings, Path(out_dir), media, now, infographics, notes or {},
-                      full, workers)
+                      full, workers, videos)
 
 
-def _build(releases, published, registry, settings, out, media, now, infographics, notes, full, workers) -> BuildResult:
+def _build(releases, published, registry, settings, out, media, now, infographics, notes, full, workers,
+           videos=None) -> BuildResult:
     global _DURABLE_EACH, _CURRENT_ENV
     clock = time.perf_counter  # timings for the benchmark; never in the output
     timings, t0 = {}, clock()
@@ -752,7 +772,7 @@ def _build(releases, published, registry, settings, out, media, now, infographic
         timings[name] = clock() - t0 - sum(timings.values())
 
     now = now or datetime.now(settings.tz)
-    site = Site(releases, published, registry, settings, media or {}, now, infographics or {}, notes)
+    site = Site(releases, published, registry, settings, media or {}, now, infographics or {}, notes, videos)
     _CURRENT_ENV = _env_for(site.templates)
     old = _load_manifest(out, full)
     keyed = _keyed_pages(site)
@@ -895,6 +915,16 @@ def site_dir(settings: Settings) -> Path:
     return settings.outbox_dir / "portal" / SUBDIR
 
 
+def videos_in_outbox(settings: Settings, ids: Iterable[str]) -> dict[str, Path]:
+    """The micro-videos delivered to the outbox (``portal/video/<id>/<id>.mp4``; a withdrawn one is gone)."""
+    out = {}
+    for rid in ids:
+        p = settings.outbox_dir / channels.get("video").outbox.format(channel="video", release=rid) / video_files(rid).mp4
+        if p.is_file():
+            out[rid] = p
+    return out
+
+
 def infographics_in_outbox(settings: Settings, ids: Iterable[str]) -> dict[str, Path]:
     """The infographic channel's PNGs already in the outbox (``assets/<id>/infographic.png``)."""
     out = {}
@@ -924,7 +954,8 @@ def refresh(settings: Settings, catalog, ledger, now: datetime | None = None, fu
         published = published_times(rows)
         result = build_site(catalog.releases.values(), published, catalog.registry, settings, out, media=media,
                             now=now, infographics=infographics_in_outbox(settings, published),
-                            notes=correction_notes(rows, RenderContext(settings)), full=full)
+                            notes=correction_notes(rows, RenderContext(settings)), full=full,
+                            videos=videos_in_outbox(settings, published))
         if check:
             result.check = linkcheck.check_site(out, check_coverage=False)
         if result.check is not None and not result.check.ok:

@@ -59,10 +59,12 @@ class OutboxTransport(Transport, HealthChecked):
 
     def deliver(self, rendition, attempt: Attempt) -> Receipt:
         folder = self.folder(rendition.release_id)
-        files = delivered_files(rendition, attempt, self.settings)
+        # The approved files with their 发布时间 slot filled, and what is made only at delivery (the video's MP4).
+        files = {**delivered_files(rendition, attempt, self.settings), **rendition.derived}
         for name, data in sorted(files.items()):
             write_atomic(folder / name, data)
         crashpoint("outbox.after_files")
+        self._remove_stale(rendition, files)
         main = self._main_file(rendition)
         # content_hash is the approved rendition's; sha256 are of the files as written (slot filled).
         receipt = {"release_id": rendition.release_id, "channel": self.channel, "version": rendition.version,
@@ -71,6 +73,22 @@ class OutboxTransport(Transport, HealthChecked):
                    "sha256": {n: hashlib.sha256(d).hexdigest() for n, d in sorted(files.items())}}
         write_atomic(self._receipt_path(rendition), json.dumps(receipt, ensure_ascii=False, indent=2).encode())
         return Receipt(external_id=str(main.relative_to(self.root)), url=rendition.url or main.as_uri())
+
+    def _remove_stale(self, rendition, files) -> None:
+        """Files this channel delivered last time for the release that the new rendition no longer has
+        (a withdrawn video's MP4): gone, so what is withdrawn is not left lying in the public folder. Only a
+        release's own folder, only names from the channel's own receipt."""
+        if "{release}" not in self.layout:
+            return
+        try:
+            earlier = json.loads(self._receipt_path(rendition).read_text(encoding="utf-8")).get("files", [])
+        except (OSError, ValueError, AttributeError):
+            return
+        folder = self.folder(rendition.release_id).resolve()
+        for name in set(earlier) - set(files):
+            path = (folder / name).resolve()
+            if path.is_relative_to(folder) and path.is_file():
+                path.unlink()
 
     def lookup(self, rendition, attempt: Attempt) -> LookupAnswer:
         """The receipt written last: there (this version), absent, or unreadable (files are rewritten
