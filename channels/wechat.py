@@ -217,7 +217,8 @@ def _event_note(release: Release, ctx: RenderContext) -> str:
     for at, _, ref in items:
         when = f"{display_time(at)}　" if at else ""
         if ref is None:
-            lines.append(_p("box-p", f"{when}{_escape(text(release.title))}（本文）"))
+            # No time for this article: it is not known before it goes out, and WeChat shows its own.
+            lines.append(_p("box-p", f"{_escape(text(release.title))}（本文）"))
         else:
             lines.append(_p("box-p", f"{when}{_escape(text(ref.title))}<br>"
                                      f'<span style="{STYLE["small"]}">{_escape(ref.url)}</span>'))
