@@ -223,3 +223,19 @@ def test_an_edit_after_publishing_is_not_published_again_silently(workspace):
     state = run()
     assert state.is_failed() and "pressroom correct" in state.message
     assert len(doubles.items("weibo")) == 1
+
+
+def test_the_micro_video_goes_out_after_every_other_channel(workspace, monkeypatch):
+    monkeypatch.delenv("PRESSROOM_VIDEO", raising=False)  # on, as installed (tests/conftest.py turns it off)
+    state = run()
+    assert state.is_completed(), state.message
+    rows = workspace.ledger().latest(SAMPLE)
+    assert rows["video"].state == "published", rows["video"].last_error
+    others = [d.published_at for ch, d in rows.items() if ch != "video"]
+    assert rows["video"].published_at >= max(others)  # the encoding never held the others back
+    folder = workspace.outbox / "portal" / "video" / SAMPLE
+    assert (folder / f"{SAMPLE}.mp4").stat().st_size > 100_000 and (folder / "poster.jpg").is_file()
+    page = (workspace.outbox / "portal" / f"{SAMPLE}.html").read_text(encoding="utf-8")
+    assert f'src="video/{SAMPLE}/{SAMPLE}.mp4"' in page
+    hall = (workspace.outbox / "portal" / "presshall" / "videos" / "index.html").read_text(encoding="utf-8")
+    assert f"video/{SAMPLE}/{SAMPLE}.mp4" in hall
