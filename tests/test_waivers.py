@@ -225,3 +225,17 @@ def _person(name):
     from tests.reviewers import person
 
     return person(name)
+
+
+def test_the_approval_page_lists_the_warning_about_raw_html(board):
+    from pressroom.delivery import waivers
+    from pressroom.sites.preview import build_preview
+
+    md = board / "content" / "releases" / SAMPLE / "release.md"
+    text = md.read_text(encoding="utf-8").replace("\n## ", '\n<iframe src="https://v.example.gov.cn/1"></iframe>\n\n## ', 1)
+    md.write_text(text, encoding="utf-8")
+    f = _finding()
+    waivers.waive(_settings(), _ledger(), SAMPLE, f.id, REASON, "王审稿", code("王审稿"))
+    catalog = waivers.validate(_settings(), only=SAMPLE)
+    html = build_preview(catalog.find(SAMPLE), catalog, board / "approval", _ledger()).read_text(encoding="utf-8")
+    assert "原稿：导语含有 HTML 标签 &lt;iframe&gt;，发布时会被删除，嵌入的内容“https://v.example.gov.cn/1”不会发布" in html
