@@ -64,6 +64,7 @@ def board(tmp_path, monkeypatch):
     text = (ROOT / "pressroom.toml").read_text(encoding="utf-8")
     text = re.sub(r'(?m)^ledger = .*$', f'ledger = "sqlite:///{tmp_path}/ledger.db"', text)
     text = text.replace('h5 = "outbox"\n', 'h5 = "outbox"\nnoticeboard = "outbox"\n', 1)
+    text = re.sub(r'(?m)^levels = .*$', "levels = []", text)  # no sign-offs: this is about the audit
     (tmp_path / "pressroom.toml").write_text(text, encoding="utf-8")
     monkeypatch.setenv("PRESSROOM_CONFIG", str(tmp_path / "pressroom.toml"))
     yield tmp_path
@@ -200,3 +201,41 @@ def test_the_approval_page_shows_the_audit_and_the_waiver(board, browser):  # no
         assert "保真核对" in p.locator(f"#fidelity-{SAMPLE}").inner_text()
     finally:
         context.close()
+
+
+def test_publishing_is_refused_until_the_finding_is_waived_then_goes_out(board, prefect_server):
+    from flows.publish import publish_release
+    from pressroom.delivery import waivers
+
+    state = publish_release(SAMPLE, now=True, return_state=True, **_person("王审稿"))
+    assert state.is_failed() and "12319" in state.message
+    assert not (board / "outbox").exists() or not any((board / "outbox").rglob(f"{SAMPLE}*"))
+    f = _finding()
+    waivers.waive(_settings(), _ledger(), SAMPLE, f.id, REASON, "钱编辑", code("钱编辑"))
+    state = publish_release(SAMPLE, now=True, return_state=True, **_person("王审稿"))
+    assert state.is_completed(), state.message
+    rows = _ledger().latest(SAMPLE)
+    assert rows["noticeboard"].state == "published"
+    assert rows["noticeboard"].steps["audit"]["added"] == ["12319"]  # what was checked stays with the row
+    notice = next((board / "outbox" / "noticeboard").rglob(f"{SAMPLE}.txt")).read_text(encoding="utf-8")
+    assert "市民服务热线：12319" in notice
+
+
+def _person(name):
+    from tests.reviewers import person
+
+    return person(name)
+
+
+def test_the_approval_page_lists_the_warning_about_raw_html(board):
+    from pressroom.delivery import waivers
+    from pressroom.sites.preview import build_preview
+
+    md = board / "content" / "releases" / SAMPLE / "release.md"
+    text = md.read_text(encoding="utf-8").replace("\n## ", '\n<iframe src="https://v.example.gov.cn/1"></iframe>\n\n## ', 1)
+    md.write_text(text, encoding="utf-8")
+    f = _finding()
+    waivers.waive(_settings(), _ledger(), SAMPLE, f.id, REASON, "王审稿", code("王审稿"))
+    catalog = waivers.validate(_settings(), only=SAMPLE)
+    html = build_preview(catalog.find(SAMPLE), catalog, board / "approval", _ledger()).read_text(encoding="utf-8")
+    assert "原稿：导语含有 HTML 标签 &lt;iframe&gt;，发布时会被删除，嵌入的内容“https://v.example.gov.cn/1”不会发布" in html

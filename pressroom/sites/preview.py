@@ -15,7 +15,7 @@ from pathlib import Path
 from pressroom.delivery import approval
 from pressroom.delivery.ledger import Ledger
 from pressroom.releases import audit
-from pressroom.releases.catalog import Catalog, audit_release, copy_gate
+from pressroom.releases.catalog import Catalog, audit_release, copy_gate, lead_warnings, markup_warnings
 from pressroom.errors import RenditionError
 from pressroom.model import Release
 from pressroom.files import write_atomic
@@ -106,7 +106,8 @@ def _sheet(r: Release, catalog: Catalog, out_dir: Path) -> dict:
             write_atomic(out_dir / r.id / ch / name, data)
         panels.append(_panel(r, ch, label, rendition, out_dir, catalog.settings))
     return {"release": r, "panels": panels, "copy_warnings": copy_warnings,
-            "warnings": [(p["label"], w) for p in panels for w in p["warnings"]]
+            "warnings": [("原稿", w) for w in markup_warnings(r) + lead_warnings(r)]
+                        + [(p["label"], w) for p in panels for w in p["warnings"]]
                         + [(p["label"], "无法生成：" + p["error"]) for p in panels if p.get("error")]}
 
 
