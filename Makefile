@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean serve
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	bash scripts/system-deps.sh --test
 	$(BIN)/python -m pytest -q
+
+# The newsroom on this machine (README "One machine"): Prefect server + UI, the deployments, the automations.
+serve: $(BIN)/.installed
+	$(BIN)/pressroom serve
 
 clean:
 	rm -rf outbox var

@@ -81,12 +81,13 @@ def _tag_run(ids: list[str], kind: str) -> None:
 # Correction
 
 
-@task(cache_policy=NO_CACHE, task_run_name="更正 {channel}（{len_parts} 篇）")
+@task(name="correct", cache_policy=NO_CACHE, task_run_name="correct-{channel}")  # ASCII: the run graph's font
 def correct_unit(channel: str, items: list, settings: Settings, token: str, delete_old: bool, actor: str,
                  len_parts: int = 1) -> list[engine.Outcome]:
     """One channel of the correction, document first. A transient failure retries the unit; what is already
     published is skipped by the ledger."""
     logger = get_run_logger()
+    logger.info("更正 %s（%d 篇）", channels.get(channel).label, len_parts)
     out = []
     for release, rendition in items:
         o = engine.deliver(engine.Job(release.id, channel, release.version), rendition, settings, token, logger)
@@ -338,12 +339,13 @@ def _loaded(settings: Settings, release: str) -> tuple[list[Release], Catalog]:
     return catalog.bundle_of(r), catalog
 
 
-@task(cache_policy=NO_CACHE, task_run_name="撤稿 {channel}（{len_parts} 篇）")
+@task(name="retract", cache_policy=NO_CACHE, task_run_name="retract-{channel}")  # ASCII: the run graph's font
 def retract_unit(channel: str, items: list, settings: Settings, token: str, actor: str,
                  len_parts: int = 1) -> list[engine.Outcome]:
     """Withdraw one channel, document first: delete on the platform when the transport can, else deliver the
     withdrawal notice; then every published row of the release on this channel is ``retracted``."""
     logger = get_run_logger()
+    logger.info("撤稿 %s（%d 篇）", channels.get(channel).label, len_parts)
     ledger = Ledger(settings.ledger_url)
     out = []
     for release_id, version, rendition in items:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Literal
 
 from pressroom import clock, runtime
 
@@ -20,14 +22,15 @@ from prefect.artifacts import (  # noqa: E402
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE  # noqa: E402
-from prefect.flow_runs import FlowPauseTimeout, pause_flow_run  # noqa: E402
+from prefect.flow_runs import FlowPauseTimeout, pause_flow_run, suspend_flow_run  # noqa: E402
 from prefect.futures import as_completed  # noqa: E402
 from prefect.input import RunInput  # noqa: E402
-from prefect.runtime import flow_run  # noqa: E402
+from prefect.runtime import deployment, flow_run  # noqa: E402
 from prefect.states import Failed, State  # noqa: E402
+from pydantic import Field  # noqa: E402
 
 import channels  # noqa: E402
-from pressroom.delivery import approval, reviewers, waivers  # noqa: E402
+from pressroom.delivery import approval, automations, reviewers, waivers  # noqa: E402
 from pressroom.releases import audit as fidelity  # noqa: E402
 from pressroom.releases.catalog import Catalog, audit_release, validate  # noqa: E402
 from pressroom.delivery import engine  # noqa: E402
@@ -57,8 +60,6 @@ class Decision(RunInput):
 
 def decision_form(names: list[str]) -> type[Decision]:
     """The form with the reviewer picked from a dropdown of those allowed for the level."""
-    from typing import Literal
-
     from pydantic import Field, create_model
 
     if not names:
@@ -78,15 +79,19 @@ def _run_name() -> str:
         return f"发布: {release}"
 
 
-@task(cache_policy=NO_CACHE, task_run_name="渲染 {channel}")
+# Task names are ASCII (the run graph's canvas font has no CJK glyphs); the Chinese labels are in the
+# tables and the log lines.
+@task(name="render", cache_policy=NO_CACHE, task_run_name="render-{channel}")
 def render_channel(channel: str, release: Release, ctx) -> channels.Rendition:
+    get_run_logger().info("渲染 %s：%s", channels.get(channel).label, release.title)
     return channels.render(channel, release, ctx)
 
 
-@task(cache_policy=NO_CACHE, task_run_name="更新门户栏目首页与订阅源")
+@task(name="refresh-portal", cache_policy=NO_CACHE, task_run_name="refresh-portal")
 def refresh_portal(settings: Settings, catalog: Catalog) -> None:
     from pressroom.sites.site import refresh_portal_column
 
+    get_run_logger().info("更新门户栏目首页、订阅源与新闻发布厅")
     refresh_portal_column(settings, catalog, Ledger(settings.ledger_url))
 
 
@@ -108,9 +113,37 @@ def channel_table(ledger: Ledger, release: Release, chosen: list[str]) -> list[d
     return rows
 
 
-def _table_artifact(ledger: Ledger, release: Release, chosen: list[str], stage: str) -> None:
-    create_table_artifact(key=f"channels-{release.id}", table=channel_table(ledger, release, chosen),
-                          description=f"**{release.title}**（{release.kind_label}，版本 {release.version}）— {stage}")
+def _table_artifact(ledger: Ledger, pub: "Publication", release: Release, stage: str) -> None:
+    """The release's one channel table on the run page, created once and then kept current; the stage
+    ("3/7 个渠道已完成") leads its short description so the card shows it."""
+    from prefect.artifacts import TableArtifact
+
+    table = channel_table(ledger, release, pub.chosen[release.id])
+    key, description = f"channels-{release.id}", f"**{stage}** · {release.title}（版本 {release.version}）"
+    pub.tables[release.id] = kept_artifact(
+        key, TableArtifact(table=table).format(), description,
+        lambda: create_table_artifact(key=key, table=table, description=description), pub.tables.get(release.id))
+
+
+def kept_artifact(key: str, data: str, description: str, create, known=None):
+    """One artifact per key on a run's page, kept current: the run's own artifact of that key (``known``, or
+    looked up: a suspended run starts again from the top) is updated, else ``create()`` makes it. Its id."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import ArtifactUpdate
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    run_id = flow_run.get_id()
+    if not run_id:
+        return create()
+    with get_client(sync_client=True) as client:
+        if known is None:
+            found = client.read_artifacts(artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])), limit=1)
+            known = found[0].id if found else None
+        if known is None:
+            return create()
+        client.update_artifact(known, ArtifactUpdate(data=data, description=description))
+        return known
 
 
 def _preview_artifact(rendition, channel: channels.Channel) -> None:
@@ -126,9 +159,9 @@ def _preview_artifact(rendition, channel: channels.Channel) -> None:
         buf = io.BytesIO()
         im.save(buf, "JPEG", quality=80)
     data = base64.b64encode(buf.getvalue()).decode()
-    create_markdown_artifact(key=f"{channel.name}-{rendition.release_id}",
-                             markdown=f"![{channel.label}](data:image/jpeg;base64,{data})",
-                             description=f"{channel.label}预览")
+    key, markdown = f"{channel.name}-{rendition.release_id}", f"![{channel.label}](data:image/jpeg;base64,{data})"
+    kept_artifact(key, markdown, f"{channel.label}预览",
+                  lambda: create_markdown_artifact(key=key, markdown=markdown, description=f"{channel.label}预览"))
 
 
 def checked_bundle(catalog: Catalog, release: str, undone: str, logger) -> list[Release] | State:
@@ -144,9 +177,27 @@ def checked_bundle(catalog: Catalog, release: str, undone: str, logger) -> list[
         return Failed(message=f"找不到稿件“{release}”")
 
 
+def _configured_channels() -> tuple[str, ...]:
+    """The channels this installation publishes to, for the deployment form's multi-select."""
+    try:
+        return channels.configured(load_settings())
+    except Exception:  # a broken pressroom.toml is reported by the run itself; the form offers every outlet
+        return channels.names()
+
+
+ChannelName = Literal[_configured_channels()]  # type: ignore[valid-type]
+
+
 @flow(name="publish-release", flow_run_name=_run_name, log_prints=False)
-def publish_release(release: str, channels_only: list[str] | None = None, now: bool = False,
-                    reviewer: str = "", code: str = "", expected_version: str = "") -> dict:
+def publish_release(
+        release: str = Field(..., description="稿件 id（content/releases/ 下的文件夹名，如 water-price-rumor）；"
+                                              "政策文件或其解读：两篇同步发布"),
+        channels_only: list[ChannelName] = Field([], description="只发这些渠道；不选则发往稿件的全部渠道"),
+        now: bool = Field(False, description="⚠ 立即发布：不等发布时间，马上发往各渠道。须同时填写审核人和动态口令，"
+                                             "并记入台账；不勾选则到发布时间才发布"),
+        reviewer: str = Field("", description="立即发布或突发事件先发后审时的确认人（content/reviewers.yaml 中已登记的审核人）"),
+        code: str = Field("", description="确认人手机身份验证器上的 6 位动态口令（只能用一次）"),
+        expected_version: str = Field("", description="排期时的版本（由 pressroom schedule 填写，可留空）")) -> dict:
     """Publish one release to its channels (``channels_only`` narrows them). ``now`` overrides the embargo,
     and an emergency that needs sign-offs goes out ahead of them: both only with a registered ``reviewer``'s
     one-time ``code``, and the ledger names them. Otherwise a release publishes only once its sign-offs are
@@ -197,13 +248,14 @@ def _chosen_channels(r: Release, ledger: Ledger, channels_only, notes: dict) -> 
     return chosen
 
 
-@task(cache_policy=NO_CACHE, task_run_name="发布 {channel}（{len_parts} 篇）")
+@task(name="deliver", cache_policy=NO_CACHE, task_run_name="deliver-{channel}")
 def deliver_unit(channel: str, items: list, settings: Settings, token: str, override_embargo: bool,
                  len_parts: int = 1, at: datetime | None = None) -> list[engine.Outcome]:
     """Deliver one channel of a bundle as a unit, document first. A transient failure of either half
     retries the unit; a half already published is skipped by the ledger, so nothing goes out twice.
     ``at``: the moment the run delivers, the 发布时间 every channel of the run shows (to the minute)."""
     logger = get_run_logger()
+    logger.info("发布 %s（%d 篇）", channels.get(channel).label, len_parts)
     return [engine.deliver(engine.Job(release.id, channel, release.version,
                                       None if override_embargo else release.publish_at,
                                       publish_at=release.publish_at, at=at),
@@ -220,6 +272,7 @@ class Publication:
     chosen: dict[str, list[str]]
     notes: dict[tuple[str, str], str]
     renditions: dict[tuple[str, str], channels.Rendition] = field(default_factory=dict)
+    tables: dict[str, object] = field(default_factory=dict)  # release id -> its channel table artifact
 
     @property
     def head(self) -> Release:
@@ -281,7 +334,7 @@ def _render(pub: Publication, catalog: Catalog, ledger: Ledger) -> list[str]:
             pub.renditions[(r.id, ch)] = catalog.renditions[(r.id, ch)]
             ledger.mark_rendered(ledger.get(r.id, ch, r.version), pub.renditions[(r.id, ch)].content_hash)
     for r in pub.parts:
-        _table_artifact(ledger, r, pub.chosen[r.id], "已生成各渠道稿件")
+        _table_artifact(ledger, pub, r, f"0/{len(pub.chosen[r.id])} 个渠道已完成（各渠道稿件已生成）")
         for ch in pub.chosen[r.id]:
             if channels.get(ch).preview and (r.id, ch) in pub.renditions:
                 _preview_artifact(pub.renditions[(r.id, ch)], channels.get(ch))
@@ -302,8 +355,10 @@ def record_audit(pub: Publication, catalog: Catalog, ledger: Ledger) -> None:
             if ch in summary["channels"]:
                 ledger.save_steps(ledger.get(r.id, ch, r.version),
                                   {"audit": {"version": r.version, "facts": summary["facts"], **summary["channels"][ch]}})
-        create_table_artifact(key=f"audit-{r.id}", table=fidelity.table(result, catalog.waived_for(r)),
-                              description=f"{r.title}：各渠道事实核对（{len(result.facts)} 项原稿事实）")
+        key, table = f"audit-{r.id}", fidelity.table(result, catalog.waived_for(r))
+        description = f"事实核对：{len(result.facts)} 项原稿事实 · {r.title}"
+        kept_artifact(key, json.dumps(table, ensure_ascii=False), description,
+                      lambda: create_table_artifact(key=key, table=table, description=description))
 
 
 def _embargo(pub: Publication, ledger: Ledger, now: bool, actor: str, logger) -> bool:
@@ -344,7 +399,7 @@ def _deliver(pub: Publication, settings: Settings, ledger: Ledger, now: bool) ->
             update_progress_artifact(progress, progress=100.0 * done / max(1, len(units)))
             for r in pub.parts:
                 if ch in pub.chosen[r.id]:
-                    _table_artifact(ledger, r, pub.chosen[r.id], f"{done}/{len(units)} 个渠道已完成")
+                    _table_artifact(ledger, pub, r, f"{done}/{len(units)} 个渠道已完成")
 
 
 def _schedule_quota_retries(pub: Publication, ledger: Ledger, logger) -> None:
@@ -376,10 +431,14 @@ def _after_delivery(pub: Publication, catalog: Catalog, ledger: Ledger) -> dict:
     if any(channels.get(ch).column and ledger.get(r.id, ch, r.version).state == PUBLISHED for r, ch in pub.rows()):
         refresh_portal(catalog.settings, catalog)
     outcomes = {(r.id, ch): engine.outcome(ledger, engine.Job(r.id, ch, r.version)) for r, ch in pub.rows()}
+    for r in pub.parts:  # the event an emergency's 5-hour automation expects (pressroom.delivery.automations)
+        if any(o.state == PUBLISHED for (rid, _), o in outcomes.items() if rid == r.id):
+            automations.report_published(r.id, r.title)
     for (rid, ch), o in outcomes.items():
         if o.state == PUBLISHED and o.url.startswith("http"):
             create_link_artifact(key=f"link-{rid}-{ch}", link=o.url,
-                                 link_text=f"{channels.get(ch).label}：{catalog.releases[rid].title}")
+                                 link_text=f"{channels.get(ch).label}：{catalog.releases[rid].title}",
+                                 description=f"已发布：{channels.get(ch).label}")
     return outcomes
 
 
@@ -432,14 +491,15 @@ def approval_gate(parts: list[Release], catalog: Catalog, ledger: Ledger, emerge
         # R4: an emergency does not wait; the sign-offs follow (审核待补签) and are recorded then.
         ledger.log(head.id, "", sig, approval.DEFERRED, actor, "突发事件先发布，审核待补签")
         return None
-    refused = 0
+    refused = _refused_so_far(sig)
     while (level := approval.next_level(ledger, parts, policy)) is not None:
-        decision = _ask(parts, catalog, ledger, level, refused, logger)
-        if isinstance(decision, str):
-            return decision
+        asked = _ask(parts, catalog, ledger, level, refused, logger)
+        if isinstance(asked, str):
+            return asked
+        decision, given_at = asked
         try:
             approval.sign(settings, ledger, parts, decision.approve, decision.reviewer, decision.code,
-                          decision.comment, level=level, run_id=str(flow_run.get_id() or ""))
+                          decision.comment, level=level, run_id=str(flow_run.get_id() or ""), given_at=given_at)
         except reviewers.Refused as e:  # recorded by ``sign``; the form is shown again
             refused += 1
             logger.warning("sign-off refused (%s): %s", level, e)
@@ -466,31 +526,82 @@ def _ask(parts: list[Release], catalog: Catalog, ledger: Ledger, level: str, ref
     policy = approval.policy(settings)
     names = approval.allowed(settings, parts, level)
     page = build_approval_page(parts, catalog, ledger, settings.outbox_dir / "preview" / head.id)
-    create_markdown_artifact(
-        key=f"approval-{head.id}",
-        markdown=(f"## 待审核：{level}\n\n**{head.title}**（{head.kind_label}，内容签名 `{sig}`）\n\n"
+    _approval_artifact(head, level, sig, names, page, refused)
+    logger.info("waiting for approval: %s (signature %s)", level, sig)
+    form = decision_form(names).with_initial_data(description=f"审核“{head.title}”：{level}")
+    key = f"approval-{sig}-{policy.levels.index(level) + 1}-{refused}"  # keys: [a-z0-9-] only
+    try:
+        if deployment.id:
+            # A deployment's run is suspended: no process waits, so the approval survives a restart of
+            # `pressroom serve` or a worker; resuming starts the run again from the top, and this call
+            # then returns the decision given for this key.
+            decision = suspend_flow_run(wait_for_input=form, timeout=policy.timeout_seconds, key=key)
+        else:
+            decision = pause_flow_run(wait_for_input=form, timeout=policy.timeout_seconds, key=key)
+        return decision, _given_at(f"{'suspended' if deployment.id else 'paused'}-{key}")
+    except FlowPauseTimeout as e:  # nobody decided in time
+        ledger.log(head.id, "", sig, "approval-timeout", "", str(e))
+        return f"{head.title}：{level}审核超时（{policy.timeout_seconds // 3600} 小时），未发布到任何渠道"
+
+
+def _approval_artifact(head: Release, level: str, sig: str, names: list[str], page, refused: int) -> None:
+    """The run page's note of what waits for whom, with the approval page's link."""
+    key = f"approval-{head.id}"
+    description = f"等待{level}审核 · {head.title}"
+    markdown = (f"## 待审核：{level}\n\n**{head.title}**（{head.kind_label}，内容签名 `{sig}`）\n\n"
                   f"- 审签页（各渠道的实际样子、审核状态，可打印为发稿审签单）：[{page.name}]({page.as_uri()})\n"
                   f"- 本级可签署：{'、'.join(names) or '（名单中无人可签，请在 content/reviewers.yaml 中登记）'}\n\n"
                   + (f"上一次提交被拒绝（见运行日志），请重新填写。\n\n" if refused else "")
                   + "在本页点击 Resume，选择审核人、填写手机上的动态口令；或运行 "
-                    f"`pressroom approve {head.id} --reviewer 姓名 --code 动态口令`（驳回加 `--reject --comment 理由`）"),
-        description=f"{head.title}：等待{level}审核")
-    logger.info("waiting for approval: %s (signature %s)", level, sig)
-    try:
-        return pause_flow_run(
-            wait_for_input=decision_form(names).with_initial_data(description=f"审核“{head.title}”：{level}"),
-            timeout=policy.timeout_seconds,
-            key=f"approval-{sig}-{policy.levels.index(level) + 1}-{refused}")  # keys: [a-z0-9-] only
-    except FlowPauseTimeout as e:  # nobody decided in time
-        ledger.log(head.id, "", sig, "approval-timeout", "", str(e))
-        return f"{head.title}：{level}审核超时（{policy.timeout_seconds // 3600} 小时），未发布到任何渠道"
+                    f"`pressroom approve {head.id} --reviewer 姓名 --code 动态口令`（驳回加 `--reject --comment 理由`）")
+    kept_artifact(key, markdown, description,
+                  lambda: create_markdown_artifact(key=key, markdown=markdown, description=description))
+
+
+def _given_at(base_key: str) -> datetime | None:
+    """When the server received the decision for this pause: its code is checked against that time, since
+    a resumed run reads it up to a minute later (a code lives 30 s)."""
+    from prefect.client.orchestration import get_client
+    from prefect.input.run_input import keyset_from_base_key
+
+    run_id = flow_run.get_id()
+    if not run_id:
+        return None
+    with get_client(sync_client=True) as client:
+        found = client.filter_flow_run_input(run_id, key_prefix=keyset_from_base_key(base_key)["response"], limit=1,
+                                             exclude_keys=set())
+    return found[0].created if found else None
+
+
+def _refused_so_far(sig: str) -> int:
+    """How many decisions on this content were refused before: 0, unless a suspended run is starting again
+    from the top after a resume. Its earlier approval keys (``approval-<sig>-<level>-<refused>``) say where it
+    was, so a decision already refused is neither asked for again nor counted twice."""
+    if not deployment.id:
+        return 0
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        keys = client.read_flow_run(flow_run.get_id()).empirical_policy.pause_keys or set()
+    seen = [int(k.rsplit("-", 1)[1]) for k in keys if k.startswith(f"approval-{sig}-")]
+    return max(seen, default=0)
+
+
+def _resumed() -> bool:
+    """A suspended run starting again after its approval: not late, however long the sign-off took."""
+    if not deployment.id:
+        return False
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return bool(client.read_flow_run(flow_run.get_id()).empirical_policy.pause_keys)
 
 
 def _note_late_start(head: Release, ledger: Ledger, logger) -> None:
     """A scheduled run that could not start on time (no worker was up) runs as soon as one returns: say
     how late, in the log and the ledger."""
     scheduled = flow_run.scheduled_start_time
-    if scheduled is None:
+    if scheduled is None or _resumed():
         return
     late = (datetime.now(timezone.utc) - scheduled).total_seconds()
     if late > LATE_START.total_seconds():

@@ -192,6 +192,7 @@ class Approval(Table):
     kinds: tuple[str, ...] = ()  # kinds that always need approval
     important: bool = True  # and any release marked important
     timeout_hours: float = 72  # how long a paused run waits (Prefect's default pause is 1 h)
+    remind_hours: float = 4  # a sign-off waiting this long reminds that level's reviewers (`pressroom serve`)
     # Levels whose reviewer must belong to the release's own department (content/reviewers.yaml).
     own_department: tuple[str, ...] = ("部门负责人",)
     # Each reviewer's TOTP secret (RFC 6238): a file only the service account reads (0600), relative to
@@ -218,6 +219,9 @@ class Notify(Table):
     bundle: tuple[str, ...] = ()
     emergency: tuple[str, ...] = ()
     inspection: tuple[str, ...] = ()  # the website watchdog's alerts (a column about to go stale …)
+    # The press office: a publish run that failed or crashed, an emergency with nothing out 5 h after the
+    # event, a sign-off waiting too long (the automations `pressroom serve` creates).
+    press_office: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

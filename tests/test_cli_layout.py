@@ -12,7 +12,7 @@ from tests.test_layers import graph, modules
 
 # The order ``pressroom --help`` lists them in (commands first, then the command groups).
 COMMANDS = ["new", "import", "validate", "list", "preview", "publish", "status", "schedule", "approve", "waive", "history",
-            "report", "inspect", "doctor", "resolve", "correct", "retract"]
+            "serve", "report", "inspect", "doctor", "resolve", "correct", "retract"]
 GROUPS = {"site": ["build", "check"], "coverage": ["add", "video", "live"], "db": ["upgrade", "current"],
           "reviewer": ["enroll", "revoke", "list"]}
 

@@ -5,6 +5,7 @@ publish`` says when to run again, or schedules the retry on the Prefect server w
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -133,6 +134,11 @@ def test_cli_publish_says_when_to_run_again(outlets, prefect_server, wide):
     when = f"{quota_reset().astimezone(outlets.settings.tz):%Y-%m-%d %H:%M}"
     assert f"平台额度已用完，{when} 恢复" in res.output
     assert f"请在 {when} 之后再运行 pressroom publish {SAMPLE}" in res.output
+    from prefect.settings import PREFECT_API_URL
+
+    # With a server (here the test harness's) the run's page in the UI is printed.
+    assert re.search(rf"流程运行：{re.escape(PREFECT_API_URL.value().removesuffix('/api'))}/runs/flow-run/[0-9a-f-]{{36}}",
+                     res.output), res.output
 
 
 def test_cli_publish_schedules_the_retry_at_the_reset_on_a_server(outlets, prefect_server, deployed, wide):

@@ -155,6 +155,25 @@ def test_wrong_replayed_and_other_reviewers_codes_are_refused_and_recorded(desk)
     assert sign("王审稿") == "责任编辑"  # a fresh code works
 
 
+def test_a_code_typed_into_a_form_is_checked_against_when_it_was_typed(desk):
+    """A resumed run reads the form a minute after it was sent: the code is checked against the server's
+    time of receipt, and only for a receipt no longer ago than ten minutes."""
+    import pyotp
+
+    from pressroom.delivery import reviewers
+
+    enroll("王审稿")
+    settings, ledger, _ = _ctx()
+    totp = pyotp.TOTP(secrets()["王审稿"])
+    typed = datetime.now(timezone.utc) - timedelta(seconds=95)
+    old = totp.at(typed)
+    assert "不正确或已过期" in refused(reviewers.verify, settings, ledger, "王审稿", old, "测试")
+    assert reviewers.verify(settings, ledger, "王审稿", old, "测试", given_at=typed) == "王审稿"
+    long_ago = datetime.now(timezone.utc) - timedelta(minutes=11)
+    assert "不正确或已过期" in refused(reviewers.verify, settings, ledger, "王审稿", totp.at(long_ago), "测试",
+                                       given_at=long_ago)
+
+
 def test_five_wrong_codes_lock_the_reviewer_for_five_minutes(desk):
     enroll("王审稿")
     for i in range(4):

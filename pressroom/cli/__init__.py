@@ -7,7 +7,7 @@ by ``pressroom --help`` in the order they are registered, so the imports below a
 from __future__ import annotations
 
 from pressroom.cli.base import app
-from pressroom.cli import releases, publishing, sites, outlets, corrections, db, reviewers  # noqa: F401
+from pressroom.cli import releases, publishing, serve, sites, outlets, corrections, db, reviewers  # noqa: F401
 
 __all__ = ["app", "main"]
 

@@ -141,3 +141,13 @@ def verified(settings, ledger, reviewer: str, code: str, purpose: str, release_i
 
 REVIEWER_HELP = "确认人：已登记的审核人姓名（content/reviewers.yaml）"
 CODE_HELP = "确认人手机上的 6 位动态口令（pressroom reviewer enroll 开通）"
+
+
+def run_link(run_id) -> str:
+    """The run's page in the Prefect UI when a server is used (PREFECT_API_URL), else ""."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+
+    if not PREFECT_API_URL.value() or not run_id:
+        return ""
+    base = PREFECT_UI_URL.value() or PREFECT_API_URL.value().removesuffix("/api")
+    return f"{base.rstrip('/')}/runs/flow-run/{run_id}"

@@ -11,7 +11,8 @@ from rich.console import Group
 from rich.table import Table
 
 from pressroom.cli.base import (
-    CODE_HELP, REVIEWER_HELP, app, console, err, find_release, load_settings, require_signoffs, status_table,
+    CODE_HELP, REVIEWER_HELP, app, console, err, find_release, load_settings, require_signoffs, run_link,
+    status_table,
 )
 
 
@@ -36,6 +37,7 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
     settings = load_settings()
     catalog, r = find_release(settings, release, refused="未通过校验：没有发布到任何渠道。")
     ledger = Ledger(settings.ledger_url)
+    _known_channels(channels or [])
     require_signoffs(settings, catalog, ledger, r)
     if (now or r.kind == "emergency") and not (reviewer and code) and _needs_person(settings, catalog, r, now):
         err.print("[bold red]立即发布（--now）或突发事件先发布后补签，须由已登记的审核人确认：请加 --reviewer 姓名 "
@@ -49,7 +51,7 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
     result: dict = {}
 
     def work():
-        result["state"] = publish_release(r.id, channels_only=channels or None, now=now, reviewer=reviewer,
+        result["state"] = publish_release(r.id, channels_only=list(channels or []), now=now, reviewer=reviewer,
                                           code=code, return_state=True)
 
     thread = threading.Thread(target=work, daemon=True)
@@ -66,12 +68,23 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
     console.print(tables())
     _say_when_quota_is_back(settings, ledger, parts)
     state = result.get("state")
+    if state is not None and (link := run_link(state.state_details.flow_run_id)):
+        console.print(f"流程运行：{link}", highlight=False, soft_wrap=True)
     if state is None or not state.is_completed():
         err.print(f"[bold red]{state.message if state else '发布流程异常结束'}[/]", highlight=False)
         raise typer.Exit(1)
     portal = settings.outbox_dir / "portal" / "index.html"
     if settings.transports.get("portal", "outbox") == "outbox" and portal.exists():
         console.print(f"门户栏目：{portal.as_uri()}")
+
+
+def _known_channels(names: list[str]) -> None:
+    import channels as chans
+
+    unknown = [n for n in names if n not in chans.names()]
+    if unknown:
+        err.print(f"[bold red]没有这些渠道：{'、'.join(unknown)}（渠道：{'、'.join(chans.names())}）[/]", highlight=False)
+        raise typer.Exit(2)
 
 
 def _say_when_quota_is_back(settings, ledger, parts) -> None:
@@ -159,6 +172,7 @@ def schedule(release: Optional[str] = typer.Argument(None, help="稿件 id 或�
         s = sched.schedule(r, catalog)
         console.print(f"已排期：{s.release}（版本 {s.version}）于 "
                       f"{s.scheduled_at.astimezone(settings.tz):%Y-%m-%d %H:%M} 发布，流程运行 {s.name} ({s.id})")
+        console.print(f"界面：{run_link(s.id)}", highlight=False, soft_wrap=True)
     except sched.ScheduleError as e:
         err.print(f"[red]{e}[/]", highlight=False)
         raise typer.Exit(1)

@@ -100,7 +100,7 @@ def allowed(settings: Settings, parts: list[Release], level: str) -> list[str]:
 
 
 def sign(settings: Settings, ledger: Ledger, parts: list[Release], approve: bool, reviewer: str, code: str,
-         comment: str = "", level: str = "", run_id: str = "") -> str:
+         comment: str = "", level: str = "", run_id: str = "", given_at: datetime | None = None) -> str:
     """A verified decision at the next unsigned level (``level``, if given, must be it): the reviewer is
     registered and allowed for the level, has signed no other level of this content, and proves it with their
     one-time code. Returns the level; raises ``reviewers.Refused`` with the rule broken (a wrong code is
@@ -118,7 +118,7 @@ def sign(settings: Settings, ledger: Ledger, parts: list[Release], approve: bool
     reg = reviewers.load_registry(settings.content_dir)
     role = reviewers.check_may_sign(settings, reg, reviewer, current, {r.department.key for r in parts},
                                     signers(ledger, parts))
-    reviewers.verify(settings, ledger, reviewer, code, f"审核 {current}", parts[0].id)
+    reviewers.verify(settings, ledger, reviewer, code, f"审核 {current}", parts[0].id, given_at=given_at)
     record(ledger, parts, current, approve, reviewer, role, comment, run_id)
     if approve and next_level(ledger, parts, p) is None and deferred(ledger, parts):
         ledger.log(parts[0].id, "", signature(parts), COMPLETED, reviewer, "突发事件发布后，各级审核已补签完毕")

@@ -70,6 +70,27 @@ def alert(settings: Settings, ledger: Ledger, key: str, subject: str, lines: lis
     return True
 
 
+def office_notice(settings: Settings, ledger: Ledger, release_id: str, key: str, subject: str, lines: list[str],
+                  extra_to: tuple[str, ...] = ()) -> bool:
+    """A notice to the press office (``[notify] press_office``, and ``extra_to``) about one release or run:
+    a publish run that failed or crashed, an emergency late, a sign-off waiting. Once per ``key``; written to
+    ``outbox/notices/<key>.txt`` and mailed when SMTP is configured; recorded, never raised."""
+    owner = release_id or SITE_ID
+    if any(e["action"] == NOTIFIED and e["detail"].startswith(key) for e in ledger.history(owner)):
+        return False
+    body = "\n".join([subject, "", *lines]) + "\n"
+    write_atomic(settings.outbox_dir / "notices" / f"{key}.txt", body.encode("utf-8"))
+    to = list(dict.fromkeys([*settings.notify.press_office, *extra_to]))
+    detail = f"{key} → {'、'.join(to) or 'outbox/notices'}"
+    if to and transport_settings(settings, "smtp").get("host"):
+        try:
+            _mail(settings, to, subject, body, f"<{key}@pressroom>")
+        except Exception as e:  # noqa: BLE001 — recorded, never raised
+            detail += f"（邮件发送失败：{redact(e)}）"
+    ledger.log(owner, "", "", NOTIFIED, "", detail)
+    return True
+
+
 def _mail(settings: Settings, to: list[str], subject: str, body: str, message_id: str) -> None:
     from pressroom.transports.smtp import SMTPTransport
 

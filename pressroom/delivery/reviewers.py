@@ -51,6 +51,7 @@ class Reviewer:
     name: str
     department: str  # a key of content/departments.yaml
     levels: tuple[str, ...]
+    email: str = ""  # optional: where a reminder of a waiting sign-off is mailed
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,8 @@ def load_registry(content_dir: Path) -> Registry:
         levels = entry.get("levels") or []
         if not entry.get("department") or not isinstance(levels, list) or not levels:
             raise Refused(f"{REGISTRY_FILE}：审核人“{name}”须写明 department 和 levels（可签署的审核级别）")
-        people[str(name)] = Reviewer(str(name), str(entry["department"]), tuple(map(str, levels)))
+        people[str(name)] = Reviewer(str(name), str(entry["department"]), tuple(map(str, levels)),
+                                     str(entry.get("email") or ""))
     delegations = []
     for i, d in enumerate(raw.get("delegations") or [], 1):
         if not isinstance(d, dict) or str(d.get("absent")) not in people or str(d.get("stand_in")) not in people:
@@ -243,8 +245,15 @@ def _refuse(settings: Settings, ledger: Ledger, name: str, why: str, release_id:
     raise Refused(why)
 
 
-def verify(settings: Settings, ledger: Ledger, name: str, code: str, purpose: str, release_id: str = "") -> str:
-    """Check ``name``'s one-time code (once, within ±30 s) and return the name; else record and refuse."""
+GIVEN_AT_LIMIT = timedelta(minutes=10)  # a code checked against when it was given, if no longer ago than this
+
+
+def verify(settings: Settings, ledger: Ledger, name: str, code: str, purpose: str, release_id: str = "",
+           given_at: datetime | None = None) -> str:
+    """Check ``name``'s one-time code (once, within ±30 s of ``given_at``, when the server received it, or of
+    now) and return the name; else record and refuse. A code typed into a run's form is read by the run when it
+    resumes, which can be a minute later; it is checked against the time it was typed, never longer ago than
+    GIVEN_AT_LIMIT."""
     code = (code or "").strip().replace(" ", "")
     until = ledger.locked_until(name)
     if until:
@@ -257,6 +266,8 @@ def verify(settings: Settings, ledger: Ledger, name: str, code: str, purpose: st
     if not CODE.match(code):
         _refuse(settings, ledger, name, "动态口令应为 6 位数字", release_id, purpose)
     totp, now = pyotp.TOTP(secret), datetime.now(timezone.utc)
+    if given_at is not None and timedelta(0) <= now - given_at <= GIVEN_AT_LIMIT:
+        now = given_at
     step = next((totp.timecode(now + timedelta(seconds=30 * k)) for k in (0, -1, 1)
                  if totp.at(now + timedelta(seconds=30 * k)) == code), None)
     if step is None:
