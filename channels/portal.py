@@ -20,7 +20,7 @@ from feedgen.feed import FeedGenerator
 from pressroom.model import Image, Release
 from pressroom.settings import Settings
 
-from channels import govsite, markup
+from channels import govsite, markup, officialdoc
 from channels.corrections import Correction, Withdrawal, page_note, withdrawal, withdrawal_page
 from channels.base import Channel, ReleaseRef, RenderContext, Rendition, display_date, display_time, render_template
 
@@ -129,8 +129,27 @@ def _event_timeline(release: Release, ctx: RenderContext) -> list[dict]:
 def _sections(release: Release, image_src) -> list[dict]:
     # A 不涉及 element is shown (muted), not omitted: readers and inspectors see every element the notice
     # requires was considered, and the reason given.
-    return [{"heading": s.heading, "html": body_html(s.body, image_src), "not_applicable": s.not_applicable}
-            for s in release.sections]
+    bodies = [b for _, b in officialdoc.signed(release).body[1:]] if release.kind == "policy-document" else \
+        [s.body for s in release.sections]
+    return [{"heading": s.heading, "html": body_html(b, image_src), "not_applicable": s.not_applicable}
+            for s, b in zip(release.sections, bodies)]
+
+
+def document_view(release: Release, documents: Iterable, docx_href: str) -> dict | None:
+    """What a policy document's page adds (templates/portal/_document.html): the information block, the
+    signature and date set right, the .docx download and the 有效性 label with the documents it replaces or
+    that replace it (both linked). ``documents``: the other policy documents it is linked with (anything
+    with ``id``, ``title`` and ``kind``; their pages sit beside this one)."""
+    if release.kind != "policy-document":
+        return None
+    s = officialdoc.signed(release)
+    refs = [r for r in documents if r.kind == "policy-document"]
+    link = lambda r: {"title": text(r.title), "href": f"{r.id}.html"}  # noqa: E731
+    return {"info": officialdoc.information(release),
+            "signers": list(s.signers), "date": officialdoc.written_on(release) if s.signers else "",
+            "docx": docx_href, "status": release.status, "status_label": officialdoc.DOCUMENT_STATUS[release.status],
+            "replaces": [link(r) for r in refs if r.id in release.supersedes],
+            "replaced_by": [link(r) for r in refs if r.id not in release.supersedes]}
 
 
 def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
@@ -161,6 +180,7 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
         timeline=_event_timeline(release, ctx),
         lead=body_html(release.lead, image_src),
         sections=_sections(release, image_src),
+        document=document_view(release, ctx.related.values(), officialdoc.file_name(release.id)),
         note=note,
         **govsite.portal_page(s, title=text(release.title), source=release.department.name,
                               url=ctx.url_for(release.id), column_type=govsite.column_type(release.kind),
@@ -170,6 +190,8 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
 
 def render(release: Release, ctx: RenderContext) -> Rendition:
     files = {f"{release.id}.html": page_html(release, ctx).encode("utf-8")}
+    if release.kind == "policy-document":
+        files[officialdoc.file_name(release.id)] = officialdoc.docx_bytes(release)
     for img in release.images:
         files[asset_name(release.id, img)] = img.data
     warnings = counterpart_warning(release, ctx)

@@ -24,6 +24,9 @@ REQUIRED_SECTIONS = {
     "policy-document": (),
 }
 
+# A policy document's 有效性 (国办发〔2017〕47号: amended, repealed or expired documents are clearly labelled).
+DOCUMENT_STATUS = {"effective": "有效", "superseded": "已失效（已被新文件替代）", "repealed": "已废止", "expired": "已失效"}
+
 NOT_APPLICABLE = "不涉及"
 PLACEHOLDER = "【待填写】"  # what `pressroom new` leaves for the editor; a release still carrying it is not done
 
@@ -113,6 +116,12 @@ class Release:
     event_at: datetime | None = None  # emergency / opinion: when it happened (deadline clocks)
     follow_up_of: str = ""  # emergency update -> id of the first release of the event
     copy_allow: tuple[str, ...] = ()  # 错敏 pattern ids this release may use (e.g. a historical document's old names)
+    # Policy documents only (the information block of a government site's document page):
+    index_number: str = ""  # 索引号; empty: made from the 文号 (channels/officialdoc.py)
+    topic: str = ""  # 主题分类, one of content/topics.yaml
+    written_on: str = ""  # 成文日期 as written (2017年9月1日); empty: the date closing the body
+    status: str = "effective"  # 有效性, a key of DOCUMENT_STATUS
+    supersedes: tuple[str, ...] = ()  # ids of the earlier documents this one replaces
 
     @property
     def kind_label(self) -> str:
@@ -134,6 +143,7 @@ class Registry:
     departments: dict[str, Department]
     speakers: dict[str, Speaker]  # by name; names are unique across the registry
     liaisons: dict[str, Liaison]  # by department key
+    topics: tuple[str, ...] = ()  # 主题分类 a policy document may name (content/topics.yaml)
 
     def speakers_of(self, department: str) -> list[Speaker]:
         return [s for s in self.speakers.values() if s.department == department]
