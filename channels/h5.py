@@ -2,7 +2,8 @@
 
 Everything is inside the file: CSS inline, the infographic and body images as ``data:`` URIs, no script
 (sections fold with ``<details>``), no web font, no outside resource; the only outward links are to the
-portal page and the policy bundle's other half. Drawn for a 375 CSS px phone (750 px design width).
+portal page, the policy bundle's other half, an event's other releases (and the press hall's page listing them)
+and an emergency's hotlines (``tel:``). Drawn for a 375 CSS px phone (750 px design width).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from channels import infographic
 from channels.corrections import Correction, Withdrawal, page_note, withdrawal, withdrawal_page
 from channels.base import Channel, RenderContext, Rendition, display_time, render_template
 from channels.portal import (
-    body_html, counterpart_link, counterpart_warning, image_resolver, people, text,
+    body_html, counterpart_link, counterpart_warning, emergency_view, event_timeline, image_resolver, people, text,
 )
 
 CHANNEL = Channel(name="h5", label="H5 页面", short="H5", outbox="assets/{release}", phone=True,
@@ -68,6 +69,8 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
         sections=sections,
         portal_url=ctx.url_for(release.id),
         counterpart=({"label": link[0], "title": link[1].title, "href": link[1].url} if link else None),
+        emergency=emergency_view(release, ctx),
+        timeline=[dict(i, href=ctx.url_for(i["id"])) if not i["current"] else i for i in event_timeline(release, ctx)],
         note=note,
     )
 

@@ -107,12 +107,12 @@ def _local(settings: Settings, dt: datetime) -> datetime:
     return dt.astimezone(settings.tz)
 
 
-def _event_timeline(release: Release, ctx: RenderContext) -> list[dict]:
+def event_timeline(release: Release, ctx: RenderContext) -> list[dict]:
     """An event's releases in publishing order, this one included (marked, not linked)."""
     if release.kind not in ("emergency", "opinion"):
         return []
     refs = [r for r in ctx.related.values() if r.kind == release.kind]
-    if not refs:
+    if not refs and release.kind != "emergency":
         return []
     tz = ctx.settings.tz
     items = [{"id": r.id, "title": r.title, "href": f"{r.id}.html", "current": False,
@@ -124,6 +124,17 @@ def _event_timeline(release: Release, ctx: RenderContext) -> list[dict]:
     for i in items:
         i["time"] = display_time(i["at"]) if i["at"] else ""
     return items
+
+
+def emergency_view(release: Release, ctx: RenderContext) -> dict | None:
+    """An emergency's advice and hotlines (templates/portal/_emergency.html), and the press hall's page of the
+    event's first release, which lists every follow-up however late it comes."""
+    if release.kind != "emergency":
+        return None
+    first = release.follow_up_of or release.id
+    return {"safety": [text(x) for x in release.safety],
+            "hotlines": [{"name": text(h.name), "number": h.number} for h in release.hotlines],
+            "all_href": f"{govsite.press_hall_base(ctx.settings)}releases/{first}.html"}
 
 
 def _sections(release: Release, image_src) -> list[dict]:
@@ -177,10 +188,11 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
         event_time=display_time(release.event_at.astimezone(s.tz)) if release.event_at else "",
         people=people(release),
         counterpart=({"label": link[0], "title": link[1].title, "href": f"{link[1].id}.html"} if link else None),
-        timeline=_event_timeline(release, ctx),
+        timeline=event_timeline(release, ctx),
         lead=body_html(release.lead, image_src),
         sections=_sections(release, image_src),
         document=document_view(release, ctx.related.values(), officialdoc.file_name(release.id)),
+        emergency=emergency_view(release, ctx),
         note=note,
         **govsite.portal_page(s, title=text(release.title), source=release.department.name,
                               url=ctx.url_for(release.id), column_type=govsite.column_type(release.kind),

@@ -56,6 +56,13 @@ class Liaison:
 
 
 @dataclass(frozen=True)
+class Hotline:
+    """A number the public calls in an emergency (110, 119, 12345 …): shown first, as a tel: link."""
+    name: str
+    number: str
+
+
+@dataclass(frozen=True)
 class Expert:
     name: str
     title: str
@@ -116,6 +123,9 @@ class Release:
     event_at: datetime | None = None  # emergency / opinion: when it happened (deadline clocks)
     follow_up_of: str = ""  # emergency update -> id of the first release of the event
     copy_allow: tuple[str, ...] = ()  # 错敏 pattern ids this release may use (e.g. a historical document's old names)
+    # Emergencies only: what the public should do and whom to call, put first on every page.
+    safety: tuple[str, ...] = ()  # 安全提示, one piece of advice each
+    hotlines: tuple[Hotline, ...] = ()
     # Policy documents only (the information block of a government site's document page):
     index_number: str = ""  # 索引号; empty: made from the 文号 (channels/officialdoc.py)
     topic: str = ""  # 主题分类, one of content/topics.yaml

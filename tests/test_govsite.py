@@ -336,3 +336,66 @@ def test_marking_superseded_without_the_old_document_is_refused(samples, setting
     problems = check_links(releases, settings)[new.id]
     assert any(p.field == "supersedes" and "有效性仍为有效" in p.message and "pressroom correct notice-2017-78" in p.fix
                for p in problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# Emergencies: advice and hotlines first
+
+
+@pytest.fixture(scope="module")
+def h5_pages(samples, settings):
+    out = {}
+    for rid in ("rainstorm-2026-11", "rainstorm-2026-11-update-1"):
+        r = samples[rid]
+        out[rid] = channels.render("h5", r, channels.context_for(r, samples, settings)).files[f"{rid}-h5.html"].decode()
+    return out
+
+
+def test_emergency_pages_put_advice_and_tel_hotlines_before_the_text(portal_pages, h5_pages, hall):
+    pages = {"portal": portal_pages["rainstorm-2026-11"], "h5": h5_pages["rainstorm-2026-11"],
+             "hall": (hall / "releases/rainstorm-2026-11.html").read_text("utf-8")}
+    for where, html in pages.items():
+        urgent = html.index('<section class="urgent"')
+        assert urgent < html.index("事件情况") and urgent < html.index("内容摘要" if where != "h5" else "摘要"), where
+        assert urgent < html.index('class="box timeline event"' if where != "hall" else "事件相关发布"), where
+        box = html[urgent:html.index("</section>", urgent)]
+        assert re.findall(r'href="(tel:[^"]+)"', box) == ["tel:110", "tel:119", "tel:12345"], where
+        assert "尽量避开积水路段，不要驾车或步行涉水通过下穿通道" in box
+    h5 = pages["h5"]
+    assert h5.index('<section class="urgent"') < h5.index("<details")  # not folded away
+    assert "<details" not in h5[:h5.index("</section>", h5.index('<section class="urgent"'))]
+
+
+def test_every_follow_up_is_linked_both_ways(portal_pages, h5_pages, hall):
+    first, update = "rainstorm-2026-11", "rainstorm-2026-11-update-1"
+    event_page = "https://www.huainan.gov.cn/xwfb/presshall/releases/rainstorm-2026-11.html"
+    assert f'href="{update}.html"' in portal_pages[first] and f'href="{first}.html"' in portal_pages[update]
+    assert f'href="https://www.huainan.gov.cn/xwfb/{update}.html"' in h5_pages[first]
+    assert f'href="https://www.huainan.gov.cn/xwfb/{first}.html"' in h5_pages[update]
+    # The first page goes out before any follow-up: it also links the press hall's page of the event, rebuilt
+    # with every follow-up, which links them all.
+    for html in (portal_pages[first], portal_pages[update], h5_pages[first], h5_pages[update]):
+        assert f'<a href="{event_page}">查看本事件全部后续发布</a>' in html
+    assert f'href="{update}.html"' in (hall / f"releases/{first}.html").read_text("utf-8")
+
+
+@pytest.mark.parametrize("viewport", ["375", "1280"])
+def test_emergency_advice_is_on_the_first_screen(browser, tmp_path, portal_pages, h5_pages, viewport):
+    vp = {"375": PHONE, "1280": DESKTOP}[viewport]
+    for name, html in (("portal", portal_pages["rainstorm-2026-11"]), ("h5", h5_pages["rainstorm-2026-11"])):
+        path = tmp_path / f"{name}.html"
+        path.write_text(html, "utf-8")
+        check = open_page(browser, path, vp, shot=f"govsite-emergency-{name}-{viewport}")
+        assert not check.overflows
+        context = browser.new_context(viewport=vp)
+        try:
+            page = context.new_page()
+            page.goto(path.resolve().as_uri())
+            box = page.locator(".urgent h2").bounding_box()
+            assert box["y"] + box["height"] < vp["height"], f"{name}: advice below the first screen"
+            hotline = page.locator("a.hotline").first
+            assert hotline.bounding_box()["height"] >= 44  # a finger's target
+            red = page.evaluate("getComputedStyle(document.querySelector('a.hotline')).backgroundColor")
+            assert red == "rgb(198, 40, 40)"
+        finally:
+            context.close()

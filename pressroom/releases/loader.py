@@ -21,8 +21,8 @@ from PIL import Image as PILImage
 from channels import configured as configured_channels
 from pressroom.errors import Problem, ValidationFailed
 from pressroom.model import (
-    DOCUMENT_STATUS, KIND_LABELS, NOT_APPLICABLE, PLACEHOLDER, REQUIRED_SECTIONS, Department, Expert, Image, KeyFigure,
-    Liaison, Registry, Release, Section, Speaker,
+    DOCUMENT_STATUS, KIND_LABELS, NOT_APPLICABLE, PLACEHOLDER, REQUIRED_SECTIONS, Department, Expert, Hotline, Image,
+    KeyFigure, Liaison, Registry, Release, Section, Speaker,
 )
 from pressroom.settings import Settings
 
@@ -51,8 +51,9 @@ KNOWN_FIELDS = {
     "id", "title", "kicker", "subtitle", "wechat_title", "kind", "department", "speakers", "experts",
     "publish_at", "channels", "digest", "keywords", "key_figures", "venue", "cover", "important",
     "interprets", "document_number", "issuer", "event_at", "follow_up_of", "copy_allow", "press_conference",
-    "index_number", "topic", "written_on", "status", "supersedes",
+    "index_number", "topic", "written_on", "status", "supersedes", "safety", "hotlines",
 }
+HOTLINE_NUMBER = re.compile(r"^[0-9][0-9-]{1,19}$")  # 110, 12345, 0554-6671234: what a phone dials
 DOCUMENT_ONLY = ("index_number", "topic", "written_on", "status", "supersedes")
 WRITTEN_ON = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")  # GB/T 9704: Arabic numerals, 2017年9月1日
 
@@ -286,6 +287,7 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
     documents = _document_fields(fm, c)
     _check_document_fields_fit_kind(documents, kind, c)
     documents.update(_document_information(fm, kind, registry, c))
+    documents.update(_emergency_advice(fm, kind, c))
     lead, sections = _sections(body, kind, c)
     _check_placeholders(text, c)
     copy_allow = _list_field(fm, "copy_allow", "应为规则 id 列表",
@@ -513,6 +515,28 @@ def _document_fields(fm: dict, c: _Collector) -> dict[str, Any]:
                               for key in ("interprets", "document_number", "follow_up_of")}
     fields["issuer"] = _list_field(fm, "issuer", "应为发文机关列表", "请写成 [机关1, 机关2]", c)
     return fields
+
+
+def _emergency_advice(fm: dict, kind: str | None, c: _Collector) -> dict[str, Any]:
+    """安全提示 and hotlines (``safety``, ``hotlines``): emergencies only."""
+    if kind != "emergency":
+        for key in ("safety", "hotlines"):
+            if key in fm:
+                c.add(key, "只有突发事件（kind: emergency）才有此项", "请删除该字段或把 kind 改为 emergency")
+        return {}
+    safety = _list_field(fm, "safety", "应为安全提示列表", "请写成 [提示1, 提示2]，每条一句", c)
+    raw = fm.get("hotlines") or []
+    hotlines: list[Hotline] = []
+    if not isinstance(raw, list):
+        raw = [raw]
+    for i, h in enumerate(raw, 1):
+        number = str(h.get("number", "")).strip() if isinstance(h, dict) else ""
+        if not isinstance(h, dict) or not h.get("name") or not HOTLINE_NUMBER.match(number):
+            c.add("hotlines", f"第 {i} 项格式不对（须有 name 和只含数字、连字符的 number）",
+                  '每项写成 {name: 报警求助, number: "110"}')
+            continue
+        hotlines.append(Hotline(str(h["name"]).strip(), number))
+    return {"safety": safety, "hotlines": tuple(hotlines)}
 
 
 def _document_information(fm: dict, kind: str | None, registry: Registry, c: _Collector) -> dict[str, Any]:

@@ -57,7 +57,7 @@ from feedgen.feed import FeedGenerator
 
 from channels import govsite, officialdoc
 from channels.base import RenderContext, display_date, display_time, template_env
-from channels.portal import body_html, document_view, image_resolver, people, text
+from channels.portal import body_html, document_view, emergency_view, image_resolver, people, text
 
 from pressroom.sites.coverage import Media
 from pressroom.model import Registry, Release
@@ -162,8 +162,7 @@ class Site:
         self.notes = notes  # release id -> its 更正说明 (HTML), for corrected releases
         outlet = settings.outlet("press_hall")
         self.name = settings.press_hall_name
-        base = outlet["base_url"] or (settings.outlet("portal")["base_url"].rstrip("/") + f"/{SUBDIR}/")
-        self.base = base if base.endswith("/") else base + "/"
+        self.base = govsite.press_hall_base(settings)
         self.press_office = settings.city.press_office
 
         everything = {r.id: r for r in releases}
@@ -212,7 +211,8 @@ class Site:
                      r.cover and (r.cover.path, r.cover.width, r.cover.height), r.press_conference, r.interprets,
                      r.document_number, r.issuer, r.event_at and r.event_at.isoformat(), r.follow_up_of,
                      len(r.lead), [(x.heading, len(x.body), x.not_applicable) for x in r.sections],
-                     r.index_number, r.topic, r.written_on, r.status, r.supersedes,
+                     r.index_number, r.topic, r.written_on, r.status, r.supersedes, r.safety,
+                     [(h.name, h.number) for h in r.hotlines],
                      self._infographic_sig(r.id))
             self.sig_cache[r.id] = s
         return s
@@ -546,6 +546,7 @@ def render_release(site: Site, r: Release) -> tuple[bytes, dict[str, bytes | Pat
         sections=[{"heading": s.heading, "html": html, "not_applicable": s.not_applicable}
                   for s, html in zip(r.sections, body[1:])],
         document=document,
+        emergency=emergency_view(r, RenderContext(site.settings)),
     )
     return render_template("presshall/release.html", **view).encode("utf-8"), assets
 
