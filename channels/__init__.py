@@ -134,7 +134,7 @@ def ref(release: Release, ctx_or_settings: RenderContext | Settings) -> ReleaseR
 
 def context_for(release: Release, releases: Mapping[str, Release], settings: Settings) -> RenderContext:
     """The render context of one release: which others it links to (document <-> interpretation,
-    event <-> follow-ups). Built from loaded values, so rendering stays pure."""
+    event <-> follow-ups, a document <-> the documents it supersedes). Built from loaded values, so rendering stays pure."""
     base = RenderContext(settings)
     linked: dict[str, ReleaseRef] = {}
     for other in releases.values():
@@ -142,6 +142,7 @@ def context_for(release: Release, releases: Mapping[str, Release], settings: Set
             continue
         if (other.id == release.interprets or other.interprets == release.id
                 or other.id == release.follow_up_of or other.follow_up_of == release.id
-                or (release.follow_up_of and other.follow_up_of == release.follow_up_of)):
+                or (release.follow_up_of and other.follow_up_of == release.follow_up_of)
+                or other.id in release.supersedes or release.id in other.supersedes):
             linked[other.id] = ref(other, base)
     return RenderContext(settings, dict(sorted(linked.items())))

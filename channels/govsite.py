@@ -28,6 +28,12 @@ def column_type(kind: str) -> str:
     return COLUMN_TYPE_OF_KIND.get(kind, NEWS)
 
 
+def press_hall_base(settings: Settings) -> str:
+    """The press hall's public base URL, ending in "/" (default: a folder under the portal column)."""
+    base = settings.outlet("press_hall")["base_url"] or (settings.outlet("portal")["base_url"].rstrip("/") + "/presshall/")
+    return base if base.endswith("/") else base + "/"
+
+
 def site_domain(settings: Settings) -> str:
     return settings.site.domain or urlsplit(settings.outlet("portal")["base_url"]).hostname or ""
 

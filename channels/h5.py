@@ -1,9 +1,10 @@
 """H5 page: one self-contained mobile HTML file (``<id>-h5.html``) for sharing in WeChat and the news app.
 
 Everything is inside the file: CSS inline, the infographic and body images as ``data:`` URIs, no script
-(sections fold with ``<details>``), no web font; the only outward links are to the portal page and the
-policy bundle's other half, and the one outside resource is the micro-video on the portal (when the release
-has one), fetched only when the reader presses play. Drawn for a 375 CSS px phone (750 px design width).
+(sections fold with ``<details>``), no web font; the only outward links are to the portal page, the
+policy bundle's other half, an event's other releases (and the press hall's page listing them) and an
+emergency's hotlines (``tel:``), and the one outside resource is the micro-video on the portal (when the
+release has one), fetched only when the reader presses play. Drawn for a 375 CSS px phone (750 px design width).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from channels import infographic, video
 from channels.corrections import Correction, Withdrawal, page_note, withdrawal, withdrawal_page
 from channels.base import Channel, Published, RenderContext, Rendition, render_template, video_embed
 from channels.portal import (
-    body_html, counterpart_link, counterpart_warning, image_resolver, people, text,
+    body_html, counterpart_link, counterpart_warning, emergency_view, event_timeline, image_resolver, people, text,
 )
 
 CHANNEL = Channel(name="h5", label="H5 页面", short="H5", outbox="assets/{release}", phone=True,
@@ -77,6 +78,8 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
         portal_url=ctx.url_for(release.id),
         counterpart=({"label": link[0], "title": link[1].title, "href": link[1].url} if link else None),
         video=_video(release, ctx),
+        emergency=emergency_view(release, ctx),
+        timeline=[dict(i, href=ctx.url_for(i["id"])) if not i["current"] else i for i in event_timeline(release, ctx)],
         note=note,
     )
 

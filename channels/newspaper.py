@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import docx
-from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
 from pressroom.text import copycheck
@@ -29,6 +27,7 @@ from pressroom.errors import RenditionError
 from pressroom.model import Release
 
 from channels import markup
+from channels.wordfile import east_asian, fixed_zip
 from channels.base import Channel, RenderContext, Rendition, display_time, render_template
 from channels.corrections import Correction, Desk, Withdrawal, desk_correction, desk_withdrawal
 from channels.portal import counterpart_link, counterpart_warning, people, text
@@ -188,23 +187,13 @@ def copy_text(copy: Copy) -> str:
 # .docx
 
 
-def _east_asian(run_or_style, font: str) -> None:
-    """python-docx sets only the Latin font; Chinese text needs w:eastAsia too."""
-    rpr = run_or_style.element.get_or_add_rPr()
-    rfonts = rpr.find(qn("w:rFonts"))
-    if rfonts is None:
-        rfonts = rpr.makeelement(qn("w:rFonts"), {})
-        rpr.append(rfonts)
-    rfonts.set(qn("w:eastAsia"), font)
-
-
 def _para(doc, text_: str, size: float = 12, bold: bool = False, font: str = "宋体", center: bool = False,
           indent: bool = False):
     p = doc.add_paragraph()
     run = p.add_run(text_)
     run.font.size = Pt(size)
     run.bold = bold
-    _east_asian(run, font)
+    east_asian(run, font)
     if center:
         p.alignment = 1
     if indent:
@@ -224,14 +213,14 @@ def _table(doc, table: markup.Table) -> None:
             run = cell.paragraphs[0].add_run(row[j] if j < len(row) else "")
             run.font.size = Pt(10.5)
             run.bold = bool(table.header) and i == 0
-            _east_asian(run, "黑体" if run.bold else "宋体")
+            east_asian(run, "黑体" if run.bold else "宋体")
 
 
 def docx_bytes(copy: Copy, release: Release, published_at: datetime) -> bytes:
     """The copy as a Word file, byte-identical for the same release: document properties carry the
     publishing time (never the clock) and the zip entries carry it too, in local time as zip does."""
     doc = docx.Document()
-    _east_asian(doc.styles["Normal"], "宋体")
+    east_asian(doc.styles["Normal"], "宋体")
     props = doc.core_properties
     props.title = copy.title
     props.subject = f"{'、'.join(copy.papers)}“{copy.column}”"
@@ -260,7 +249,7 @@ def docx_bytes(copy: Copy, release: Release, published_at: datetime) -> bytes:
         heading = sec.heading + ("（不涉及）" if sec.not_applicable else "")
         h = doc.add_heading(level=2)
         run = h.add_run(heading)
-        _east_asian(run, "黑体")
+        east_asian(run, "黑体")
         for block in sec.blocks or sec.paragraphs:
             if isinstance(block, markup.Table):
                 _table(doc, block)
@@ -269,7 +258,7 @@ def docx_bytes(copy: Copy, release: Release, published_at: datetime) -> bytes:
     images = {img.path: img for img in release.images}
     if copy.captions:
         h = doc.add_heading(level=2)
-        _east_asian(h.add_run("图片说明"), "黑体")
+        east_asian(h.add_run("图片说明"), "黑体")
         for cap, img in zip(copy.captions, release.images):
             doc.add_picture(io.BytesIO(images[img.path].data), width=Cm(12))
             _para(doc, f"图{cap.number}　{cap.text}（文件：{cap.file}）", 10.5, font="楷体")
@@ -280,19 +269,6 @@ def docx_bytes(copy: Copy, release: Release, published_at: datetime) -> bytes:
     buf = io.BytesIO()
     doc.save(buf)
     return fixed_zip(buf.getvalue(), published_at.timetuple()[:6])
-
-
-def fixed_zip(data: bytes, date_time: tuple) -> bytes:
-    """Rewrite a zip with every entry's timestamp fixed (zipfile stamps the current time)."""
-    out = io.BytesIO()
-    date_time = max(tuple(date_time), (1980, 1, 1, 0, 0, 0))  # the zip format starts in 1980
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=date_time)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o644 << 16
-            dst.writestr(fixed, src.read(info.filename))
-    return out.getvalue()
 
 
 def byline(copy: Copy) -> list[str]:

@@ -20,7 +20,7 @@ from feedgen.feed import FeedGenerator
 from pressroom.model import Image, Release
 from pressroom.settings import Settings
 
-from channels import govsite, markup
+from channels import govsite, markup, officialdoc
 from channels.corrections import Correction, Withdrawal, page_note, withdrawal, withdrawal_page
 from channels.base import (
     Channel, Published, ReleaseRef, RenderContext, Rendition, display_date, display_time, render_template,
@@ -110,12 +110,12 @@ def _local(settings: Settings, dt: datetime) -> datetime:
     return dt.astimezone(settings.tz)
 
 
-def _event_timeline(release: Release, ctx: RenderContext) -> list[dict]:
+def event_timeline(release: Release, ctx: RenderContext) -> list[dict]:
     """An event's releases in publishing order, this one included (marked, not linked)."""
     if release.kind not in ("emergency", "opinion"):
         return []
     refs = [r for r in ctx.related.values() if r.kind == release.kind]
-    if not refs:
+    if not refs and release.kind != "emergency":
         return []
     tz = ctx.settings.tz
     items = [{"id": r.id, "title": r.title, "href": f"{r.id}.html", "current": False,
@@ -130,11 +130,41 @@ def _event_timeline(release: Release, ctx: RenderContext) -> list[dict]:
     return items
 
 
+def emergency_view(release: Release, ctx: RenderContext) -> dict | None:
+    """An emergency's advice and hotlines (templates/portal/_emergency.html), and the press hall's page of the
+    event's first release, which lists every follow-up however late it comes."""
+    if release.kind != "emergency":
+        return None
+    first = release.follow_up_of or release.id
+    return {"safety": [text(x) for x in release.safety],
+            "hotlines": [{"name": text(h.name), "number": h.number} for h in release.hotlines],
+            "all_href": f"{govsite.press_hall_base(ctx.settings)}releases/{first}.html"}
+
+
 def _sections(release: Release, image_src) -> list[dict]:
     # A 不涉及 element is shown (muted), not omitted: readers and inspectors see every element the notice
     # requires was considered, and the reason given.
-    return [{"heading": s.heading, "html": body_html(s.body, image_src), "not_applicable": s.not_applicable}
-            for s in release.sections]
+    bodies = [b for _, b in officialdoc.signed(release).body[1:]] if release.kind == "policy-document" else \
+        [s.body for s in release.sections]
+    return [{"heading": s.heading, "html": body_html(b, image_src), "not_applicable": s.not_applicable}
+            for s, b in zip(release.sections, bodies)]
+
+
+def document_view(release: Release, documents: Iterable, docx_href: str) -> dict | None:
+    """What a policy document's page adds (templates/portal/_document.html): the information block, the
+    signature and date set right, the .docx download and the 有效性 label with the documents it replaces or
+    that replace it (both linked). ``documents``: the other policy documents it is linked with (anything
+    with ``id``, ``title`` and ``kind``; their pages sit beside this one)."""
+    if release.kind != "policy-document":
+        return None
+    s = officialdoc.signed(release)
+    refs = [r for r in documents if r.kind == "policy-document"]
+    link = lambda r: {"title": text(r.title), "href": f"{r.id}.html"}  # noqa: E731
+    return {"info": officialdoc.information(release),
+            "signers": list(s.signers), "date": officialdoc.written_on(release) if s.signers else "",
+            "docx": docx_href, "status": release.status, "status_label": officialdoc.DOCUMENT_STATUS[release.status],
+            "replaces": [link(r) for r in refs if r.id in release.supersedes],
+            "replaced_by": [link(r) for r in refs if r.id not in release.supersedes]}
 
 
 def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
@@ -161,10 +191,12 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
         event_time=display_time(release.event_at.astimezone(s.tz)) if release.event_at else "",
         people=people(release),
         counterpart=({"label": link[0], "title": link[1].title, "href": f"{link[1].id}.html"} if link else None),
-        timeline=_event_timeline(release, ctx),
+        timeline=event_timeline(release, ctx),
         lead=body_html(release.lead, image_src),
         sections=_sections(release, image_src),
         video=video_embed(release, s, ""),  # its folder sits beside the pages (channels/video.py)
+        document=document_view(release, ctx.related.values(), officialdoc.file_name(release.id)),
+        emergency=emergency_view(release, ctx),
         note=note,
         **govsite.portal_page(s, title=text(release.title), source=release.department.name,
                               url=ctx.url_for(release.id), column_type=govsite.column_type(release.kind),
@@ -174,6 +206,8 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
 
 def render(release: Release, ctx: RenderContext) -> Rendition:
     files = {f"{release.id}.html": page_html(release, ctx).encode("utf-8")}
+    if release.kind == "policy-document":
+        files[officialdoc.file_name(release.id)] = officialdoc.docx_bytes(release)
     for img in release.images:
         files[asset_name(release.id, img)] = img.data
     warnings = counterpart_warning(release, ctx)

@@ -24,6 +24,9 @@ REQUIRED_SECTIONS = {
     "policy-document": (),
 }
 
+# A policy document's 有效性 (国办发〔2017〕47号: amended, repealed or expired documents are clearly labelled).
+DOCUMENT_STATUS = {"effective": "有效", "superseded": "已失效（已被新文件替代）", "repealed": "已废止", "expired": "已失效"}
+
 NOT_APPLICABLE = "不涉及"
 PLACEHOLDER = "【待填写】"  # what `pressroom new` leaves for the editor; a release still carrying it is not done
 
@@ -50,6 +53,13 @@ class Liaison:
     title: str
     department: str
     phone: str = ""
+
+
+@dataclass(frozen=True)
+class Hotline:
+    """A number the public calls in an emergency (110, 119, 12345 …): shown first, as a tel: link."""
+    name: str
+    number: str
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,15 @@ class Release:
     # The editor's own TV read of a section, used when the TV script must be shortened to fit its slot:
     # (section heading, text) pairs (README "Content format", ``tv_summary``).
     tv_summary: tuple[tuple[str, str], ...] = ()
+    # Emergencies only: what the public should do and whom to call, put first on every page.
+    safety: tuple[str, ...] = ()  # 安全提示, one piece of advice each
+    hotlines: tuple[Hotline, ...] = ()
+    # Policy documents only (the information block of a government site's document page):
+    index_number: str = ""  # 索引号; empty: made from the 文号 (channels/officialdoc.py)
+    topic: str = ""  # 主题分类, one of content/topics.yaml
+    written_on: str = ""  # 成文日期 as written (2017年9月1日); empty: the date closing the body
+    status: str = "effective"  # 有效性, a key of DOCUMENT_STATUS
+    supersedes: tuple[str, ...] = ()  # ids of the earlier documents this one replaces
 
     @property
     def kind_label(self) -> str:
@@ -142,6 +161,7 @@ class Registry:
     departments: dict[str, Department]
     speakers: dict[str, Speaker]  # by name; names are unique across the registry
     liaisons: dict[str, Liaison]  # by department key
+    topics: tuple[str, ...] = ()  # 主题分类 a policy document may name (content/topics.yaml)
 
     def speakers_of(self, department: str) -> list[Speaker]:
         return [s for s in self.speakers.values() if s.department == department]

@@ -210,3 +210,192 @@ def test_pages_with_the_tools_fit_phone_and_desktop(browser, hall, viewport):
     for path in ("index.html", "releases/notice-2017-78.html"):
         check = open_page(browser, hall / path, vp, shot=f"govsite-hall-{Path(path).stem}-{viewport}")
         assert not check.overflows and check.title_visible, path
+
+
+# ---------------------------------------------------------------------------------------------
+# Policy documents as government documents (GB/T 9704)
+
+
+def _info(html: str) -> dict[str, str]:
+    block = html[html.index('<table class="doc-info"'):html.index("</table>", html.index('<table class="doc-info"'))]
+    cells = re.findall(r'<th scope="row">([^<]+)</th>\s*<td[^>]*>(.*?)</td>', block, re.S)
+    return {k: re.sub(r"<[^>]+>", "", v).strip() for k, v in cells}
+
+
+def test_document_page_has_the_information_block(portal_pages, hall):
+    for html in (portal_pages["notice-2017-78"], (hall / "releases/notice-2017-78.html").read_text("utf-8")):
+        info = _info(html)
+        assert info == {"索引号": "淮宣-2017-00078", "主题分类": "综合政务",
+                        "发文机关": "中共淮南市委宣传部、淮南市人民政府办公室", "成文日期": "2017年9月1日",
+                        "发文字号": "淮宣〔2017〕78号", "发布日期": "2026年11月20日 10:00", "有效性": "有效"}
+        # 发布日期 is the page's shown time: the same <time> the metadata's PubDate is read from.
+        assert Head(html).meta["PubDate"] == "2026-11-20 10:00"
+    assert _info(portal_pages["employment-subsidy-2026"])["索引号"] == "淮人社-2026-00015"
+    assert "<table class=\"doc-info\"" not in portal_pages["notice-2017-78-interpretation"]  # an interpretation has none
+
+
+def test_signature_and_date_stand_at_the_right(browser, tmp_path, portal_pages, hall):
+    path = tmp_path / "doc.html"
+    path.write_text(portal_pages["notice-2017-78"], "utf-8")
+    for page_path in (path, hall / "releases/notice-2017-78.html"):
+        for viewport in (PHONE, DESKTOP):
+            context = browser.new_context(viewport=viewport)
+            try:
+                page = context.new_page()
+                page.goto(page_path.resolve().as_uri())
+                lines = page.locator(".body .signature p")
+                assert lines.all_inner_texts() == ["中共淮南市委宣传部", "淮南市人民政府办公室", "2017年9月1日"]
+                body = page.locator(".body").bounding_box()
+                for i in range(3):
+                    box = lines.nth(i).bounding_box()
+                    text_right = page.evaluate(
+                        "(el) => { const r = document.createRange(); r.selectNodeContents(el);"
+                        " const b = r.getBoundingClientRect(); return [b.left, b.right]; }", lines.nth(i).element_handle())
+                    assert text_right[0] > body["x"] + body["width"] / 3, "signature line starts right of the body"
+                    assert text_right[1] <= box["x"] + box["width"] + 1 and text_right[1] > body["x"] + body["width"] * 0.7
+                # the signature is not left as body text: the last body paragraph is the body's own
+                assert "2017年9月1日" not in page.locator(".body section p").last.inner_text()
+            finally:
+                context.close()
+
+
+def _docx(data: bytes):
+    import io
+
+    import docx as python_docx
+
+    return python_docx.Document(io.BytesIO(data))
+
+
+def _east_asian_font(run) -> str:
+    from docx.oxml.ns import qn
+
+    return run.element.rPr.rFonts.get(qn("w:eastAsia"))
+
+
+def test_document_download_is_laid_out_as_an_official_document(samples, settings, portal_pages):
+    r = samples["notice-2017-78"]
+    rd = channels.render("portal", r, channels.context_for(r, samples, settings))
+    assert 'href="notice-2017-78.docx" download' in portal_pages["notice-2017-78"]
+    data = rd.files["notice-2017-78.docx"]
+    assert data == channels.render("portal", r, channels.context_for(r, samples, settings)).files["notice-2017-78.docx"]
+    d = _docx(data)
+    sec = d.sections[0]
+    assert round(sec.top_margin.mm) == 37 and round(sec.left_margin.mm) == 28 and round(sec.page_width.mm) == 210
+    paras = [p for p in d.paragraphs if p.text.strip()]
+    texts = [p.text for p in paras]
+    # 发文机关标志 in red, then the 文号 line, then the title in 小标宋 (2号, 22 pt), centred
+    assert texts[:4] == ["中共淮南市委宣传部", "淮南市人民政府办公室文件", "淮宣〔2017〕78号", r.title]
+    assert paras[0].runs[0].font.color.rgb is not None and str(paras[0].runs[0].font.color.rgb) == "D00000"
+    title = paras[3]
+    assert title.alignment == 1 and _east_asian_font(title.runs[0]) == "方正小标宋简体" and title.runs[0].font.size.pt == 22
+    # 主送机关 flush left; body in 仿宋 3号 (16 pt) with a two-character first-line indent; headings in 黑体
+    assert texts[4] == "各县区委宣传部、各县区政府办公室，市直各部门，市直新闻单位："
+    body = paras[5]
+    assert _east_asian_font(body.runs[0]) == "仿宋_GB2312" and body.runs[0].font.size.pt == 16
+    assert body.paragraph_format.first_line_indent.pt == 32
+    heading = next(p for p in paras if p.text == "一、进一步明确政务公开新闻发布责任主体")
+    assert _east_asian_font(heading.runs[0]) == "黑体"
+    # signature and date right, closing the document (not repeated as body text)
+    assert texts[-3:] == ["中共淮南市委宣传部", "淮南市人民政府办公室", "2017年9月1日"]
+    assert all(p.alignment == 2 for p in paras[-3:]) and texts.count("2017年9月1日") == 1
+    # not the newspaper copy: no column head, 报别 line or byline
+    assert not [t for t in texts if t.startswith(("【权威发布】", "报别：", "发布部门："))]
+
+
+def _superseding_pair(samples):
+    old = dataclasses.replace(samples["notice-2017-78"], status="superseded")
+    new = dataclasses.replace(samples["employment-subsidy-2026"], supersedes=("notice-2017-78",))
+    releases = {**samples, old.id: old, new.id: new}
+    return old, new, releases
+
+
+def test_a_superseded_document_is_labelled_and_linked_both_ways(samples, settings, registry, tmp_path):
+    old, new, releases = _superseding_pair(samples)
+    page = lambda r: channels.render("portal", r, channels.context_for(r, releases, settings)).files[  # noqa: E731
+        f"{r.id}.html"].decode("utf-8")
+    old_html, new_html = page(old), page(new)
+    assert _info(old_html)["有效性"] == "已失效（已被新文件替代）"
+    assert "本文件已失效（已被新文件替代）" in old_html
+    assert f'已被新文件替代：<a href="{new.id}.html">{new.title}</a>' in old_html
+    assert f'本文件替代：<a href="{old.id}.html">{old.title}</a>' in new_html
+    assert _info(new_html)["有效性"] == "有效" and 'class="box doc-status"' not in new_html
+    published = {rid: r.publish_at for rid, r in releases.items()}
+    presshall.build_site(list(releases.values()), published, registry, settings, tmp_path / "hall",
+                         now=max(published.values()) + timedelta(days=1))
+    hall_old = (tmp_path / "hall/releases/notice-2017-78.html").read_text("utf-8")
+    assert "本文件已失效（已被新文件替代）" in hall_old and f'href="{new.id}.html"' in hall_old
+    assert (tmp_path / "hall/assets/notice-2017-78/notice-2017-78.docx").stat().st_size > 5000
+
+
+def test_marking_superseded_without_the_old_document_is_refused(samples, settings):
+    from pressroom.releases.loader import check_links
+
+    _, new, releases = _superseding_pair(samples)
+    releases["notice-2017-78"] = samples["notice-2017-78"]  # still effective
+    problems = check_links(releases, settings)[new.id]
+    assert any(p.field == "supersedes" and "有效性仍为有效" in p.message and "pressroom correct notice-2017-78" in p.fix
+               for p in problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# Emergencies: advice and hotlines first
+
+
+@pytest.fixture(scope="module")
+def h5_pages(samples, settings):
+    out = {}
+    for rid in ("rainstorm-2026-11", "rainstorm-2026-11-update-1"):
+        r = samples[rid]
+        out[rid] = channels.render("h5", r, channels.context_for(r, samples, settings)).files[f"{rid}-h5.html"].decode()
+    return out
+
+
+def test_emergency_pages_put_advice_and_tel_hotlines_before_the_text(portal_pages, h5_pages, hall):
+    pages = {"portal": portal_pages["rainstorm-2026-11"], "h5": h5_pages["rainstorm-2026-11"],
+             "hall": (hall / "releases/rainstorm-2026-11.html").read_text("utf-8")}
+    for where, html in pages.items():
+        urgent = html.index('<section class="urgent"')
+        assert urgent < html.index("事件情况") and urgent < html.index("内容摘要" if where != "h5" else "摘要"), where
+        assert urgent < html.index('class="box timeline event"' if where != "hall" else "事件相关发布"), where
+        box = html[urgent:html.index("</section>", urgent)]
+        assert re.findall(r'href="(tel:[^"]+)"', box) == ["tel:110", "tel:119", "tel:12345"], where
+        assert "尽量避开积水路段，不要驾车或步行涉水通过下穿通道" in box
+    h5 = pages["h5"]
+    assert h5.index('<section class="urgent"') < h5.index("<details")  # not folded away
+    assert "<details" not in h5[:h5.index("</section>", h5.index('<section class="urgent"'))]
+
+
+def test_every_follow_up_is_linked_both_ways(portal_pages, h5_pages, hall):
+    first, update = "rainstorm-2026-11", "rainstorm-2026-11-update-1"
+    event_page = "https://www.huainan.gov.cn/xwfb/presshall/releases/rainstorm-2026-11.html"
+    assert f'href="{update}.html"' in portal_pages[first] and f'href="{first}.html"' in portal_pages[update]
+    assert f'href="https://www.huainan.gov.cn/xwfb/{update}.html"' in h5_pages[first]
+    assert f'href="https://www.huainan.gov.cn/xwfb/{first}.html"' in h5_pages[update]
+    # The first page goes out before any follow-up: it also links the press hall's page of the event, rebuilt
+    # with every follow-up, which links them all.
+    for html in (portal_pages[first], portal_pages[update], h5_pages[first], h5_pages[update]):
+        assert f'<a href="{event_page}">查看本事件全部后续发布</a>' in html
+    assert f'href="{update}.html"' in (hall / f"releases/{first}.html").read_text("utf-8")
+
+
+@pytest.mark.parametrize("viewport", ["375", "1280"])
+def test_emergency_advice_is_on_the_first_screen(browser, tmp_path, portal_pages, h5_pages, viewport):
+    vp = {"375": PHONE, "1280": DESKTOP}[viewport]
+    for name, html in (("portal", portal_pages["rainstorm-2026-11"]), ("h5", h5_pages["rainstorm-2026-11"])):
+        path = tmp_path / f"{name}.html"
+        path.write_text(html, "utf-8")
+        check = open_page(browser, path, vp, shot=f"govsite-emergency-{name}-{viewport}")
+        assert not check.overflows
+        context = browser.new_context(viewport=vp)
+        try:
+            page = context.new_page()
+            page.goto(path.resolve().as_uri())
+            box = page.locator(".urgent h2").bounding_box()
+            assert box["y"] + box["height"] < vp["height"], f"{name}: advice below the first screen"
+            hotline = page.locator("a.hotline").first
+            assert hotline.bounding_box()["height"] >= 44  # a finger's target
+            red = page.evaluate("getComputedStyle(document.querySelector('a.hotline')).backgroundColor")
+            assert red == "rgb(198, 40, 40)"
+        finally:
+            context.close()

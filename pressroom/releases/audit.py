@@ -238,6 +238,9 @@ def reference_keys(release: Release, registry: Registry, furniture: Iterable[str
         e = release.event_at
         texts.append(f"{e.year}年{e.month}月{e.day}日 {e:%H:%M}")
     texts += [f"{k.label} {k.value}{k.unit}" for k in release.key_figures]
+    # A document's information block and an emergency's advice box come from the front matter too.
+    texts += [release.index_number, release.topic, release.written_on, *release.safety]
+    texts += [f"{h.name} {h.number}" for h in release.hotlines]
     texts += [f"{s.name} {s.title}" for s in release.speakers] + [f"{e.name} {e.title}" for e in release.experts]
     liaison = registry.liaisons.get(release.department.key)
     if liaison:

@@ -22,8 +22,8 @@ from PIL import Image as PILImage
 from channels import configured as configured_channels
 from pressroom.errors import Problem, ValidationFailed
 from pressroom.model import (
-    KIND_LABELS, NOT_APPLICABLE, PLACEHOLDER, REQUIRED_SECTIONS, Department, Expert, Image, KeyFigure,
-    Liaison, Registry, Release, Section, Speaker,
+    DOCUMENT_STATUS, KIND_LABELS, NOT_APPLICABLE, PLACEHOLDER, REQUIRED_SECTIONS, Department, Expert, Hotline, Image,
+    KeyFigure, Liaison, Registry, Release, Section, Speaker,
 )
 from pressroom.settings import Settings
 from pressroom.text import yamlparse
@@ -67,8 +67,12 @@ KNOWN_FIELDS = {
     "publish_at", "channels", "digest", "keywords", "key_figures", "venue", "cover", "important",
     "interprets", "document_number", "issuer", "event_at", "follow_up_of", "copy_allow", "press_conference",
     "tv_summary", "video_points",
+    "index_number", "topic", "written_on", "status", "supersedes", "safety", "hotlines",
 }
 VIDEO_POINTS = (2, 4)  # the micro-video shows two to four points (docs/outlets.md#micro-video)
+HOTLINE_NUMBER = re.compile(r"^[0-9][0-9-]{1,19}$")  # 110, 12345, 0554-6671234: what a phone dials
+DOCUMENT_ONLY = ("index_number", "topic", "written_on", "status", "supersedes")
+WRITTEN_ON = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")  # GB/T 9704: Arabic numerals, 2017年9月1日
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,9 +163,22 @@ def load_registry(content_dir: Path) -> Registry:
     for key in departments:
         if key not in people_raw:
             problems.append(Problem(rel, key, "该部门未登记新闻发言人", "请为该部门登记1—2名新闻发言人和1名联络员"))
+    topics = _topics(content_dir, problems)
     if problems:
         raise ValidationFailed(problems)
-    return Registry(departments, speakers, liaisons)
+    return Registry(departments, speakers, liaisons, topics)
+
+
+def _topics(content_dir: Path, problems: list[Problem]) -> tuple[str, ...]:
+    """content/topics.yaml: the 主题分类 a policy document may name (a list); none when the file is absent."""
+    if not (content_dir / "topics.yaml").exists():
+        return ()
+    raw = _read_yaml(content_dir / "topics.yaml", "topics.yaml", problems)
+    topics = raw.get("topics") if isinstance(raw, dict) else None
+    if not isinstance(topics, list) or not all(isinstance(t, str) and t.strip() for t in topics):
+        problems.append(Problem("topics.yaml", "topics", "应为主题分类名称的列表", "请写成 topics: [综合政务, 财政、金融、审计]"))
+        return ()
+    return tuple(t.strip() for t in topics)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,6 +332,8 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
     press_conference = _flag(fm, "press_conference", "本稿是新闻发布会（而非书面发布）时填 true", c)
     documents = _document_fields(fm, c)
     _check_document_fields_fit_kind(documents, kind, c)
+    documents.update(_document_information(fm, kind, registry, c))
+    documents.update(_emergency_advice(fm, kind, c))
     lead, sections = _sections(body, kind, c)
     _check_placeholders(text, c)
     copy_allow = _list_field(fm, "copy_allow", "应为规则 id 列表",
@@ -626,6 +645,52 @@ def _document_fields(fm: dict, c: _Collector) -> dict[str, Any]:
     return fields
 
 
+def _emergency_advice(fm: dict, kind: str | None, c: _Collector) -> dict[str, Any]:
+    """安全提示 and hotlines (``safety``, ``hotlines``): emergencies only."""
+    if kind != "emergency":
+        for key in ("safety", "hotlines"):
+            if key in fm:
+                c.add(key, "只有突发事件（kind: emergency）才有此项", "请删除该字段或把 kind 改为 emergency")
+        return {}
+    safety = _list_field(fm, "safety", "应为安全提示列表", "请写成 [提示1, 提示2]，每条一句", c)
+    raw = fm.get("hotlines") or []
+    hotlines: list[Hotline] = []
+    if not isinstance(raw, list):
+        raw = [raw]
+    for i, h in enumerate(raw, 1):
+        number = str(h.get("number", "")).strip() if isinstance(h, dict) else ""
+        if not isinstance(h, dict) or not h.get("name") or not HOTLINE_NUMBER.match(number):
+            c.add("hotlines", f"第 {i} 项格式不对（须有 name 和只含数字、连字符的 number）",
+                  '每项写成 {name: 报警求助, number: "110"}')
+            continue
+        hotlines.append(Hotline(str(h["name"]).strip(), number))
+    return {"safety": safety, "hotlines": tuple(hotlines)}
+
+
+def _document_information(fm: dict, kind: str | None, registry: Registry, c: _Collector) -> dict[str, Any]:
+    """索引号, 主题分类, 成文日期, 有效性 and the documents this one supersedes: policy documents only."""
+    present = [k for k in DOCUMENT_ONLY if k in fm]
+    if kind != "policy-document":
+        for key in present:
+            c.add(key, "只有政策文件（kind: policy-document）才有此项", "请删除该字段或把 kind 改为 policy-document")
+        return {}
+    written = fm.get("written_on")
+    if isinstance(written, (date, datetime)):  # YAML reads 2017-09-01 as a date
+        fm = {**fm, "written_on": str(written)}
+    out: dict[str, Any] = {key: _text_field(fm, key, c) for key in ("index_number", "topic", "written_on")}
+    out["status"] = _text_field(fm, "status", c) or "effective"
+    out["supersedes"] = _list_field(fm, "supersedes", "应为被替代文件的 id 列表", "请写成 [旧文件id]", c)
+    if out["status"] not in DOCUMENT_STATUS:
+        c.add("status", f"有效性“{out['status']}”不是已知的取值",
+              "可用：" + "、".join(f"{k}（{v}）" for k, v in DOCUMENT_STATUS.items()))
+        out["status"] = "effective"
+    if out["topic"] and registry.topics and out["topic"] not in registry.topics:
+        c.add("topic", f"主题分类“{out['topic']}”不在 content/topics.yaml 中", "可用：" + "、".join(registry.topics))
+    if out["written_on"] and not WRITTEN_ON.match(out["written_on"]):
+        c.add("written_on", f"成文日期“{out['written_on']}”格式不对", "请用阿拉伯数字写成“2017年9月1日”（GB/T 9704）")
+    return out
+
+
 def _check_document_fields_fit_kind(documents: dict[str, Any], kind: str | None, c: _Collector) -> None:
     if kind == "policy-document" and not documents["document_number"]:
         c.add("document_number", "政策文件缺少发文字号", "请填写如“淮宣〔2017〕78号”")
@@ -752,6 +817,14 @@ def check_links(releases: dict[str, Release], settings: Settings,
             else:
                 add(r, "id", "该政策文件没有对应的政策解读",
                     "文件公布时解读材料须同步发布：请新建 kind: policy 的解读稿，并写 interprets: " + r.id)
+        for old in r.supersedes:
+            doc = releases.get(old)
+            if doc is None or doc.kind != "policy-document" or old == r.id:
+                add(r, "supersedes", f"找不到被替代的政策文件“{old}”",
+                    "请填写同一内容库中另一篇 kind 为 policy-document 的稿件 id")
+            elif doc.status == "effective":
+                add(r, "supersedes", f"被替代的文件“{old}”的有效性仍为有效",
+                    f"请在 {old} 中写 status: superseded，并用 pressroom correct {old} 更正已发布的页面（须审核人验证码）")
         if r.follow_up_of:
             first = releases.get(r.follow_up_of)
             if first is None or first.kind != r.kind:

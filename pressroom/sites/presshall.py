@@ -56,9 +56,9 @@ from urllib.parse import quote
 from feedgen.feed import FeedGenerator
 
 import channels
-from channels import govsite
+from channels import govsite, officialdoc
 from channels.base import Published, RenderContext, display_date, display_time, template_env, video_files
-from channels.portal import body_html, image_resolver, people, text
+from channels.portal import body_html, document_view, emergency_view, image_resolver, people, text
 
 from pressroom.sites.coverage import Media
 from pressroom.model import Registry, Release
@@ -165,10 +165,8 @@ class Site:
         self.now = now
         self.infographics = infographics
         self.notes = notes  # release id -> its 更正说明 (HTML), for corrected releases
-        outlet = settings.outlet("press_hall")
         self.name = settings.press_hall_name
-        base = outlet["base_url"] or (settings.outlet("portal")["base_url"].rstrip("/") + f"/{SUBDIR}/")
-        self.base = base if base.endswith("/") else base + "/"
+        self.base = govsite.press_hall_base(settings)
         self.press_office = settings.city.press_office
 
         everything = {r.id: r for r in releases}
@@ -217,6 +215,8 @@ class Site:
                      r.cover and (r.cover.path, r.cover.width, r.cover.height), r.press_conference, r.interprets,
                      r.document_number, r.issuer, r.event_at and r.event_at.isoformat(), r.follow_up_of,
                      len(r.lead), [(x.heading, len(x.body), x.not_applicable) for x in r.sections],
+                     r.index_number, r.topic, r.written_on, r.status, r.supersedes, r.safety,
+                     [(h.name, h.number) for h in r.hotlines],
                      self._infographic_sig(r.id))
             self.sig_cache[r.id] = s
         return s
@@ -309,7 +309,14 @@ class Site:
             out.append(self.by_id[r.interprets])
         if r.kind in ("emergency", "opinion"):
             out += [x for x in self.events.get(r.follow_up_of or r.id, []) if x.id != r.id]
-        return out
+        return out + self.documents_linked(r)
+
+    def documents_linked(self, r: Release) -> list[Release]:
+        """The policy documents ``r`` supersedes and those that supersede it."""
+        if r.kind != "policy-document":
+            return []
+        return [x for x in self.releases if x.kind == "policy-document" and x.id != r.id
+                and (x.id in r.supersedes or r.id in x.supersedes)]
 
 
 @lru_cache(maxsize=2)
@@ -533,6 +540,9 @@ def render_release(site: Site, r: Release) -> tuple[bytes, dict[str, bytes | Pat
         assets[asset_path(r.id, "infographic.png")] = site.infographics[r.id]
         infographic = root + asset_path(r.id, "infographic.png")
     primary = site.primary(r)
+    document = document_view(r, site.documents_linked(r), root + quote(asset_path(r.id, officialdoc.file_name(r.id))))
+    if document:
+        assets[asset_path(r.id, officialdoc.file_name(r.id))] = officialdoc.docx_bytes(r)
     body = body_parts(r, image_src)
     view = dict(
         _common(site, root, primary, "release", "feed.xml", f"{site.name}·{LABELS[primary]}（RSS）",
@@ -555,6 +565,8 @@ def render_release(site: Site, r: Release) -> tuple[bytes, dict[str, bytes | Pat
         lead=body[0],
         sections=[{"heading": s.heading, "html": html, "not_applicable": s.not_applicable}
                   for s, html in zip(r.sections, body[1:])],
+        document=document,
+        emergency=emergency_view(r, RenderContext(site.settings)),
     )
     return render_template("presshall/release.html", **view).encode("utf-8"), assets
 
@@ -567,7 +579,8 @@ def body_parts(r: Release, image_src) -> list[str]:
     paragraph between the parts (one parser instead of one per section: the build's largest cost), then
     split at the markers. If the marker does not come back as exactly one paragraph per boundary (an
     unclosed code fence, say, swallowed it), each part is rendered on its own, as the portal does."""
-    texts = [r.lead, *(s.body for s in r.sections)]
+    texts = [body for _, body in officialdoc.signed(r).body] if r.kind == "policy-document" else \
+        [r.lead, *(s.body for s in r.sections)]
     if not any(SECTION_BREAK in t for t in texts):
         parts = body_html(f"\n\n{SECTION_BREAK}\n\n".join(texts), image_src).split(f"<p>{SECTION_BREAK}</p>")
         if len(parts) == len(texts):

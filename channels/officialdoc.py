@@ -1,0 +1,191 @@
+"""A policy document as a government document: its information block (索引号, 主题分类, 发文机关, 成文日期,
+发文字号, 发布日期, 有效性; 国办发〔2017〕47号), its signature and date set right, and the document as a Word file laid
+out after GB/T 9704-2012 《党政机关公文格式》 (docs/outlets.md#government-websites) — not the newspaper copy.
+
+Shared by the portal page (which delivers the .docx beside it) and the press hall's document page. Pure.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from datetime import timezone
+
+import docx
+from docx.enum.text import WD_LINE_SPACING
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt, RGBColor
+
+from pressroom.model import DOCUMENT_STATUS, Release
+
+from channels import markup
+from channels.wordfile import east_asian, fixed_zip
+
+DATE_LINE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
+DOCNUM = re.compile(r"^(?P<code>[\u4e00-\u9fff]+)〔(?P<year>\d{4})〕(?P<seq>\d+)号$")
+MAX_SIGNATURE_LINES = 4
+# GB/T 9704-2012: A4, 版心 156 mm × 225 mm (top 37 mm, left 28 mm); body 3号仿宋 (16 pt), 22 lines of 28 chars;
+# title 2号小标宋 (22 pt); first-level headings 3号黑体. Font names as Word installations of government offices have them.
+TITLE_FONT, BODY_FONT, HEADING_FONT = "方正小标宋简体", "仿宋_GB2312", "黑体"
+BODY_PT, TITLE_PT, LINE_PT = 16, 22, 28.95
+RED = RGBColor(0xD0, 0x00, 0x00)
+_HEADING = re.compile(r"^[一二三四五六七八九十]+、")
+
+
+@dataclass(frozen=True)
+class Signed:
+    """The document's body without its closing signature block, and that block."""
+    body: tuple[tuple[str, str], ...]  # (heading or "", Markdown): the lead first, then each section
+    signers: tuple[str, ...]  # 发文机关署名, one a line
+    date: str  # 成文日期 as written in the body ("" when the body closes without one)
+
+
+def signed(release: Release) -> Signed:
+    """Split off the signature block: the last paragraph a date (2017年9月1日), the short lines just above it
+    the signing organs. A body without that closing date keeps all its text and has no block."""
+    parts = [("", release.lead), *((s.heading, s.body) for s in release.sections)]
+    heading, last = parts[-1]
+    paras = [p.strip() for p in re.split(r"\n\s*\n", last.strip())]
+    if not paras or not DATE_LINE.match(paras[-1]):
+        return Signed(tuple(parts), (), "")
+    k = len(paras) - 1
+    signers: list[str] = []
+    while k > 0 and len(signers) < MAX_SIGNATURE_LINES and _is_signer(paras[k - 1]):
+        k -= 1
+        signers.insert(0, paras[k])
+    parts[-1] = (heading, "\n\n".join(paras[:k]))
+    return Signed(tuple(parts), tuple(signers), paras[-1])
+
+
+def _is_signer(p: str) -> bool:
+    return len(p) <= 30 and "\n" not in p and not re.search(r"[。，；：！？、|#>]", p)
+
+
+def written_on(release: Release) -> str:
+    return release.written_on or signed(release).date
+
+
+def index_number(release: Release) -> str:
+    """索引号: the front matter's, else made from the document's own 文号 (the issuing organ's code, the year and
+    the sequence: 淮宣〔2017〕78号 -> 淮宣-2017-00078), so it is stable and invents nothing."""
+    if release.index_number:
+        return release.index_number
+    m = DOCNUM.match(release.document_number)
+    return f"{m['code']}-{m['year']}-{int(m['seq']):05d}" if m else ""
+
+
+def information(release: Release) -> list[dict]:
+    """The rows of the information block. 发布日期 has no value here (``"published": True``): the page
+    fills in the publication time it shows, from the one variable that holds it."""
+    issuers = "、".join(release.issuer) or release.department.name
+    rows = [("索引号", index_number(release)), ("主题分类", release.topic), ("发文机关", issuers),
+            ("成文日期", written_on(release)), ("发文字号", release.document_number), ("发布日期", None),
+            ("有效性", DOCUMENT_STATUS[release.status])]
+    return [{"label": label, "value": value or "—", "published": value is None} for label, value in rows]
+
+
+# ---------------------------------------------------------------------------------------------
+# The Word file (GB/T 9704)
+
+
+def file_name(release_id: str) -> str:
+    return f"{release_id}.docx"
+
+
+def _run(p, text: str, font: str, size: float, bold: bool = False, color: RGBColor | None = None):
+    run = p.add_run(text)
+    run.font.size = Pt(size)
+    run.font.name = font
+    run.bold = bold
+    if color is not None:
+        run.font.color.rgb = color
+    east_asian(run, font)
+    return run
+
+
+def _paragraph(doc, text: str = "", font: str = BODY_FONT, size: float = BODY_PT, align: int | None = None,
+               indent: bool = True, right_chars: float = 0, bold: bool = False, color: RGBColor | None = None):
+    p = doc.add_paragraph()
+    f = p.paragraph_format
+    f.line_spacing_rule, f.line_spacing = WD_LINE_SPACING.EXACTLY, Pt(LINE_PT)
+    f.space_before = f.space_after = Pt(0)
+    if align is not None:
+        p.alignment = align
+    if indent and align is None:
+        f.first_line_indent = Pt(size * 2)
+    if right_chars:
+        f.right_indent = Pt(size * right_chars)
+    if text:
+        _run(p, text, font, size, bold, color)
+    return p
+
+
+def _red_rule(doc) -> None:
+    """The red separator under the 文号 line (GB/T 9704 7.2.4)."""
+    p = _paragraph(doc, indent=False)
+    ppr = p._p.get_or_add_pPr()
+    border = OxmlElement("w:pBdr")
+    bottom = OxmlElement("w:bottom")
+    for k, v in (("w:val", "single"), ("w:sz", "12"), ("w:space", "1"), ("w:color", "D00000")):
+        bottom.set(qn(k), v)
+    border.append(bottom)
+    ppr.append(border)
+
+
+def _body(doc, md: str) -> None:
+    for block in markup.blocks(md, links=True):
+        if isinstance(block, markup.Table):
+            rows = ([block.header] if block.header else []) + list(block.rows)
+            width = max(len(r) for r in rows)
+            grid = doc.add_table(rows=len(rows), cols=width)
+            grid.style = "Table Grid"
+            for i, row in enumerate(rows):
+                for j in range(width):
+                    _run(grid.cell(i, j).paragraphs[0], row[j] if j < len(row) else "", BODY_FONT, 14,
+                         bold=bool(block.header) and i == 0)
+        elif block.endswith("：") and len(block) < 80 and "。" not in block:
+            _paragraph(doc, block, indent=False)  # 主送机关: flush left
+        else:
+            _paragraph(doc, block)
+
+
+def docx_bytes(release: Release) -> bytes:
+    """The document as issued, byte-identical for the same release (properties and zip entries carry its
+    publish_at, never the clock)."""
+    doc = docx.Document()
+    sec = doc.sections[0]
+    sec.page_width, sec.page_height = Mm(210), Mm(297)
+    sec.top_margin, sec.bottom_margin, sec.left_margin, sec.right_margin = Mm(37), Mm(35), Mm(28), Mm(26)
+    east_asian(doc.styles["Normal"], BODY_FONT)
+    props = doc.core_properties
+    props.title, props.author, props.last_modified_by = release.title, release.department.name, release.department.name
+    props.subject, props.keywords = release.document_number, "、".join(release.keywords)
+    props.comments, props.category, props.revision = f"稿件 {release.id}，版本 {release.version}", "政策文件", 1
+    utc = release.publish_at.astimezone(timezone.utc).replace(tzinfo=None)
+    props.created = props.modified = props.last_printed = utc
+
+    organs = release.issuer or (release.department.name,)
+    for organ in organs:  # 发文机关标志, red, centred (joint documents: one organ a line, 文件 after the last)
+        _paragraph(doc, organ + ("文件" if organ == organs[-1] else ""), TITLE_FONT, 26, align=1, color=RED)
+    _paragraph(doc, indent=False)
+    _paragraph(doc, release.document_number, align=1)
+    _red_rule(doc)
+    _paragraph(doc, indent=False)
+    _paragraph(doc, markup.clean_text(release.title).strip(), TITLE_FONT, TITLE_PT, align=1)
+    _paragraph(doc, indent=False)
+    s = signed(release)
+    for heading, md in s.body:
+        if heading:
+            _paragraph(doc, heading, HEADING_FONT if _HEADING.match(heading) else "楷体_GB2312")
+        _body(doc, md)
+    _paragraph(doc, indent=False)
+    signers, date = s.signers or organs, written_on(release)
+    for line in signers:  # 发文机关署名 and 成文日期 set right (右空四字), GB/T 9704 7.3.5
+        _paragraph(doc, line, align=2, right_chars=4)
+    if date:
+        _paragraph(doc, date, align=2, right_chars=4)
+    buf = io.BytesIO()
+    doc.save(buf)
+    return fixed_zip(buf.getvalue(), release.publish_at.timetuple()[:6])
