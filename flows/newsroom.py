@@ -107,7 +107,9 @@ def deployments(root: Path = PROJECT_ROOT) -> list:
 
 def watch_emergencies(load_settings, stop: threading.Event, log) -> threading.Thread:
     """Every minute, report each emergency whose 5-hour clock runs with nothing published (the event the
-    proactive automation counts from), once per serve process."""
+    proactive automation counts from, dated ``event_at``): again every minute until it is due, since the
+    server's trigger service may not have loaded a just-created automation when the first report arrives
+    (a report for a clock already counting changes nothing); once when first seen past due."""
     from pressroom.delivery import automations
     from pressroom.delivery.ledger import Ledger
 
@@ -117,12 +119,13 @@ def watch_emergencies(load_settings, stop: threading.Event, log) -> threading.Th
         while not stop.is_set():
             try:
                 settings = load_settings()
-                for rid, at in automations.open_emergencies(settings, Ledger(settings.ledger_url),
-                                                            datetime.now(timezone.utc)):
-                    if rid not in reported:
+                now = datetime.now(timezone.utc)
+                for rid, at in automations.open_emergencies(settings, Ledger(settings.ledger_url), now):
+                    if rid not in reported or at + automations.FIRST_INFORMATION_DELAY > now:
                         automations.report_emergency(rid, at)
+                        if rid not in reported:
+                            log(f"emergency {rid}: 5-hour clock from {at.isoformat()} reported")
                         reported.add(rid)
-                        log(f"emergency {rid}: 5-hour clock from {at.isoformat()} reported")
             except Exception as e:  # noqa: BLE001 — a broken release must not stop the watch
                 log(f"emergency watch: {type(e).__name__}: {e}")
             stop.wait(EMERGENCY_WATCH_SECONDS)

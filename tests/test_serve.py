@@ -2,8 +2,8 @@
 port), a run started through the API the way the UI's "Run" button starts it, its approval resumed with the
 form's input after serve was stopped and started again, the release published with one channel table on the
 run page, a release scheduled with `pressroom schedule` that came due while serve was down going out after the
-restart, the automations' notices (a failed run, an emergency past 5 hours, a sign-off waiting), and Ctrl-C
-leaving no process behind.
+restart, the automations' notices (a failed run, an emergency past 5 hours, a sign-off waiting, and one whose
+reminder came due while serve was down), and Ctrl-C leaving no process behind.
 
 Slow (two cold Prefect servers: minutes on a 2-core machine): marked ``slow``; `-m "not slow"` leaves it out."""
 
@@ -158,12 +158,17 @@ def test_serve_publishes_from_the_ui_keeps_approvals_and_schedules_across_a_rest
                                   cwd=ROOT, env={**env, "PREFECT_API_URL": api}, capture_output=True, text=True)
             assert said.returncode == 0, said.stderr
             assert f"http://127.0.0.1:{port}/runs/flow-run/" in said.stdout.replace("\n", "")
+            # A second sign-off starts waiting just before serve stops: its reminder comes due while serve is down.
+            late = client.create_flow_run_from_deployment(deployment.id, parameters={"release": APPROVED})
+            assert _wait(lambda: _state(client, late.id).is_paused()), _state(client, late.id)
         finally:
             _stop(serve, home, log)
         assert not (root / "outbox" / "portal" / f"{SCHEDULED}.html").exists()  # nothing served it while down
 
         serve = _serve(env, port, log)
         try:
+            # The automations were kept, so the reminder that came due while serve was down is sent now.
+            assert _wait(lambda: (notices / f"remind-{late.id}-1.txt").is_file(), 120), list(notices.glob("*"))
             # The approval survived the restart: resumed with the form's input, the run publishes.
             from prefect.flow_runs import resume_flow_run
 

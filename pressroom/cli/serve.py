@@ -16,7 +16,9 @@ def serve(port: int = typer.Option(4200, "--port", help="Prefect 界面与 API �
           database: str = typer.Option("", "--database", envvar="PRESSROOM_PREFECT_DATABASE",
                                        help="Prefect 的数据库 URL（PostgreSQL：postgresql+asyncpg://…）；"
                                             "默认 PREFECT_HOME 下的 SQLite"),
-          limit: int = typer.Option(4, "--limit", help="同时运行的流程数")):
+          limit: int = typer.Option(4, "--limit", help="同时运行的流程数"),
+          webhook_port: int = typer.Option(0, "--webhook-port",
+                                           help="自动化通知回调的本机端口（默认：界面端口 + 1）")):
     """Run the newsroom: a local Prefect server with its UI, the deployments of prefect.yaml served from this
     process (scheduled releases go out, approvals wait in the UI, "Run" publishes), and the automations that
     notify the press office. Ctrl-C stops everything; a restart picks up what came due meanwhile."""
@@ -27,10 +29,18 @@ def serve(port: int = typer.Option(4200, "--port", help="Prefect 界面与 API �
     settings = load_settings()
     from flows import newsroom
 
-    if newsroom.port_taken(host, port):
-        err.print(f"[bold red]端口 {port} 已被占用（另一个 Prefect 服务器或 pressroom serve？）：请用 --port 换一个[/]",
-                  highlight=False)
-        raise typer.Exit(1)
+    webhook_port = webhook_port or port + 1
+    for p, what in ((port, "--port"), (webhook_port, "--webhook-port")):
+        if newsroom.port_taken(host if p == port else "127.0.0.1", p):
+            err.print(f"[bold red]端口 {p} 已被占用（另一个 Prefect 服务器或 pressroom serve？）：请用 {what} 换一个[/]",
+                      highlight=False)
+            raise typer.Exit(1)
+    from pressroom.delivery import automations
+
+    # The automations' webhook answers before the server starts: what it fires on start-up (a reminder that
+    # came due while serve was stopped) is heard, on the same address as last time.
+    receiver = automations.Receiver(read_settings, log=_say, port=webhook_port,
+                                    token=_webhook_token(settings.root / "var" / "serve" / "webhook-token")).start()
     api = f"http://{host}:{port}/api"
     log = settings.root / "var" / "serve" / "prefect-server.log"
     console.print(f"启动 Prefect 服务器（{'PostgreSQL' if database.startswith('postgres') else 'SQLite'}）…")
@@ -38,7 +48,7 @@ def serve(port: int = typer.Option(4200, "--port", help="Prefect 界面与 API �
     try:
         newsroom.wait_until_up(api, server, log)
         os.environ["PREFECT_API_URL"] = api  # this process and every flow run it starts talk to it
-        _run(settings, api, limit)
+        _run(settings, api, limit, receiver)
     except RuntimeError as e:
         err.print(f"[bold red]{e}[/]", highlight=False)
         raise typer.Exit(1)
@@ -46,10 +56,25 @@ def serve(port: int = typer.Option(4200, "--port", help="Prefect 界面与 API �
         pass
     finally:
         newsroom.stop_process_group(server)
+        receiver.stop()
         console.print("已停止：Prefect 服务器与各流程均已退出。")
 
 
-def _run(settings, api: str, limit: int) -> None:
+def _webhook_token(path) -> str:
+    """The webhook's secret path, the same across restarts; readable by the service account only."""
+    import secrets
+
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(16)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(token)
+    return token
+
+
+def _run(settings, api: str, limit: int, receiver) -> None:
     import threading
 
     from pressroom import runtime
@@ -60,7 +85,6 @@ def _run(settings, api: str, limit: int) -> None:
 
     deps = newsroom.deployments()
     runner = newsroom.runner(deps, limit)
-    receiver = automations.Receiver(read_settings, log=_say).start()
     made = automations.install(settings, receiver.url)
     stop = threading.Event()
     newsroom.watch_emergencies(read_settings, stop, _say)
@@ -71,7 +95,6 @@ def _run(settings, api: str, limit: int) -> None:
         newsroom.serve(runner)
     finally:
         stop.set()
-        receiver.stop()
 
 
 def _say(line: str) -> None:

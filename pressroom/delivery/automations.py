@@ -37,6 +37,7 @@ FLOWS = ["publish-release", "correct-release", "retract-release"]  # runs that c
 REPORTED = "pressroom.emergency.reported"  # emitted by the serve process for an open 5-hour clock
 PUBLISHED_EVENT = "pressroom.release.published"  # emitted by the publish flow when a channel is out
 FIRST_INFORMATION = deadlines.RULES[0]  # ("emergency", "首发权威信息", 5, "any")
+FIRST_INFORMATION_DELAY = timedelta(hours=FIRST_INFORMATION[2])
 # A waiting run leaves its pause by any of these (resumed, rescheduled, finished, cancelled …).
 LEFT_PAUSE = ["Resuming", "Scheduled", "Pending", "Running", "Completed", "Failed", "Cancelled", "Cancelling",
               "Crashed", "AwaitingRetry", "Late"]
@@ -63,7 +64,7 @@ def definitions(settings: Settings, block_id) -> list:
                           posture=Posture.Reactive, threshold=1, within=timedelta(0))
     late = EventTrigger(after={REPORTED}, expect={PUBLISHED_EVENT}, for_each={"prefect.resource.id"},
                         match={"prefect.resource.id": "pressroom.release.*"}, posture=Posture.Proactive,
-                        threshold=1, within=timedelta(hours=FIRST_INFORMATION[2]))
+                        threshold=1, within=FIRST_INFORMATION_DELAY)
     waiting = EventTrigger(after={"prefect.flow-run.Suspended", "prefect.flow-run.Paused"},
                            expect={f"prefect.flow-run.{s}" for s in LEFT_PAUSE}, for_each={"prefect.resource.id"},
                            match={"prefect.resource.id": "prefect.flow-run.*"},
@@ -92,11 +93,24 @@ def install(settings: Settings, receiver_url: str) -> list[str]:
     made = []
     for automation in definitions(settings, block_id):
         try:
-            Automation.read(name=automation.name).delete()
+            current = Automation.read(name=automation.name)
         except ValueError:  # none of that name yet
-            pass
+            current = None
+        if current is not None and _same(current, automation):
+            made.append(current.name)  # kept: its waiting clocks (a sign-off, an emergency) keep running
+            continue
+        if current is not None:
+            current.delete()
         made.append(automation.create().name)
     return made
+
+
+def _same(a, b) -> bool:
+    def shape(x):
+        return (x.trigger.model_dump(mode="json", exclude={"id"}), [y.model_dump(mode="json") for y in x.actions],
+                x.description, x.enabled)
+
+    return shape(a) == shape(b)
 
 
 # -- what a call says -------------------------------------------------------------------------------------
@@ -204,12 +218,11 @@ def open_emergencies(settings: Settings, ledger: Ledger, now: datetime) -> list[
 
 
 def report_emergency(release_id: str, event_at: datetime) -> None:
-    """The event that starts the proactive 5-hour trigger, dated when the emergency happened; its id is the
-    same every time, so reporting again changes nothing."""
+    """The event that starts the proactive 5-hour trigger, dated when the emergency happened (so the window
+    is the clock's); reporting again opens no second window."""
     from prefect.events import emit_event
 
-    emit_event(REPORTED, resource=release_resource(release_id), occurred=event_at,
-               id=uuid.uuid5(uuid.NAMESPACE_URL, f"pressroom:{release_id}@{event_at.isoformat()}"))
+    emit_event(REPORTED, resource=release_resource(release_id), occurred=event_at)
 
 
 def report_published(release_id: str, title: str) -> None:
@@ -222,14 +235,17 @@ def report_published(release_id: str, title: str) -> None:
 
 @dataclass
 class Receiver:
-    """The automations' webhook, served from a thread of `pressroom serve` on 127.0.0.1 (a random port, a
-    random path: another local program cannot guess it). ``settings`` is read at every call."""
+    """The automations' webhook, served from a thread of `pressroom serve` on 127.0.0.1 with a random path
+    (another local program cannot guess it). ``settings`` is read at every call. Started before the server
+    on the same port and path every time, so what the server fires while serve starts up reaches it."""
 
     settings: Callable[[], Settings]
     log: Callable[[str], None] = print
+    port: int = 0  # 0: any free port
+    token: str = ""  # the path's secret; kept by the caller so the URL stays valid across restarts
 
     def __post_init__(self):
-        self.token = secrets.token_urlsafe(16)
+        self.token = self.token or secrets.token_urlsafe(16)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -245,7 +261,7 @@ class Receiver:
             def log_message(self, *args):  # the serve log says what happened, not every request
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, name="pressroom-webhook", daemon=True)
 
     @property
