@@ -4,7 +4,9 @@ Drawn with Pillow in Noto Sans CJK SC (``pressroom.text.linebreak``), in two ste
 every text line, block and the QR code with its box) and *painting* it. Tests inspect the layout, so "no
 text outside the canvas" is checked on the same boxes that are drawn. Before painting, every character is
 checked against the font: a character the font lacks (an emoji, a rare character) would print as a box, so
-it fails the render naming the field instead.
+it fails the render naming the field instead. Each picture's words (``words``: its drawn strings, a line per
+block) are delivered beside it, ``infographic.txt`` and ``cover.txt``: its alt text, and what the fidelity
+audit reads back (no OCR).
 
 The poster is 1080 px wide (a phone at 3x) and as tall as its content, up to ``MAX_POSTER_HEIGHT``. The
 cover is WeChat's 2.35:1 900×383; its title sits inside the centred 383×383 square, so the 1:1 crop
@@ -624,12 +626,36 @@ def cover_png(release: Release, ctx: RenderContext) -> bytes:
     return paint(cover_layout(release, ctx))
 
 
-def render(release: Release, ctx: RenderContext) -> Rendition:
-    poster = poster_layout(release, ctx)
-    files = {"infographic.png": paint(poster),
-             "cover.png": cover_png(release, ctx)}
+def words(layout: Layout) -> str:
+    """The text a picture shows, from its drawing instructions: a line per block of one field, the lines of
+    a wrapped block joined again (so a break never splits "24小时") and a figure's unit beside its value.
+    Delivered beside the picture (its alt text) and read back by the fidelity audit."""
+    out: list[str] = []
+    prev = None
+    for op in layout.texts:
+        same_line = prev is not None and op.field == prev.field and op.xy[1] == prev.xy[1]
+        next_line = (prev is not None and (op.field, op.size, op.bold, op.fill) == (prev.field, prev.size,
+                     prev.bold, prev.fill) and 0 < op.xy[1] - prev.xy[1] <= op.size * 1.65)
+        if (same_line or next_line) and out:
+            gap = " " if out[-1][-1:].isascii() and out[-1][-1:].isalnum() and op.text[:1].isascii() \
+                and op.text[:1].isalnum() else ""
+            out[-1] += gap + op.text
+        else:
+            out.append(op.text)
+        prev = op
+    return "".join(f"{line}\n" for line in out)
+
+
+def rendition(release: Release, poster: Layout, cover: Layout) -> Rendition:
+    """The poster and the cover, each with its words (``words``)."""
+    files = {"infographic.png": paint(poster), "infographic.txt": words(poster).encode("utf-8"),
+             "cover.png": paint(cover), "cover.txt": words(cover).encode("utf-8")}
     return Rendition(channel=NAME, release_id=release.id, version=release.version, title=release.title,
                      files=files, warnings=tuple(poster.warnings))
+
+
+def render(release: Release, ctx: RenderContext) -> Rendition:
+    return rendition(release, poster_layout(release, ctx), cover_layout(release, ctx))
 
 
 def correct(release: Release, ctx: RenderContext, base: Rendition, c: Correction, earlier: list[Correction],

@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 
 import channels
+from channels import infographic
 from pressroom.releases import audit
 from pressroom.releases.catalog import audit_release, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = "work-report-2026-q3"
 FULL = ("portal", "wechat", "newspaper", "h5")
-# Channels whose files the audit reads back as text. The infographic is pictures only: what it draws is
-# not read back yet, so an addition there is not caught (not done; see the README).
-SUMMARY = ("tv", "weibo")
+# Summary channels; the infographic's words are read back from its drawing instructions (``words``).
+SUMMARY = ("tv", "weibo", "infographic")
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +110,40 @@ def test_a_summary_channel_may_leave_facts_out(catalog, channel):
     base = catalog.renditions[(SAMPLE, channel)]
     result = audit_with(catalog, channel, edited(base, lambda s: s.replace("1386.5亿元", "")))
     assert result.clean and result.channels[0].dropped
+
+
+def test_a_poster_that_draws_a_figure_from_nowhere_fails_naming_the_infographic_and_the_figure(catalog, settings):
+    r = catalog.releases[SAMPLE]
+    ctx = catalog.context(r)
+    poster, cover = infographic.poster_layout(r, ctx), infographic.cover_layout(r, ctx)
+    assert audit_with(catalog, "infographic", infographic.rendition(r, poster, cover)).clean
+    # A template change that draws one more line under the points: a number the source never gave.
+    last = poster.texts[-1]
+    extra = infographic.TextOp("sections", "全市新增就业岗位2.3万个", 34, False, (last.xy[0], last.xy[1] + 60), last.fill)
+    forged = dataclasses.replace(poster, ops=poster.ops + [extra])
+    found = messages(audit_with(catalog, "infographic", infographic.rendition(r, forged, cover)))
+    assert any(m.startswith("图解：") and "没有的数字“2.3万”" in m for m in found), found
+    # On the cover too (the WeChat cover is this cover when the release brings none of its own).
+    title = next(op for op in cover.texts if op.field == "title" and "5.8%" in op.text)
+    forged = dataclasses.replace(cover, ops=[dataclasses.replace(op, text=op.text.replace("5.8%", "6.8%"))
+                                             if op is title else op for op in cover.ops])
+    found = messages(audit_with(catalog, "infographic", infographic.rendition(r, poster, forged)))
+    assert any(m.startswith("图解：") and "没有的百分比“6.8%”" in m for m in found), found
+
+
+def test_a_pictures_words_join_the_lines_a_break_split(catalog):
+    """A number broken over two lines ("24" | "小时") is read as the one fact, not as "24" and "小时"."""
+    op = infographic.TextOp
+    layout = infographic.Layout((1080, 400), [
+        op("title", "暴雨预警发布后24", 64, True, (72, 100), infographic.INK),
+        op("title", "小时内完成转移", 64, True, (72, 188), infographic.INK),
+        op("key_figures", "143", 96, True, (104, 300), infographic.RED, "ls"),
+        op("key_figures", "人", 34, True, (300, 300), infographic.RED, "ls"),
+        op("key_figures", "转移安置群众", 30, False, (104, 340), infographic.GREY)])
+    words = infographic.words(layout)
+    assert words == "暴雨预警发布后24小时内完成转移\n143人\n转移安置群众\n"
+    keys = {f.key for f in audit.text_facts(words, 2026)}
+    assert "24小时内" in keys and "143人" in keys and "24" not in keys
 
 
 def test_a_name_from_another_department_is_an_addition(catalog):

@@ -58,19 +58,23 @@ def lines_of(layout, field: str) -> list[TextOp]:
 def test_renders_poster_and_cover_pngs(ctx):
     r = make_release()
     rd = infographic.render(r, ctx)
-    assert rd.channel == "infographic" and set(rd.files) == {"infographic.png", "cover.png"}
+    assert rd.channel == "infographic" and set(rd.files) == {"infographic.png", "cover.png", "infographic.txt", "cover.txt"}
     poster = image_of(rd.files["infographic.png"])
     cover = image_of(rd.files["cover.png"])
     assert poster.format == "PNG" and poster.width == POSTER_WIDTH and 1000 < poster.height <= 3600
     assert cover.size == COVER_SIZE == (900, 383)
     assert rd.files["infographic.png"] == infographic.poster_png(r, ctx)  # what the H5 page embeds
+    # Beside each picture its words, whole: the title as one line however the poster broke it.
+    words = rd.files["infographic.txt"].decode("utf-8").splitlines()
+    assert r.title in words and "扫码阅读全文" in words
+    assert (r.wechat_title or r.title) in rd.files["cover.txt"].decode("utf-8").splitlines()
 
 
 def test_bytes_are_deterministic_and_carry_no_metadata(ctx):
     r = make_release()
     a, b = infographic.render(r, ctx), infographic.render(r, ctx)
     assert a.files == b.files and a.content_hash == b.content_hash
-    for data in a.files.values():
+    for data in (a.files["infographic.png"], a.files["cover.png"]):
         assert set(chunk_types(data)) <= {b"IHDR", b"IDAT", b"IEND"}  # no tIME, tEXt, pHYs …
 
 
