@@ -4,7 +4,8 @@ Pure: no file is read, nothing is written. The facts of the approved source are 
 registries (no language model): numbers with their units, percentages and money, dates and times, names of
 people and departments from the registries, quoted speech (the marked quotes of the content format), link
 URLs, table cells, image files and the document number (文号). Each rendition's text is read back from its
-files (HTML, plain text, subtitles, JSON payloads, Word) and the same rules run on it.
+files (HTML, plain text, subtitles, JSON payloads, Word; a picture by the words its drawing instructions
+draw, delivered beside it as text) and the same rules run on it.
 
 * A full-text channel (``Channel.carries == "full"``: portal, H5, WeChat, newspaper) must carry every fact
   of the source; each one it lacks is a drop.
