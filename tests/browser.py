@@ -6,8 +6,10 @@ not work on these machines). Import the ``browser`` fixture into a test module, 
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,75 @@ def open_page(browser, path: Path, viewport: dict, title_selector: str = "#title
         return PageCheck(scroll_width, inner_width, box, requests, out)
     finally:
         context.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# axe-core (the accessibility engine the field uses), from the npm registry into the per-user cache by
+# scripts/system-deps.sh --test; keep the version the same there.
+
+AXE_VERSION = "4.14.1"
+AXE_JS = (Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+          / "pressroom" / f"axe-core-{AXE_VERSION}" / "node_modules" / "axe-core" / "axe.min.js")
+SEVERE = ("serious", "critical")
+
+
+@dataclass
+class AxeResult:
+    url: str
+    width: int
+    violations: list[dict]  # axe's own: id, impact, help, nodes[{target, failureSummary}]
+
+    def severe(self) -> list[dict]:
+        return [v for v in self.violations if v["impact"] in SEVERE]
+
+    def counts(self) -> dict[str, int]:
+        """impact -> number of failing nodes (what the field reports as 'N violations')."""
+        out: dict[str, int] = {}
+        for v in self.violations:
+            out[v["impact"]] = out.get(v["impact"], 0) + len(v["nodes"])
+        return out
+
+    def describe(self, limit: int = 6) -> str:
+        lines = []
+        for v in self.severe():
+            lines.append(f"  [{v['impact']}] {v['id']}: {v['help']} ({len(v['nodes'])} nodes)")
+            for n in v["nodes"][:limit]:
+                summary = (n.get("failureSummary") or "").replace("\n", " ")[:220]
+                lines.append(f"      {' '.join(map(str, n['target']))} — {summary}")
+        return "\n".join(lines)
+
+
+@lru_cache(maxsize=1)
+def axe_source() -> str:
+    if not AXE_JS.exists():
+        pytest.skip(f"{AXE_JS} missing (bash scripts/system-deps.sh --test installs axe-core {AXE_VERSION})")
+    return AXE_JS.read_text("utf-8")
+
+
+def axe_run(page, url: str, before=None) -> AxeResult:
+    """Load ``url`` in ``page``, optionally run ``before(page)`` (to switch a mode on), inject axe-core and run
+    its default rule set (WCAG 2.0/2.1 A and AA plus best practices) on the whole page."""
+    page.goto(url, wait_until="load")
+    if before:
+        before(page)
+    page.add_script_tag(content=axe_source())
+    found = page.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ['violations']});
+        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map(n => ({target: n.target, failureSummary: n.failureSummary}))}));
+    }""")
+    return AxeResult(url, page.viewport_size["width"], found)
+
+
+def axe_pages(browser, urls: dict, viewport: dict, before=None) -> dict:
+    """``axe_run`` on each of ``urls`` (key -> URL), one after another in one page at ``viewport``."""
+    context = browser.new_context(viewport=viewport, device_scale_factor=1)
+    try:
+        page = context.new_page()
+        return {key: axe_run(page, url, before) for key, url in urls.items()}
+    finally:
+        context.close()
+
+
+def axe_check(browser, url: str, viewport: dict, before=None) -> AxeResult:
+    return axe_pages(browser, {url: url}, viewport, before)[url]

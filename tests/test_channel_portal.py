@@ -176,7 +176,7 @@ def test_unknown_or_outside_images_are_dropped(ctx):
 
 def test_wide_tables_scroll_in_their_own_wrapper(ctx):
     html = page_of(portal.render(make_release(), ctx))
-    assert '<div class="table-wrap"><table>' in html
+    assert '<div class="table-wrap" tabindex="0" role="region" aria-label="表格（可左右滑动）"><table>' in html
     assert ".table-wrap { max-width: 100%; overflow-x: auto;" in html
     assert "overflow-wrap: anywhere" in html and ".body img { max-width: 100%" in html
 
