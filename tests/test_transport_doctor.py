@@ -264,3 +264,23 @@ def test_no_video_check_when_the_video_is_off(outlets, monkeypatch):
     assert rows and not [r for r in rows if r["渠道"] == VIDEO or "ffmpeg" in r["检查"]]
     monkeypatch.setenv("PRESSROOM_VIDEO", "off")
     assert not [r for r in run_doctor(outlets.configure({**API_CHANNELS, "video": "outbox"})) if r["渠道"] == VIDEO]
+
+
+def test_the_doctor_command_prints_the_setting_to_fix_and_exits_1(outlets, monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    _with_video(outlets, monkeypatch)
+    path = outlets.root / "pressroom.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[outlets.video]\n", f'[outlets.video]\nffmpeg = "{tmp_path}/nope/ffmpeg"\n', 1),
+                    encoding="utf-8")
+    env = {**os.environ, "COLUMNS": "400", "PRESSROOM_CONFIG": str(path), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", "from pressroom.cli import app; app()", "doctor"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    line = next(ln for ln in proc.stdout.splitlines() if "找不到 ffmpeg" in ln)
+    assert "微视频" in line and f"[outlets.video] ffmpeg = {tmp_path}/nope/ffmpeg" in line
+    assert "bash scripts/system-deps.sh" in line
