@@ -31,6 +31,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, replace
 
 from PIL import Image as PILImage
@@ -615,13 +616,13 @@ def finish(rendition: Rendition, settings) -> Rendition:
 # delivery, so a missing or unusable ffmpeg is found before a release, not after every other channel.
 
 ENCODERS = ("libx264", "aac")  # what ``ffmpeg_command`` encodes with
-DOCTOR_SECONDS = 5  # each program run of the check (the doctor's budget per outlet)
+DOCTOR_SECONDS = 5  # the whole check, as each outlet's check in ``pressroom doctor``
 
 
-def _run(argv: list[str]) -> tuple[bool, str]:
-    """(ran and exited 0, its output or why not) of a short program run."""
+def _run(argv: list[str], deadline: float) -> tuple[bool, str]:
+    """(ran and exited 0, its output or why not) of a short program run, stopped at ``deadline``."""
     try:
-        run = subprocess.run(argv, capture_output=True, text=True, timeout=DOCTOR_SECONDS)
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=max(0.1, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         return False, f"{DOCTOR_SECONDS} 秒内没有结束"
     except OSError as e:  # not executable, wrong format, vanished
@@ -646,7 +647,8 @@ def doctor(settings) -> list[tuple[str, bool, str]]:
     found = shutil.which(exe)
     if not found:
         return [("ffmpeg", False, f"找不到 ffmpeg（[outlets.video] ffmpeg = {exe}）。{FFMPEG_FIX}")]
-    ran, out = _run([found, "-hide_banner", "-encoders"])
+    deadline = time.monotonic() + DOCTOR_SECONDS
+    ran, out = _run([found, "-hide_banner", "-encoders"], deadline)
     if not ran:
         return [("ffmpeg", False, f"ffmpeg（{found}）无法运行：{out}。{FFMPEG_FIX}")]
     rows = [("ffmpeg", True, f"{found} 可运行")]
@@ -656,7 +658,7 @@ def doctor(settings) -> list[tuple[str, bool, str]]:
                  else "H.264（libx264）与 AAC 编码器可用"))
     beside = os.path.join(os.path.dirname(found), "ffprobe")
     probe = beside if os.access(beside, os.X_OK) else shutil.which("ffprobe")
-    ok = bool(probe) and _run([probe, "-version"])[0]
+    ok = bool(probe) and _run([probe, "-version"], deadline)[0]
     rows.append(("ffprobe", ok, f"{probe} 可运行" if ok else
                  f"找不到可运行的 ffprobe（ffmpeg 软件包自带，应在 {found} 旁）。{FFMPEG_FIX}"))
     return rows

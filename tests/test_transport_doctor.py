@@ -180,8 +180,11 @@ def test_an_unexpected_reply_shape_fails(outlets):
 import os
 import shutil
 import stat
+import subprocess
+import sys
 from dataclasses import replace
 
+from tests.conftest import ROOT
 from tests.servers.harness import API_CHANNELS
 
 VIDEO = "微视频"
@@ -257,6 +260,15 @@ def test_an_ffmpeg_that_does_not_run_and_a_missing_ffprobe_fail(outlets, monkeyp
     assert rows["ffprobe"]["结果"] == "失败" and "system-deps.sh" in rows["ffprobe"]["说明"]
 
 
+def test_an_ffmpeg_that_hangs_is_given_up_within_5_s(outlets, monkeypatch, tmp_path):
+    hangs = _script(tmp_path / "hangs" / "ffmpeg", "exec sleep 60\n")
+    settings = _with_video(outlets, monkeypatch, ffmpeg=str(hangs))
+    start = time.monotonic()
+    rows = _video_rows(settings)
+    assert time.monotonic() - start < 7
+    assert rows["ffmpeg"]["结果"] == "失败" and "5 秒内没有结束" in rows["ffmpeg"]["说明"]
+
+
 def test_no_video_check_when_the_video_is_off(outlets, monkeypatch):
     s = _with_video(outlets, monkeypatch, ffmpeg="/nonexistent/ffmpeg")
     off = replace(s, outlets=replace(s.outlets, video=replace(s.outlets.video, enabled=False)))
@@ -267,11 +279,6 @@ def test_no_video_check_when_the_video_is_off(outlets, monkeypatch):
 
 
 def test_the_doctor_command_prints_the_setting_to_fix_and_exits_1(outlets, monkeypatch, tmp_path):
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
     _with_video(outlets, monkeypatch)
     path = outlets.root / "pressroom.toml"
     text = path.read_text(encoding="utf-8")
