@@ -120,6 +120,13 @@ def finish(channel: str, rendition: Rendition, settings: Settings) -> Rendition:
     return make(rendition, settings) if make else rendition
 
 
+def doctor(channel: str, settings: Settings) -> list[tuple[str, bool, str]]:
+    """The channel's own health check (its module's optional ``doctor``: what it needs besides its transport,
+    such as the video's encoder), rows of (check, passed, detail); [] for a channel without one."""
+    check = getattr(adapter(channel), "doctor", None)  # optional part of the contract (see channels/base.py)
+    return check(settings) if check else []
+
+
 def view(channel: str, rendition: Rendition, settings: Settings) -> View | None:
     """How approvers see the rendition, for a channel whose files are an API payload (its module's optional
     ``view``); None: its own files are what people see."""

@@ -8,7 +8,9 @@ effects, no network, deterministic (the same release and context give byte-ident
 ``RenditionError`` naming the limit; advice that does not block (punctuation, read time) goes in ``warnings``.
 Delivery is somebody else's job (``pressroom.transports``). Optional parts: ``view(rendition, settings)`` (how
 approvers see it) and ``finish(rendition, settings)`` (files made at delivery, ``Rendition.derived``: the
-micro-video's MP4; the delivery engine calls it, ``EncodeError`` fails that channel only).
+micro-video's MP4; the delivery engine calls it, ``EncodeError`` fails that channel only) and
+``doctor(settings) -> [(check, passed, detail)]`` (what the channel needs at delivery besides its transport,
+the micro-video's ffmpeg; ``pressroom doctor`` and the pre-flight check run it; it may run programs, never publish).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, replace
 
 from PIL import Image as PILImage
@@ -573,6 +574,11 @@ def ffmpeg_command(exe: str, listing: str, out: str, doc: dict) -> list[str]:
             "-c:a", "aac", "-b:a", "64k", "-t", f"{doc['duration']:.3f}", "-movflags", "+faststart", out]
 
 
+# What the editor is told to do about a missing or unusable encoder (the encoding and ``doctor`` say it).
+FFMPEG_FIX = ("请运行 bash scripts/system-deps.sh 安装 Debian 的 ffmpeg 软件包，"
+              "或在 pressroom.toml 的 [outlets.video] ffmpeg 中写明其路径")
+
+
 def finish(rendition: Rendition, settings) -> Rendition:
     """The pictures made from the plan, delivered with it (``Rendition.derived``): the card PNGs, the
     poster (the title card as JPEG) and the MP4. Raises EncodeError (ffmpeg missing or failing)."""
@@ -582,8 +588,7 @@ def finish(rendition: Rendition, settings) -> Rendition:
     exe = settings.outlet(NAME)["ffmpeg"]
     found = shutil.which(exe)
     if not found:
-        raise EncodeError(f"微视频无法生成：找不到 ffmpeg（{exe}）。请运行 bash scripts/system-deps.sh 安装 Debian 的 "
-                          "ffmpeg 软件包，或在 pressroom.toml 的 [outlets.video] ffmpeg 中写明其路径；其他渠道不受影响")
+        raise EncodeError(f"微视频无法生成：找不到 ffmpeg（{exe}）。{FFMPEG_FIX}；其他渠道不受影响")
     doc = _plan(rendition)
     pngs = card_pngs(rendition)
     derived = {**pngs, names.poster: poster_jpeg(pngs[doc["cards"][0]["file"]])}
@@ -604,3 +609,56 @@ def finish(rendition: Rendition, settings) -> Rendition:
         with open(out, "rb") as f:
             mp4 = f.read()
     return replace(rendition, derived={**derived, names.mp4: mp4})
+
+
+# ---------------------------------------------------------------------------------------------
+# Health check (``pressroom doctor`` and the pre-flight check): the encoding is the last step of a
+# delivery, so a missing or unusable ffmpeg is found before a release, not after every other channel.
+
+ENCODERS = ("libx264", "aac")  # what ``ffmpeg_command`` encodes with
+DOCTOR_SECONDS = 5  # the whole check, as each outlet's check in ``pressroom doctor``
+
+
+def _run(argv: list[str], deadline: float) -> tuple[bool, str]:
+    """(ran and exited 0, its output or why not) of a short program run, stopped at ``deadline``."""
+    try:
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=max(0.1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        return False, f"{DOCTOR_SECONDS} 秒内没有结束"
+    except OSError as e:  # not executable, wrong format, vanished
+        return False, f"无法执行（{e.strerror or type(e).__name__}）"
+    if run.returncode != 0:
+        return False, f"退出码 {run.returncode}：{(run.stderr or run.stdout).strip()[-200:]}"
+    return True, run.stdout
+
+
+def _encoders(listing: str) -> set[str]:
+    """Encoder names of ``ffmpeg -hide_banner -encoders``: lines "<6 flags> <name> <description>" after
+    the " ------" rule."""
+    lines = listing.splitlines()
+    start = next((i + 1 for i, ln in enumerate(lines) if ln.strip().startswith("---")), len(lines))
+    return {ln.split()[1] for ln in lines[start:] if len(ln.split()) >= 2}
+
+
+def doctor(settings) -> list[tuple[str, bool, str]]:
+    """ffmpeg (``[outlets.video] ffmpeg``) exists, runs and has the H.264 and AAC encoders; ffprobe is
+    installed beside it. Rows of (检查, passed, 说明)."""
+    exe = settings.outlet(NAME)["ffmpeg"]
+    found = shutil.which(exe)
+    if not found:
+        return [("ffmpeg", False, f"找不到 ffmpeg（[outlets.video] ffmpeg = {exe}）。{FFMPEG_FIX}")]
+    deadline = time.monotonic() + DOCTOR_SECONDS
+    ran, out = _run([found, "-hide_banner", "-encoders"], deadline)
+    if not ran:
+        return [("ffmpeg", False, f"ffmpeg（{found}）无法运行：{out}。{FFMPEG_FIX}")]
+    rows = [("ffmpeg", True, f"{found} 可运行")]
+    missing = [e for e in ENCODERS if e not in _encoders(out)]
+    rows.append(("ffmpeg 编码器 libx264、aac", not missing,
+                 f"ffmpeg（{found}）缺少编码器 {'、'.join(missing)}，无法生成微视频。{FFMPEG_FIX}" if missing
+                 else "H.264（libx264）与 AAC 编码器可用"))
+    beside = os.path.join(os.path.dirname(found), "ffprobe")
+    probe = beside if os.access(beside, os.X_OK) else shutil.which("ffprobe")
+    ok = bool(probe) and _run([probe, "-version"], deadline)[0]
+    rows.append(("ffprobe", ok, f"{probe} 可运行" if ok else
+                 f"找不到可运行的 ffprobe（ffmpeg 软件包自带，应在 {found} 旁）。{FFMPEG_FIX}"))
+    return rows

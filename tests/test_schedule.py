@@ -166,6 +166,23 @@ def test_preflight_alerts_the_office_when_an_outlet_would_fail(workspace, monkey
     assert preflight(RELEASE, return_state=True).is_completed()
 
 
+def test_preflight_finds_an_ffmpeg_that_cannot_encode_the_video(workspace, monkeypatch, tmp_path):  # noqa: F811
+    from flows.preflight import preflight
+
+    monkeypatch.delenv("PRESSROOM_VIDEO", raising=False)  # on, as installed (tests/conftest.py turns it off)
+    fake = tmp_path / "bin" / "ffmpeg"  # an ffmpeg built without x264, first on PATH
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nprintf ' ------\\n V....D mpeg4  MPEG-4\\n A....D aac  AAC\\n'\n", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    state = preflight(RELEASE, return_state=True)
+    assert state.is_failed() and "微视频：ffmpeg 编码器 libx264、aac 未通过" in state.message, state.message
+    assert "[outlets.video] ffmpeg" in state.message and "bash scripts/system-deps.sh" in state.message
+    notices = list((workspace.outbox / "notices").glob("*preflight-failed.txt"))
+    assert len(notices) == 1 and "缺少编码器 libx264" in notices[0].read_text(encoding="utf-8")
+    assert not (workspace.outbox / "portal").exists()  # nothing published
+
+
 def test_a_bundle_is_scheduled_once_under_its_document(workspace, deployed):  # noqa: F811
     from pressroom.delivery import schedule
 

@@ -173,3 +173,121 @@ def test_an_unexpected_reply_shape_fails(outlets):
     outlets.wechat.inject("/cgi-bin/draft/batchget", "errcode", code=0, extra={"errmsg": "ok"})  # no item list
     wechat = _of(_rows(outlets), "微信")
     assert wechat["草稿/发布接口权限"][0] == "失败" and "格式与文档不符" in wechat["草稿/发布接口权限"][1]
+
+
+# -- the micro-video's encoder (channels/video.py ``doctor``) -------------------------------------------
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from dataclasses import replace
+
+from tests.conftest import ROOT
+from tests.servers.harness import API_CHANNELS
+
+VIDEO = "微视频"
+ENCODER_LIST = """Encoders:
+ V..... = Video
+ A..... = Audio
+ ------
+ V....D libx265              libx265 H.265 / HEVC (codec hevc)
+ V....D mpeg4                MPEG-4 part 2
+ A....D aac                  AAC (Advanced Audio Coding)
+"""
+
+
+def _with_video(outlets, monkeypatch, ffmpeg: str | None = None):
+    monkeypatch.delenv("PRESSROOM_VIDEO", raising=False)  # on, as installed (tests/conftest.py turns it off)
+    s = outlets.configure({**API_CHANNELS, "video": "outbox"})
+    if ffmpeg is not None:
+        s = replace(s, outlets=replace(s.outlets, video=replace(s.outlets.video, ffmpeg=ffmpeg)))
+    return s
+
+
+def _script(path, body: str):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\nPATH=/usr/bin:/bin\n" + body, encoding="utf-8")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def _video_rows(settings):
+    """The video channel's own checks (its outbox transport is checked as well, in its own row)."""
+    rows = run_doctor(settings, only={"video"})
+    assert {"渠道": VIDEO, "检查": "本地发件箱可写", "结果": "通过", "说明": rows[0]["说明"]} == rows[0]
+    return {r["检查"]: r for r in rows[1:] if r["渠道"] == VIDEO}
+
+
+@pytest.mark.skipif(not shutil.which("ffprobe"), reason="ffmpeg not installed (scripts/system-deps.sh)")
+def test_the_installed_ffmpeg_passes_with_its_encoders_and_ffprobe(outlets, monkeypatch):
+    rows = _video_rows(_with_video(outlets, monkeypatch))
+    assert set(rows) == {"ffmpeg", "ffmpeg 编码器 libx264、aac", "ffprobe"}
+    assert all(r["结果"] == "通过" for r in rows.values()), rows
+
+
+def test_an_ffmpeg_without_libx264_on_path_is_reported_before_delivery(outlets, monkeypatch, tmp_path):
+    fake = _script(tmp_path / "bin" / "ffmpeg", f"cat <<'LIST'\n{ENCODER_LIST}LIST\n")
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    rows = _video_rows(_with_video(outlets, monkeypatch))  # the default setting: "ffmpeg", found on PATH
+    assert rows["ffmpeg"]["结果"] == "通过" and str(fake) in rows["ffmpeg"]["说明"]
+    enc = rows["ffmpeg 编码器 libx264、aac"]
+    assert enc["结果"] == "失败"
+    assert "缺少编码器 libx264" in enc["说明"] and "aac" not in enc["说明"].split("缺少编码器")[1].split("，")[0]
+    assert "[outlets.video] ffmpeg" in enc["说明"] and "bash scripts/system-deps.sh" in enc["说明"]
+
+
+def test_a_missing_ffmpeg_path_is_reported_with_the_setting_and_the_fix(outlets, monkeypatch, tmp_path):
+    rows = _video_rows(_with_video(outlets, monkeypatch, ffmpeg=str(tmp_path / "nowhere" / "ffmpeg")))
+    assert list(rows) == ["ffmpeg"] and rows["ffmpeg"]["结果"] == "失败"
+    why = rows["ffmpeg"]["说明"]
+    assert "找不到 ffmpeg" in why and str(tmp_path / "nowhere" / "ffmpeg") in why
+    assert "[outlets.video] ffmpeg" in why and "bash scripts/system-deps.sh" in why
+
+
+def test_an_ffmpeg_that_does_not_run_and_a_missing_ffprobe_fail(outlets, monkeypatch, tmp_path):
+    broken = _script(tmp_path / "broken" / "ffmpeg", "echo 'error while loading shared libraries: libavdevice.so.59' >&2\nexit 127\n")
+    rows = _video_rows(_with_video(outlets, monkeypatch, ffmpeg=str(broken)))
+    assert rows["ffmpeg"]["结果"] == "失败"
+    assert "无法运行" in rows["ffmpeg"]["说明"] and "127" in rows["ffmpeg"]["说明"]
+    assert "libavdevice" in rows["ffmpeg"]["说明"]
+    # A working ffmpeg whose ffprobe is neither beside it nor on PATH.
+    good = _script(tmp_path / "alone" / "ffmpeg", "cat <<'LIST'\n" + ENCODER_LIST.replace("libx265", "libx264") + "LIST\n")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    rows = _video_rows(_with_video(outlets, monkeypatch, ffmpeg=str(good)))
+    assert rows["ffmpeg 编码器 libx264、aac"]["结果"] == "通过"
+    assert rows["ffprobe"]["结果"] == "失败" and "system-deps.sh" in rows["ffprobe"]["说明"]
+
+
+def test_an_ffmpeg_that_hangs_is_given_up_within_5_s(outlets, monkeypatch, tmp_path):
+    hangs = _script(tmp_path / "hangs" / "ffmpeg", "exec sleep 60\n")
+    settings = _with_video(outlets, monkeypatch, ffmpeg=str(hangs))
+    start = time.monotonic()
+    rows = _video_rows(settings)
+    assert time.monotonic() - start < 7
+    assert rows["ffmpeg"]["结果"] == "失败" and "5 秒内没有结束" in rows["ffmpeg"]["说明"]
+
+
+def test_no_video_check_when_the_video_is_off(outlets, monkeypatch):
+    s = _with_video(outlets, monkeypatch, ffmpeg="/nonexistent/ffmpeg")
+    off = replace(s, outlets=replace(s.outlets, video=replace(s.outlets.video, enabled=False)))
+    rows = run_doctor(off)
+    assert rows and not [r for r in rows if r["渠道"] == VIDEO or "ffmpeg" in r["检查"]]
+    monkeypatch.setenv("PRESSROOM_VIDEO", "off")
+    assert not [r for r in run_doctor(outlets.configure({**API_CHANNELS, "video": "outbox"})) if r["渠道"] == VIDEO]
+
+
+def test_the_doctor_command_prints_the_setting_to_fix_and_exits_1(outlets, monkeypatch, tmp_path):
+    _with_video(outlets, monkeypatch)
+    path = outlets.root / "pressroom.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[outlets.video]\n", f'[outlets.video]\nffmpeg = "{tmp_path}/nope/ffmpeg"\n', 1),
+                    encoding="utf-8")
+    env = {**os.environ, "COLUMNS": "400", "PRESSROOM_CONFIG": str(path), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", "from pressroom.cli import app; app()", "doctor"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    line = next(ln for ln in proc.stdout.splitlines() if "找不到 ffmpeg" in ln)
+    assert "微视频" in line and f"[outlets.video] ffmpeg = {tmp_path}/nope/ffmpeg" in line
+    assert "bash scripts/system-deps.sh" in line

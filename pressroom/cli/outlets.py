@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from pressroom.cli.base import CODE_HELP, REVIEWER_HELP, app, console, err, load_settings, verified
@@ -20,7 +21,9 @@ def doctor():
         table.add_column(col, overflow="fold")
     colours = {"通过": "green", "失败": "red"}
     for row in rows:
-        table.add_row(row["渠道"], row["检查"], f"[{colours.get(row['结果'], 'yellow')}]{row['结果']}[/]", row["说明"])
+        # The texts name settings such as "[outlets.video] ffmpeg": printed as they are, not read as Rich markup.
+        table.add_row(escape(row["渠道"]), escape(row["检查"]), f"[{colours.get(row['结果'], 'yellow')}]{row['结果']}[/]",
+                      escape(row["说明"]))
     console.print(table)
     if any(row["结果"] == FAIL for row in rows):
         raise typer.Exit(1)

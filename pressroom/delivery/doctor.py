@@ -3,8 +3,9 @@
 ``run_doctor(settings)`` checks each configured transport once (WeChat: a token can be obtained and the
 draft API answers; Weibo: ``rip`` is set, the token names its account and the timeline answers; SMTP:
 STARTTLS, login and NOOP work and every desk has an address; CMS: the endpoint answers the contract and
-tells our token from a wrong one; outbox: the folder is writable) and returns rows with the columns
-渠道 / 检查 / 结果 / 说明. It never publishes. A check passes only on a positive confirmation from the
+tells our token from a wrong one; outbox: the folder is writable), then each channel's own check (the
+micro-video: ffmpeg runs and has its encoders, ffprobe is there; ``doctor`` in the channel module), and
+returns rows with the columns 渠道 / 检查 / 结果 / 说明. It never publishes. A check passes only on a positive confirmation from the
 outlet: a 404, an unexpected reply, a permission error or an exception is a failure with its reason, a
 failure to connect is named as such with what to check, and each outlet's check finishes within 5 s
 (``DOCTOR_BUDGET`` in ``pressroom/transports/http.py``).
@@ -18,6 +19,8 @@ history`` shows.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import channels
 from pressroom.delivery.ledger import DISABLED as _OFF, ENABLED as _ON, OUTLET_EVENTS, OUTLETS_ID, Ledger
@@ -83,18 +86,31 @@ def run_doctor(settings: Settings, ledger: Ledger | None = None, only: set[str] 
         if not issubclass(cls, HealthChecked):
             rows.append({"渠道": label, "检查": f"发送方式“{outlet}”", "结果": SKIP, "说明": "无法检查此发送方式"})
             continue
-        try:
-            results = cls.doctor(settings)
-        except MissingCredential as e:
-            results = [("凭据", False, str(e))]
-        except Exception as e:  # a check must not stop the others, and an error is never a pass
-            results = [("检查", False, f"检查时出现意外错误（{type(e).__name__}），未能确认该渠道可用，请联系技术人员")]
-        for check, ok, detail in results:
-            rows.append({"渠道": label, "检查": check, "结果": PASS if ok else FAIL, "说明": redact(detail)})
+        results = _checked(cls.doctor, settings)
+        rows += _rows(label, results)
         # The breaker re-opens only when every check of the outlet was a positive confirmation.
         if results and all(ok is True for _, ok, _ in results):
             if reset(ledger, outlet):
                 rows.append({"渠道": label, "检查": "熔断", "结果": PASS, "说明": "此前因凭据被拒停用，现已恢复启用"})
         elif (reason := disabled_reason(ledger, outlet)) is not None:
             rows.append({"渠道": label, "检查": "熔断", "结果": FAIL, "说明": f"仍停用：{reason}"})
+    # What a channel needs besides its transport (the micro-video's encoder): its module's own check. It
+    # says nothing about the outlet's credentials, so it neither trips nor resets the breaker.
+    for ch in (c for chans in by_outlet.values() for c in chans):
+        rows += _rows(_label(ch), _checked(partial(channels.doctor, ch), settings))
     return rows
+
+
+def _checked(check, settings: Settings) -> list[tuple[str, bool, str]]:
+    """The rows of one check; a missing credential or an exception is a failure, never a pass."""
+    try:
+        return check(settings)
+    except MissingCredential as e:
+        return [("凭据", False, str(e))]
+    except Exception as e:  # a check must not stop the others, and an error is never a pass
+        return [("检查", False, f"检查时出现意外错误（{type(e).__name__}），未能确认该渠道可用，请联系技术人员")]
+
+
+def _rows(label: str, results) -> list[dict]:
+    return [{"渠道": label, "检查": check, "结果": PASS if ok else FAIL, "说明": redact(detail)}
+            for check, ok, detail in results]
