@@ -473,3 +473,26 @@ def test_wechat_article_carries_the_infographic_uploaded_like_body_images(outlet
     assert rend.files[poster["file"]] in [outlets.wechat.state.images[s] for s in srcs]
     assert 'alt="图解：强降雨致我市部分路段积水，暂无人员伤亡"' in content
 
+
+# ---------------------------------------------------------------------------------------------
+# A press conference not marked as one
+
+
+def test_a_release_that_reads_like_a_press_conference_is_warned_until_marked(samples):
+    from pressroom.releases.catalog import conference_warnings
+
+    update = samples["rainstorm-2026-11-update-1"]  # its kicker: 市政府召开……新闻发布会
+    assert not update.press_conference
+    (w,) = conference_warnings(update)
+    assert w.startswith("引题、导语写到“发布会”，但未标记 press_conference: true") and "2·1+N" in w
+    assert conference_warnings(dataclasses.replace(update, press_conference=True)) == []
+    assert conference_warnings(samples["work-report-2026-q3"]) == []  # marked
+    assert conference_warnings(samples["water-price-rumor"]) == []  # no conference mentioned
+
+
+def test_validation_lists_the_warning(settings):
+    from pressroom.releases.catalog import validate
+
+    catalog = validate(settings, render=False)
+    assert any("press_conference: true" in w for w in catalog.warnings["rainstorm-2026-11-update-1"])
+    assert not any("press_conference: true" in w for w in catalog.warnings["work-report-2026-q3"])
