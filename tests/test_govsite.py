@@ -496,3 +496,31 @@ def test_validation_lists_the_warning(settings):
     catalog = validate(settings, render=False)
     assert any("press_conference: true" in w for w in catalog.warnings["rainstorm-2026-11-update-1"])
     assert not any("press_conference: true" in w for w in catalog.warnings["work-report-2026-q3"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Search: full text, 文号, speakers, department; hits highlighted
+
+
+@pytest.mark.parametrize("query, found", [
+    ("淮宣〔2017〕78号", "关于进一步加强政务公开新闻发布工作的通知"),  # the 文号
+    ("蒲晓明", "前三季度全市地区生产总值同比增长5.8%"),  # a spokesperson
+    ("淮南市统计局", "前三季度全市地区生产总值同比增长5.8%"),  # the department's full name
+    ("铁路下穿通道", "强降雨致我市部分路段积水，暂无人员伤亡"),  # words of the body only
+])
+def test_search_finds_full_text_numbers_and_speakers(browser, hall, query, found):
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.goto((hall / "search.html").resolve().as_uri() + "?q=" + query)
+        titles = page.locator("#results li a").all_inner_texts()
+        assert found in titles, (query, titles)
+        marks = page.locator("#results mark").all_inner_texts()
+        assert all(m.lower() == query.lower() for m in marks)
+        assert marks or query == "淮南市统计局"  # the department's full name is searched, not shown
+        if query == "铁路下穿通道":  # a body-only hit shows the words around it
+            summary = page.locator("#results li").filter(has_text=found).locator(".summary").inner_text()
+            assert "铁路下穿通道" in summary and summary.startswith("……")
+            page.screenshot(path=str(SHOTS / "govsite-search-375.png"))
+    finally:
+        context.close()
