@@ -1,10 +1,11 @@
 """H5 page: one self-contained mobile HTML file (``<id>-h5.html``) for sharing in WeChat and the news app.
 
-Everything is inside the file: CSS inline, the infographic and body images as ``data:`` URIs, no script
-(sections fold with ``<details>``), no web font; the only outward links are to the portal page, the
-policy bundle's other half, an event's other releases (and the press hall's page listing them) and an
-emergency's hotlines (``tel:``), and the one outside resource is the micro-video on the portal (when the
-release has one), fetched only when the reader presses play. Drawn for a 375 CSS px phone (750 px design width).
+Everything is inside the file: CSS inline, the body images as ``data:`` URIs (the 图解 poster is not
+repeated at phone width, where its text would be 5 px high: the page links it on the portal), no script
+(sections fold with ``<details>``), no web font; the only outward links are to the portal page, the policy
+bundle's other half, an event's other releases (and the press hall's page listing them) and an emergency's
+hotlines (``tel:``), and the one outside resource is the micro-video on the portal (when the release has
+one), fetched only when the reader presses play. Drawn for a 375 CSS px phone (750 px design width).
 """
 
 from __future__ import annotations
@@ -12,18 +13,16 @@ from __future__ import annotations
 import base64
 from dataclasses import replace
 
-from pressroom.errors import RenditionError
 from pressroom.model import Release
 
-from channels import infographic, video
+from channels import video
 from channels.corrections import Correction, Withdrawal, page_note, withdrawal, withdrawal_page
 from channels.base import Channel, Published, RenderContext, Rendition, render_template, video_embed
 from channels.portal import (
     body_html, counterpart_link, counterpart_warning, emergency_view, event_timeline, image_resolver, people, text,
 )
 
-CHANNEL = Channel(name="h5", label="H5 页面", short="H5", outbox="assets/{release}", phone=True,
-                  uses=("infographic",))
+CHANNEL = Channel(name="h5", label="H5 页面", short="H5", outbox="assets/{release}", phone=True)
 NAME = CHANNEL.name
 
 MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif"}
@@ -37,13 +36,6 @@ def data_uri(data: bytes, mime: str) -> str:
 
 def file_name(release_id: str) -> str:
     return f"{release_id}-h5.html"
-
-
-def _poster(release: Release, ctx: RenderContext) -> bytes:
-    try:
-        return infographic.poster_png(release, ctx)
-    except RenditionError as e:  # the H5 shows the same infographic, so it fails for the same reason
-        raise RenditionError(NAME, e.field, f"图解无法生成：{e.message}", e.fix) from e
 
 
 def _video(release: Release, ctx: RenderContext) -> dict[str, str] | None:
@@ -72,7 +64,9 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
         press_office=s.city.press_office,
         published=Published(release.publish_at.astimezone(s.tz)),  # filled on delivery
         people=people(release),
-        poster=data_uri(_poster(release, ctx), "image/png"),
+        # The poster is drawn 1080 px wide: in a 375 px page its small text is 5 px high, unreadable. The H5
+        # shows its numbers as text (数读) and links the 图解 on the portal page, where it opens whole.
+        infographic=f"{ctx.url_for(release.id)}#infographic" if "infographic" in release.channels else "",
         lead=body_html(release.lead, image_src),
         sections=sections,
         portal_url=ctx.url_for(release.id),

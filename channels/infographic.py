@@ -31,9 +31,9 @@ from pressroom.text.linebreak import break_lines, load_cjk_font, missing_glyphs
 from pressroom.model import Release
 
 from channels import markup
+from channels.markup import plain as text
 from channels.base import Channel, RenderContext, Rendition, display_date
 from channels.corrections import Correction, Withdrawal, manual_withdrawal
-from channels.portal import text
 
 CHANNEL = Channel(name="infographic", label="图解", short="图解", outbox="assets/{release}",
                   preview="infographic.png", carries="summary")

@@ -35,6 +35,11 @@ def clean_text(text: str) -> str:
     return CONTROL_CHARS.sub("", text)
 
 
+def plain(value: str) -> str:
+    """Plain text fields (titles, digest): without the control characters Word pastes, trimmed."""
+    return clean_text(value).strip()
+
+
 _local = threading.local()
 
 

@@ -17,10 +17,11 @@ from urllib.parse import quote, unquote
 
 from feedgen.feed import FeedGenerator
 
+from pressroom.errors import RenditionError
 from pressroom.model import Image, Release
 from pressroom.settings import Settings
 
-from channels import govsite, markup, officialdoc
+from channels import govsite, infographic, markup, officialdoc
 from channels.corrections import Correction, Withdrawal, page_note, withdrawal, withdrawal_page
 from channels.base import (
     Channel, Published, ReleaseRef, RenderContext, Rendition, display_date, display_time, render_template,
@@ -28,7 +29,7 @@ from channels.base import (
 )
 
 CHANNEL = Channel(name="portal", label="门户网站“新闻发布”栏目", short="门户网站", fast=True, column=True,
-                  outbox="portal")  # pages side by side, so the site's relative links work
+                  outbox="portal", uses=("infographic",))  # pages side by side, so the site's relative links work
 NAME = CHANNEL.name
 
 # A column with nothing published still needs a fixed feed date (never the clock: output is deterministic).
@@ -74,9 +75,7 @@ def body_html(md: str, image_src: Callable[[str], str | None]) -> str:
     return html.replace("<table>", TABLE_WRAP + "<table>").replace("</table>", "</table></div>")
 
 
-def text(value: str) -> str:
-    """Plain text fields (titles, digest): without the control characters Word pastes."""
-    return markup.clean_text(value).strip()
+text = markup.plain  # plain text fields (titles, digest), as every HTML channel shows them
 
 
 def people(release: Release) -> dict[str, list[str]]:
@@ -108,6 +107,20 @@ def counterpart_warning(release: Release, ctx: RenderContext) -> list[str]:
 
 def asset_name(release_id: str, image: Image) -> str:
     return f"assets/{release_id}/{image.path}"
+
+
+def infographic_name(release_id: str) -> str:
+    return f"assets/{release_id}/infographic.png"
+
+
+def poster(release: Release, ctx: RenderContext, channel: str) -> bytes | None:
+    """The 图解 of a release that goes out as one (its poster), for a page that shows it; None otherwise."""
+    if "infographic" not in release.channels:
+        return None
+    try:
+        return infographic.poster_png(release, ctx)
+    except RenditionError as e:  # the page shows the same poster, so it fails for the same reason
+        raise RenditionError(channel, e.field, f"图解无法生成：{e.message}", e.fix) from e
 
 
 def _local(settings: Settings, dt: datetime) -> datetime:
@@ -171,7 +184,7 @@ def document_view(release: Release, documents: Iterable, docx_href: str) -> dict
             "replaced_by": [link(r) for r in refs if r.id not in release.supersedes]}
 
 
-def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
+def page_html(release: Release, ctx: RenderContext, note: str = "", infographic: bool | None = None) -> str:
     """The release page; ``note`` is the 更正说明 box of a corrected release (the template's note slot)."""
     s = ctx.settings
     outlet = s.outlet(NAME)
@@ -201,6 +214,8 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
         video=video_embed(release, s, ""),  # its folder sits beside the pages (channels/video.py)
         document=document_view(release, ctx.related.values(), officialdoc.file_name(release.id)),
         emergency=emergency_view(release, ctx),
+        infographic=({"src": quote(infographic_name(release.id)), "alt": f"图解：{text(release.title)}"}
+                     if (infographic if infographic is not None else "infographic" in release.channels) else None),
         note=note,
         **govsite.portal_page(s, title=text(release.title), source=release.department.name,
                               url=ctx.url_for(release.id), column_type=govsite.column_type(release.kind),
@@ -209,7 +224,10 @@ def page_html(release: Release, ctx: RenderContext, note: str = "") -> str:
 
 
 def render(release: Release, ctx: RenderContext) -> Rendition:
-    files = {f"{release.id}.html": page_html(release, ctx).encode("utf-8")}
+    picture = poster(release, ctx, NAME)
+    files = {f"{release.id}.html": page_html(release, ctx, infographic=picture is not None).encode("utf-8")}
+    if picture is not None:
+        files[infographic_name(release.id)] = picture
     if release.kind == "policy-document":
         files[officialdoc.file_name(release.id)] = officialdoc.docx_bytes(release)
     for img in release.images:

@@ -8,7 +8,9 @@ Files of a rendition (the outbox puts them under ``wechat/<id>/``):
   (``media/uploadimg``, the returned URL replaces the ``pressroom-image:<path>`` placeholder in ``content``)
   and the cover (``material/add_material``, the returned media id replaces ``thumb_media_id``
   "pressroom-cover").
-- ``images/<path>``: the body images as uploaded (jpg/png under 1 MB; larger ones are re-encoded here).
+- ``images/<path>``: the body images as uploaded (jpg/png under 1 MB; larger ones are re-encoded here), and
+  ``images/infographic-poster.png`` (or ``.jpg``): the 图解 of a release that goes out as one, shown in the
+  article after the text and uploaded the same way.
 - ``cover.<ext>``: the cover, the release's own ``cover`` or else the infographic's cover.
 
 WeChat drops outside links (``<a href>`` to anything but its own articles) and outside images, so the content
@@ -61,6 +63,9 @@ IMAGE_LONG_SIDE = 1500  # when re-encoding an oversized body image
 
 COVER_PLACEHOLDER = "pressroom-cover"
 IMAGE_SCHEME = "pressroom-image:"
+# The 图解 in the article: its own placeholder, which no release image can have ("#" is %-encoded in theirs).
+POSTER_PLACEHOLDER = IMAGE_SCHEME + "#infographic"
+POSTER_FILE = "images/infographic-poster"
 DRAFT_FILE = "wechat-draft.json"  # sorts before the manifest: the outbox's main file is the payload
 MANIFEST_FILE = "wechat-manifest.json"
 COVER_RATIO = 900 / 383  # 2.35:1, the cover shown in the feed; the 1:1 crop is the square thumbnail
@@ -226,6 +231,18 @@ def _event_note(release: Release, ctx: RenderContext) -> str:
             + "".join(lines) + "</section>")
 
 
+def has_infographic(release: Release) -> bool:
+    """A release that goes out as a 图解 shows that poster inside the article too."""
+    return "infographic" in release.channels
+
+
+def _poster_section(release: Release) -> str:
+    """The 图解, uploaded like the body images (its placeholder is in the manifest)."""
+    alt = _escape(f"图解：{text(release.title)}")
+    return (f'<section style="{STYLE["figure"]}"><img src="{POSTER_PLACEHOLDER}" alt="{alt}" style="{STYLE["img"]}">'
+            + _p("figcaption", "图解") + "</section>")
+
+
 def content_html(release: Release, ctx: RenderContext, links: list[str] | None = None) -> str:
     """The article body WeChat shows under its own title and author line."""
     links = [] if links is None else links
@@ -268,6 +285,8 @@ def content_html(release: Release, ctx: RenderContext, links: list[str] | None =
         if s.not_applicable:  # shown muted, not omitted: readers see the element was considered
             inner = f'<section style="{MUTED}">{inner}</section>'
         parts.append(heading + inner)
+    if has_infographic(release):  # after the text, as on the portal page; uploaded after the body images
+        parts.append(_poster_section(release))
     parts.append(_p("footer", f"来源：{_escape(release.department.name)}"))
     return "".join(parts)
 
@@ -306,6 +325,22 @@ def _upload_image(image: Image) -> tuple[str, bytes, str]:
                     f"已自动压缩为 JPG（{_megabytes(len(buf.getvalue()))}）；如对画质有要求，请自行压缩后替换")
     raise RenditionError(NAME, "正文", f"正文图片“{image.path}”压缩后仍超过微信正文图片 1 MB 上限",
                          "请把该图片缩小（如长边 1500 像素以内的 JPG）后替换")
+
+
+def _poster_upload(release: Release, ctx: RenderContext) -> tuple[str, bytes]:
+    """(file path, bytes) of the 图解 as ``uploadimg`` takes it: the PNG, or a JPEG when it is 1 MB or more."""
+    from channels import infographic  # imported here, as for the cover
+
+    try:
+        data = infographic.poster_png(release, ctx)
+    except RenditionError as e:  # the article shows the infographic's poster, so it fails for the same reason
+        raise RenditionError(NAME, e.field, f"图解无法生成：{e.message}", e.fix) from e
+    if len(data) < UPLOADIMG_MAX_BYTES:
+        return POSTER_FILE + ".png", data
+    with PILImage.open(io.BytesIO(data)) as im:
+        buf = io.BytesIO()
+        im.convert("RGB").save(buf, "JPEG", quality=88, optimize=True)
+    return POSTER_FILE + ".jpg", buf.getvalue()
 
 
 def _body_images(release: Release, warnings: list[str]) -> tuple[dict[str, bytes], list[dict]]:
@@ -435,6 +470,10 @@ def render(release: Release, ctx: RenderContext) -> Rendition:
     _check_content(content)
 
     files, uploads = _body_images(release, warnings)
+    if has_infographic(release):
+        poster_file, files[poster_file] = _poster_upload(release, ctx)
+        uploads.append({"path": "图解", "file": poster_file, "placeholder": POSTER_PLACEHOLDER,
+                        "api": "media/uploadimg"})
     cover_name, cover_data, w, h, source = _checked_cover(release, ctx, warnings)
     files[cover_name] = cover_data
 

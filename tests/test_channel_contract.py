@@ -293,7 +293,7 @@ BREAKS = {
     "tv over slot, no warning": ("tv", LIMITS_OF_CHANNEL, lambda rd: _broken(rd, warnings=tuple(
         w for w in rd.warnings if "超过栏目时段" not in w))),
     "h5 outside image": ("h5", LIMITS_OF_CHANNEL, lambda rd: _broken(rd, files={
-        k: v.replace(b'src="data:', b'src="https://x/', 1) for k, v in rd.files.items()})),
+        k: v.replace(b"</main>", b'<img src="https://x/a.png" alt=""></main>', 1) for k, v in rd.files.items()})),
     "poster too wide": ("infographic", LIMITS_OF_CHANNEL, lambda rd: _broken(rd, files={
         **rd.files, "infographic.png": _png(infographic.POSTER_WIDTH + 1, 100)})),
     "newspaper without BOM": ("newspaper", LIMITS_OF_CHANNEL, lambda rd: _broken(rd, files={

@@ -17,6 +17,7 @@ from channels import portal
 from pressroom.settings import Website
 from pressroom.sites import presshall
 from tests.browser import DESKTOP, PHONE, SHOTS, browser, open_page  # noqa: F401  (browser is a fixture)
+from tests.servers.harness import outlets  # noqa: F401  (a fixture: the WeChat double and the others)
 
 GOV_TAGS = ("ArticleTitle", "PubDate", "ContentSource", "ColumnName", "ColumnType", "SiteName", "SiteDomain")
 PUBDATE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$")
@@ -399,3 +400,127 @@ def test_emergency_advice_is_on_the_first_screen(browser, tmp_path, portal_pages
             assert red == "rgb(198, 40, 40)"
         finally:
             context.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The 图解 where it belongs
+
+
+def test_portal_page_shows_the_infographic_whole(browser, samples, settings, tmp_path):
+    from channels import infographic
+
+    r = samples["work-report-2026-q3"]
+    assert "infographic" in r.channels
+    rd = channels.render("portal", r, channels.context_for(r, samples, settings))
+    assert rd.files["assets/work-report-2026-q3/infographic.png"] == infographic.poster_png(
+        r, channels.context_for(r, samples, settings))
+    for name, data in rd.files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    for label, vp in (("375", PHONE), ("1280", DESKTOP)):
+        context = browser.new_context(viewport=vp)
+        try:
+            page = context.new_page()
+            page.goto((tmp_path / "work-report-2026-q3.html").resolve().as_uri())
+            img = page.locator("figure.infographic img")
+            img.scroll_into_view_if_needed()
+            page.wait_for_function("document.querySelector('figure.infographic img').complete")
+            w, h, nw, nh = page.evaluate("(i => [i.clientWidth, i.clientHeight, i.naturalWidth, i.naturalHeight])"
+                                         "(document.querySelector('figure.infographic img'))")
+            assert nw == 1080 and w > 300 and abs(h / w - nh / nw) < 0.01, (w, h, nw, nh)  # whole, not cropped
+            assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+            assert page.get_attribute("figure.infographic a", "href") == "assets/work-report-2026-q3/infographic.png"
+            page.screenshot(path=str(SHOTS / f"govsite-infographic-{label}.png"), full_page=True)
+        finally:
+            context.close()
+    without = dataclasses.replace(r, channels=tuple(c for c in r.channels if c != "infographic"))
+    rd = channels.render("portal", without, channels.context_for(without, samples, settings))
+    assert not [n for n in rd.files if n.endswith("infographic.png")] and 'class="infographic"' not in \
+        rd.files["work-report-2026-q3.html"].decode()
+
+
+def test_infographic_failure_names_the_page_that_shows_it(samples, settings, monkeypatch):
+    from channels import infographic
+    from pressroom.errors import RenditionError
+
+    def refuse(release, ctx):
+        raise RenditionError("infographic", "key_figures", "关键数字超过4项", "请保留最重要的4项")
+
+    monkeypatch.setattr(infographic, "poster_png", refuse)
+    r = samples["work-report-2026-q3"]
+    for channel in ("portal", "wechat"):
+        with pytest.raises(RenditionError) as e:
+            channels.render(channel, r, channels.context_for(r, samples, settings))
+        assert e.value.channel == channel and "关键数字超过4项" in e.value.message
+
+
+def test_wechat_article_carries_the_infographic_uploaded_like_body_images(outlets, samples, rendered):
+    import json as _json
+
+    from channels import wechat
+    from tests.servers.harness import publish
+
+    rid = "rainstorm-2026-11"
+    rend = rendered("wechat", rid)
+    manifest = _json.loads(rend.files["wechat-manifest.json"])
+    poster = next(up for up in manifest["images"] if up["path"] == "图解")
+    assert poster["placeholder"] == wechat.POSTER_PLACEHOLDER and poster["api"] == "media/uploadimg"
+    assert len(rend.files[poster["file"]]) < wechat.UPLOADIMG_MAX_BYTES
+    assert publish(outlets, samples[rid], rend).state == "published"
+    content = outlets.wechat.drafts[0][0]["content"]
+    # The double keeps only images that came from uploadimg (as the platform does): the 图解 is among them.
+    srcs = re.findall(r'<img\b[^>]*\bsrc="([^"]+)"', content)
+    assert rend.files[poster["file"]] in [outlets.wechat.state.images[s] for s in srcs]
+    assert 'alt="图解：强降雨致我市部分路段积水，暂无人员伤亡"' in content
+
+
+# ---------------------------------------------------------------------------------------------
+# A press conference not marked as one
+
+
+def test_a_release_that_reads_like_a_press_conference_is_warned_until_marked(samples):
+    from pressroom.releases.catalog import conference_warnings
+
+    update = samples["rainstorm-2026-11-update-1"]  # its kicker: 市政府召开……新闻发布会
+    assert not update.press_conference
+    (w,) = conference_warnings(update)
+    assert w.startswith("引题、导语写到“发布会”，但未标记 press_conference: true") and "2·1+N" in w
+    assert conference_warnings(dataclasses.replace(update, press_conference=True)) == []
+    assert conference_warnings(samples["work-report-2026-q3"]) == []  # marked
+    assert conference_warnings(samples["water-price-rumor"]) == []  # no conference mentioned
+
+
+def test_validation_lists_the_warning(settings):
+    from pressroom.releases.catalog import validate
+
+    catalog = validate(settings, render=False)
+    assert any("press_conference: true" in w for w in catalog.warnings["rainstorm-2026-11-update-1"])
+    assert not any("press_conference: true" in w for w in catalog.warnings["work-report-2026-q3"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Search: full text, 文号, speakers, department; hits highlighted
+
+
+@pytest.mark.parametrize("query, found", [
+    ("淮宣〔2017〕78号", "关于进一步加强政务公开新闻发布工作的通知"),  # the 文号
+    ("蒲晓明", "前三季度全市地区生产总值同比增长5.8%"),  # a spokesperson
+    ("淮南市统计局", "前三季度全市地区生产总值同比增长5.8%"),  # the department's full name
+    ("铁路下穿通道", "强降雨致我市部分路段积水，暂无人员伤亡"),  # words of the body only
+])
+def test_search_finds_full_text_numbers_and_speakers(browser, hall, query, found):
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.goto((hall / "search.html").resolve().as_uri() + "?q=" + query)
+        titles = page.locator("#results li a").all_inner_texts()
+        assert found in titles, (query, titles)
+        marks = page.locator("#results mark").all_inner_texts()
+        assert all(m.lower() == query.lower() for m in marks)
+        assert marks or query == "淮南市统计局"  # the department's full name is searched, not shown
+        if query == "铁路下穿通道":  # a body-only hit shows the words around it
+            summary = page.locator("#results li").filter(has_text=found).locator(".summary").inner_text()
+            assert "铁路下穿通道" in summary and summary.startswith("……")
+            page.screenshot(path=str(SHOTS / "govsite-search-375.png"))
+    finally:
+        context.close()

@@ -515,8 +515,13 @@ def test_search_works_offline(site, browser):
         page.goto((site.out / "search.html").resolve().as_uri() + "?q=" + "市发展改革委 政务舆情")
         status = page.locator("#status").inner_text()
         results = page.locator("#results li a").all_inner_texts()
+        hrefs = page.locator("#results li a").evaluate_all("els => els.map(a => a.getAttribute('href'))")
         assert status.startswith("找到 ") and results
-        assert all(t.startswith("市发展改革委：") for t in results)
+        assert any(t.startswith("市发展改革委：") for t in results)
+        # The index covers the full text: every hit's page holds both words.
+        for href in hrefs:
+            html = (site.out / href).read_text("utf-8")
+            assert "市发展改革委" in html and "政务舆情" in html, href
         page.fill("#q", "不存在的词语")
         assert page.locator("#status").inner_text() == "没有找到包含“不存在的词语”的发布。"
         page.screenshot(path=str(SHOTS / "presshall-search-375.png"))

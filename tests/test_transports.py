@@ -35,7 +35,11 @@ def test_publishes_the_sample_through_all_four_outlets(outlets, samples, rendere
     assert stored["title"] == draft["title"] and stored["digest"] == draft["digest"]
     assert stored["content_source_url"] == "https://www.huainan.gov.cn/xwfb/water-price-rumor.html"
     assert wx.state.materials[stored["thumb_media_id"]] == rendered("wechat").files["cover.png"]
-    assert stored["content"] == draft["content"]  # no image: nothing substituted, nothing filtered
+    # Its only image is the 图解: uploaded, its URL substituted for the placeholder, nothing else changed.
+    (poster,) = json.loads(rendered("wechat").files["wechat-manifest.json"])["images"]
+    (url_,) = wx.state.images
+    assert wx.state.images[url_] == rendered("wechat").files[poster["file"]]
+    assert stored["content"] == draft["content"].replace(poster["placeholder"], url_)
     url = wx.publications[0]["content"]["news_item"][0]["url"]
     assert outcomes["wechat"].url == url and url.startswith("https://mp.weixin.qq.com/s/")
     assert len(wx.calls_to("/cgi-bin/freepublish/get")) <= 2  # polled sparingly (quota 100 a day)

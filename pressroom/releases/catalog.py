@@ -236,6 +236,20 @@ def lead_warnings(release: Release) -> list[str]:
     return []
 
 
+def conference_warnings(release: Release) -> list[str]:
+    """A release that reads like a press conference (发布会 in its title lines or lead) but is not marked as one
+    is missing from the conference count (“2·1+N”), the 24 h clock and the press hall's 发布通知."""
+    if release.press_conference:
+        return []
+    where = [name for name, value in (("标题", release.title), ("引题", release.kicker), ("副题", release.subtitle),
+                                      ("导语", release.lead)) if "发布会" in value]
+    if not where:
+        return []
+    return [f"{'、'.join(where)}写到“发布会”，但未标记 press_conference: true：如本稿是新闻发布会，请在前置信息中加上，"
+            "否则它不计入部门发布会场次（“2·1+N”）和24小时内召开发布会的时限，也不列入发布厅“发布通知”；"
+            "如只是提及发布会，可忽略本提示"]
+
+
 # The last few catalogs validated in this process, by what they were made from: a CLI publish validates,
 # then runs the flow in the same process, which validates again; the content is loaded and every channel
 # rendered once. Any change to a file under content/ (or to the settings) makes a new key.
@@ -309,7 +323,7 @@ def _check(r: Release, catalog: Catalog, now: datetime, render: bool, draft: boo
     broken fields given up on) adds nothing."""
     blocking, warnings = copy_gate(r, catalog.settings)
     blocking += _event_in_future(r, catalog.settings, now)
-    warnings += markup_warnings(r)
+    warnings += markup_warnings(r) + conference_warnings(r)
     if not render:
         return blocking, warnings
     rendered: dict[str, Any] | None = {} if draft else None

@@ -56,7 +56,7 @@ from urllib.parse import quote
 from feedgen.feed import FeedGenerator
 
 import channels
-from channels import govsite, officialdoc
+from channels import govsite, markup, officialdoc
 from channels.base import Published, RenderContext, display_date, display_time, template_env, video_files
 from channels.portal import body_html, document_view, emergency_view, image_resolver, people, text
 
@@ -613,13 +613,24 @@ def render_search(site: Site) -> bytes:
     return render_template("presshall/search.html", **_common(site, "", "", "search", gov=gov)).encode("utf-8")
 
 
+def full_text(r: Release) -> str:
+    """The release's words as one line of plain text (the search index's full text)."""
+    parts = [r.lead, *(f"{s.heading}\n{s.body}" for s in r.sections)]
+    return " ".join(markup.to_text("\n\n".join(parts)).split())
+
+
 def search_index(site: Site) -> bytes:
-    """Compact JSON: field names once, then one array per release (newest first)."""
+    """Compact JSON: field names once, then one array per release (newest first). Besides the title lines it
+    covers the full text, the 文号, the speakers and experts and the department's full name (the search page
+    alone loads it)."""
     rows = []
     for r in site.releases:
+        speakers = " ".join([s.name for s in r.speakers] + [e.name for e in r.experts])
         rows.append([text(r.title), f"releases/{r.id}.html", f"{site.when(r):%Y-%m-%d %H:%M}", r.kind_label,
-                     r.department.short, " ".join(r.keywords), text(r.digest)[:80], LABELS[site.primary(r)]])
-    data = {"fields": ["title", "url", "date", "kind", "department", "keywords", "digest", "section"], "items": rows}
+                     r.department.short, " ".join(r.keywords), text(r.digest)[:80], LABELS[site.primary(r)],
+                     r.document_number, speakers, r.department.name, full_text(r)])
+    data = {"fields": ["title", "url", "date", "kind", "department", "keywords", "digest", "section", "number",
+                       "people", "organ", "text"], "items": rows}
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
