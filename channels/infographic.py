@@ -1,4 +1,5 @@
-"""图解: a phone-portrait poster of the release (``infographic.png``) and the WeChat cover (``cover.png``).
+"""图解: a phone-portrait poster of the release (``infographic.png``, with its 360 px wide thumbnail
+``infographic-thumb.jpg`` for the press hall's gallery) and the WeChat cover (``cover.png``).
 
 Drawn with Pillow in Noto Sans CJK SC (``pressroom.text.linebreak``), in two steps: a *layout* (pure geometry:
 every text line, block and the QR code with its box) and *painting* it. Tests inspect the layout, so "no
@@ -646,9 +647,27 @@ def words(layout: Layout) -> str:
     return "".join(f"{line}\n" for line in out)
 
 
+THUMB_NAME = "infographic-thumb.jpg"
+THUMB_WIDTH = 360  # the press hall's gallery shows the whole poster at this width (docs/outlets.md)
+THUMB_QUALITY = 85
+
+
+def thumbnail(png: bytes) -> bytes:
+    """The whole poster scaled down to ``THUMB_WIDTH``, aspect kept, as a JPEG. Fixed quality and no
+    EXIF, ICC or comment: the same poster gives the same bytes."""
+    img = PILImage.open(io.BytesIO(png)).convert("RGB")
+    height = max(1, round(img.height * THUMB_WIDTH / img.width))
+    small = img.resize((THUMB_WIDTH, height), PILImage.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    small.save(buf, format="JPEG", quality=THUMB_QUALITY, optimize=False, progressive=False, subsampling=2)
+    return buf.getvalue()
+
+
 def rendition(release: Release, poster: Layout, cover: Layout) -> Rendition:
-    """The poster and the cover, each with its words (``words``)."""
-    files = {"infographic.png": paint(poster), "infographic.txt": words(poster).encode("utf-8"),
+    """The poster and its thumbnail, and the cover, each with its words (``words``)."""
+    poster_bytes = paint(poster)
+    files = {"infographic.png": poster_bytes, THUMB_NAME: thumbnail(poster_bytes),
+             "infographic.txt": words(poster).encode("utf-8"),
              "cover.png": paint(cover), "cover.txt": words(cover).encode("utf-8")}
     return Rendition(channel=NAME, release_id=release.id, version=release.version, title=release.title,
                      files=files, warnings=tuple(poster.warnings))

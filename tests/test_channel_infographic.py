@@ -58,7 +58,8 @@ def lines_of(layout, field: str) -> list[TextOp]:
 def test_renders_poster_and_cover_pngs(ctx):
     r = make_release()
     rd = infographic.render(r, ctx)
-    assert rd.channel == "infographic" and set(rd.files) == {"infographic.png", "cover.png", "infographic.txt", "cover.txt"}
+    assert rd.channel == "infographic" and set(rd.files) == {"infographic.png", "infographic-thumb.jpg", "cover.png",
+                                                             "infographic.txt", "cover.txt"}
     poster = image_of(rd.files["infographic.png"])
     cover = image_of(rd.files["cover.png"])
     assert poster.format == "PNG" and poster.width == POSTER_WIDTH and 1000 < poster.height <= 3600
@@ -76,6 +77,22 @@ def test_bytes_are_deterministic_and_carry_no_metadata(ctx):
     assert a.files == b.files and a.content_hash == b.content_hash
     for data in (a.files["infographic.png"], a.files["cover.png"]):
         assert set(chunk_types(data)) <= {b"IHDR", b"IDAT", b"IEND"}  # no tIME, tEXt, pHYs …
+    thumb = image_of(a.files["infographic-thumb.jpg"])
+    assert thumb.format == "JPEG" and not thumb.getexif() and "icc_profile" not in thumb.info
+    assert b"Exif" not in a.files["infographic-thumb.jpg"][:200]
+
+
+def test_the_thumbnail_is_the_whole_poster_scaled_down(ctx):
+    rd = infographic.render(make_release(), ctx)
+    poster, thumb = image_of(rd.files["infographic.png"]), image_of(rd.files["infographic-thumb.jpg"])
+    assert thumb.width == infographic.THUMB_WIDTH == 360
+    assert abs(thumb.width / thumb.height - poster.width / poster.height) < 0.01 * poster.width / poster.height
+    # Not a crop: the poster scaled to the thumbnail's size looks like the thumbnail, top and bottom alike.
+    from PIL import ImageChops, ImageStat
+
+    scaled = poster.convert("RGB").resize(thumb.size)
+    diff = ImageStat.Stat(ImageChops.difference(scaled, thumb.convert("RGB"))).mean
+    assert max(diff) < 6, diff
 
 
 def test_an_edited_release_never_gets_the_previous_poster(ctx):

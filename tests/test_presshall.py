@@ -591,3 +591,51 @@ def test_a_rebuild_without_the_link_check_reports_no_check(tmp_path, samples, se
     s, catalog, ledger = _ledger_with_portal(tmp_path, samples, settings, "outbox")
     result = presshall.refresh(s, catalog, ledger, check=False)
     assert result.check is None and not any("链接检查" in w for w in result.warnings)
+
+
+def test_the_gallery_shows_each_poster_whole_and_opens_the_full_image(samples, registry, settings, contexts,
+                                                                       tmp_path, browser):
+    from PIL import Image as PILImage
+
+    import channels
+
+    ids = ["work-report-2026-q3", "rainstorm-2026-11"]
+    outbox = tmp_path / "outbox"
+    for rid_ in ids:  # the infographic channel's rendition, as delivered
+        rd = channels.render("infographic", samples[rid_], contexts[rid_])
+        for name, data in rd.files.items():
+            (outbox / "assets" / rid_).mkdir(parents=True, exist_ok=True)
+            (outbox / "assets" / rid_ / name).write_bytes(data)
+    s = dataclasses.replace(settings, outbox_dir=outbox)
+    out = tmp_path / "site"
+    rs = [samples[i] for i in ids]
+    presshall.build_site(rs, {r.id: r.publish_at for r in rs}, registry, s, out, now=NOW,
+                         infographics=presshall.infographics_in_outbox(s, ids))
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1)
+    try:
+        page = context.new_page()
+        page.goto((out / "images" / "index.html").resolve().as_uri(), wait_until="load")
+        items = page.locator("li.picture").evaluate_all("""els => els.map(li => {
+            const img = li.querySelector('img'), a = img.closest('a');
+            return {src: img.getAttribute('src'), full: a && a.getAttribute('href'), alt: img.alt,
+                    w: img.getAttribute('width'), h: img.getAttribute('height'),
+                    nw: img.naturalWidth, nh: img.naturalHeight, box: img.getBoundingClientRect().toJSON(),
+                    caption: li.querySelector('.caption a').getAttribute('href')};
+        })""")
+        page.screenshot(path=str(SHOTS / "presshall-gallery-375.png"), full_page=True)
+    finally:
+        context.close()
+    posters = [i for i in items if i["alt"].startswith("图解：")]
+    assert len(posters) == len(ids)
+    for i in posters:
+        rid_ = i["full"].split("/")[-2]
+        assert i["src"] == f"../assets/{rid_}/infographic-thumb.jpg" and i["full"] == f"../assets/{rid_}/infographic.png"
+        assert i["caption"] == f"../releases/{rid_}.html" and i["alt"] == f"图解：{samples[rid_].title}"
+        with PILImage.open(out / "images" / i["full"]) as full:
+            aspect = full.width / full.height
+        assert i["nw"] == int(i["w"]) == 360 and i["nh"] == int(i["h"])  # a real thumbnail, loaded
+        assert abs(i["nw"] / i["nh"] - aspect) <= 0.01 * aspect
+        shown = i["box"]["width"] / i["box"]["height"]  # drawn whole: no crop squeezes the aspect
+        assert abs(shown - aspect) <= 0.02 * aspect, (shown, aspect)
+    for i in items:  # every picture opens its full image, which the site holds
+        assert (out / "images" / i["full"]).is_file() and i["nw"] > 0, i

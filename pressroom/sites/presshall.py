@@ -54,9 +54,11 @@ from typing import Iterable, Mapping
 from urllib.parse import quote
 
 from feedgen.feed import FeedGenerator
+from PIL import Image as PILImage
 
 import channels
 from channels import govsite, markup, officialdoc
+from channels.infographic import THUMB_NAME as INFOGRAPHIC_THUMB
 from channels.base import Published, RenderContext, display_date, display_time, template_env, video_files
 from channels.portal import body_html, document_view, emergency_view, image_resolver, people, text
 
@@ -67,7 +69,7 @@ from pressroom.files import locked, write_atomic
 
 SUBDIR = "presshall"
 MANIFEST = ".build-manifest.json"
-BUILDER_VERSION = "2"  # bump when this module changes what pages contain
+BUILDER_VERSION = "3"  # bump when this module changes what pages contain
 
 # (key, label, what it holds) in the order of the notice (淮宣〔2017〕78号 五（三）); "releases" is the archive
 # every release belongs to, so no release page is without a section.
@@ -147,9 +149,10 @@ def _sha(*parts) -> str:
 class PictureItem:
     release: Release
     label: str  # caption
-    href: str  # relative to the site root
-    width: int
+    href: str  # the full picture, relative to the site root
+    width: int  # of what the gallery shows (``thumb`` when there is one); 0 = unknown
     height: int
+    thumb: str = ""  # a scaled-down copy of the whole picture, relative to the site root
 
 
 class Site:
@@ -164,6 +167,7 @@ class Site:
         self.media = media
         self.now = now
         self.infographics = infographics
+        self.thumbs: dict[str, tuple[Path, int, int] | None] = {}
         self.notes = notes  # release id -> its 更正说明 (HTML), for corrected releases
         self.name = settings.press_hall_name
         self.base = govsite.press_hall_base(settings)
@@ -230,7 +234,19 @@ class Site:
         if p is None:
             return None
         st = p.stat()
-        return (st.st_size, st.st_mtime_ns)
+        thumb = self.infographic_thumb(rid)
+        return (st.st_size, st.st_mtime_ns, thumb and (thumb[0].stat().st_size, thumb[0].stat().st_mtime_ns))
+
+    def infographic_thumb(self, rid: str) -> tuple[Path, int, int] | None:
+        """The poster's thumbnail the infographic channel delivered beside it, with its size in pixels."""
+        if rid not in self.thumbs:
+            p = self.infographics[rid].with_name(INFOGRAPHIC_THUMB)
+            if p.is_file():
+                with PILImage.open(p) as im:  # reads the header only
+                    self.thumbs[rid] = (p, im.width, im.height)
+            else:
+                self.thumbs[rid] = None
+        return self.thumbs[rid]
 
     # -- sections ------------------------------------------------------------------------------
 
@@ -260,7 +276,10 @@ class Site:
             seen.add(img.path)
             out.append(PictureItem(r, img.caption or text(r.title), asset_path(r.id, img.path), img.width, img.height))
         if r.id in self.infographics:
-            out.append(PictureItem(r, f"图解：{text(r.title)}", asset_path(r.id, "infographic.png"), 0, 0))
+            thumb = self.infographic_thumb(r.id)
+            out.append(PictureItem(r, f"图解：{text(r.title)}", asset_path(r.id, "infographic.png"),
+                                   thumb[1] if thumb else 0, thumb[2] if thumb else 0,
+                                   asset_path(r.id, INFOGRAPHIC_THUMB) if thumb else ""))
         return out
 
     def _section_lists(self) -> dict[str, list]:
@@ -289,7 +308,7 @@ class Site:
             c, r = item
             return _sha(c.outlet, c.title, c.url, c.date.isoformat(), self.sig(r))
         if section == "images":
-            return _sha(item.href, item.label, self.sig(item.release))
+            return _sha(item.href, item.thumb, item.label, self.sig(item.release))
         if section == "videos":
             return _sha(self.sig(item), [(v.title, v.url, v.duration) for v in self.media[item.id].videos]
                         if item.id in self.media else [], self._video_sig(item.id))
@@ -434,7 +453,8 @@ def _policy_row(site: Site, row, root: str) -> dict:
 
 
 def _picture(site: Site, p: PictureItem, root: str) -> dict:
-    return {"src": root + quote(p.href), "label": p.label, "href": f"{root}releases/{p.release.id}.html",
+    return {"src": root + quote(p.thumb or p.href), "full": root + quote(p.href), "label": p.label,
+            "href": f"{root}releases/{p.release.id}.html",
             "title": text(p.release.title), "date": display_date(site.when(p.release)),
             "width": p.width, "height": p.height}
 
@@ -539,6 +559,8 @@ def render_release(site: Site, r: Release) -> tuple[bytes, dict[str, bytes | Pat
     if r.id in site.infographics:
         assets[asset_path(r.id, "infographic.png")] = site.infographics[r.id]
         infographic = root + asset_path(r.id, "infographic.png")
+        if thumb := site.infographic_thumb(r.id):
+            assets[asset_path(r.id, INFOGRAPHIC_THUMB)] = thumb[0]
     primary = site.primary(r)
     document = document_view(r, site.documents_linked(r), root + quote(asset_path(r.id, officialdoc.file_name(r.id))))
     if document:
