@@ -310,3 +310,37 @@ def test_a_policy_bundle_retracts_as_a_unit_and_history_prints_every_step(desk):
     assert "李主任" in out
     again = runner.invoke(app, ["retract", "notice-2017-78", "--reason", "文件尚未正式印发", "--yes"])
     assert again.exit_code == 0 and "已撤稿" in again.output
+
+
+def test_marking_a_published_document_superseded_is_a_correction_by_a_verified_person(desk):
+    """A superseded document changes a published page: the editor sets ``status: superseded`` and corrects it
+    (docs/requirements.md, policy documents); the label reaches the portal and the press hall, and the history
+    names the reviewer whose code was checked."""
+    from typer.testing import CliRunner
+
+    from pressroom.cli import app
+
+    doc = "notice-2017-78"
+    desk.configure(OUTBOX)
+    publish(doc)
+    portal = desk.outbox / "portal"
+    hall = portal / "presshall" / "releases" / f"{doc}.html"
+    assert "本文件已失效" not in (portal / f"{doc}.html").read_text(encoding="utf-8")
+    desk.edit(doc, "topic: 综合政务\n", "topic: 综合政务\nstatus: superseded\n")
+    runner = CliRunner()
+    refused = runner.invoke(app, ["correct", doc, "--note", "本文件已失效。"])  # nobody verified: nothing sent
+    assert refused.exit_code != 0
+    assert "本文件已失效" not in (portal / f"{doc}.html").read_text(encoding="utf-8")
+    res = runner.invoke(app, ["correct", doc, "--note", "本文件已失效，不再执行。",
+                              "--reviewer", "钱编辑", "--code", code("钱编辑")])
+    assert res.exit_code == 0, res.output
+    for page in ((portal / f"{doc}.html").read_text(encoding="utf-8"), hall.read_text(encoding="utf-8")):
+        assert "本文件已失效（已被新文件替代）" in page and "本文件已失效，不再执行。" in page
+    steps = actions(desk.ledger(), doc)
+    names = [s[0] for s in steps]
+    assert steps[names.index("correction-requested")][3] == "钱编辑" and names[-1] == "correction-complete"
+    history = runner.invoke(app, ["history", doc], env={"COLUMNS": "200"})
+    assert history.exit_code == 0, history.output
+    out = history.output
+    assert out.index("published") < out.index("correction-requested") < out.index("correction-complete")
+    assert "钱编辑" in out
