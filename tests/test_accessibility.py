@@ -8,6 +8,7 @@ One browser for the module; each page is loaded once per width (``audit``), the 
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 from datetime import datetime, timedelta
@@ -58,10 +59,16 @@ def build_sample_outbox(out: Path, samples, registry, settings) -> Path:
                 for fname, data in channels.render(name, r, ctx).files.items():
                     (target / fname).parent.mkdir(parents=True, exist_ok=True)
                     (target / fname).write_bytes(data)
+        if "infographic" in r.channels:  # the posters and their thumbnails, for the press hall's gallery
+            for fname, data in channels.render("infographic", r, ctx).files.items():
+                (out / "assets" / rid).mkdir(parents=True, exist_ok=True)
+                (out / "assets" / rid / fname).write_bytes(data)
     (portal_dir / "index.html").write_bytes(channels.portal.index_page(samples.values(), settings, published))
     now = max(published.values()) + timedelta(days=1)
     presshall.build_site(list(samples.values()), published, registry, settings, portal_dir / "presshall",
-                         media=coverage.load(settings.content_dir), now=now)
+                         media=coverage.load(settings.content_dir), now=now,
+                         infographics=presshall.infographics_in_outbox(dataclasses.replace(settings, outbox_dir=out),
+                                                                       published))
     year = max(published.values()).astimezone(settings.tz).year
     rep = rp.build_report(samples.values(), registry, published, rp.Period(year), now, settings)
     rp.write_report(rep, out / "report")
@@ -93,6 +100,8 @@ def audit(browser, outbox) -> dict[tuple[str, str], AxeResult]:
 def test_every_page_type_is_in_the_sample_outbox(outbox):
     missing = [p for p in PAGES.values() if not (outbox / p.partition("?")[0]).is_file()]
     assert not missing, missing
+    gallery = (outbox / PAGES["hall 新闻发布图片"]).read_text(encoding="utf-8")
+    assert "infographic-thumb.jpg" in gallery  # the posters are among the pictures checked
 
 
 @pytest.mark.parametrize("width", WIDTHS)
