@@ -33,6 +33,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 
 from PIL import Image as PILImage
 from PIL import ImageDraw
@@ -46,7 +47,7 @@ from channels.base import (
     Channel, EncodeError, RenderContext, Rendition, View, display_date, dump_json, render_template, video_files,
 )
 from channels.corrections import Correction, Withdrawal, withdrawal
-from channels.infographic import GOLD, GREY, INK, LIGHT_GREY, RED, DEEP_RED, RULE, TINT, WHITE, Layout, QrOp, RectOp, TextOp
+from channels.infographic import GOLD, GREY, INK, LIGHT_GREY, RED, RULE, TINT, WHITE, Layout, QrOp, RectOp, TextOp
 from channels.portal import text
 
 CHANNEL = Channel(name="video", label="微视频", short="微视频", outbox="portal/video/{release}",
@@ -165,15 +166,15 @@ def _figure_ops(fig, index: int, total: int, with_value: bool) -> tuple[list, li
     ops.append(RectOp((SAFE_X, y, SAFE_X + 12, y + 560), RED))
     inner = COL - 96
     for size in (220, 190, 160, 130, 110, 90, 76):
-        uw = infographic._font(72, True).getlength(unit) + 16 if unit else 0
-        if infographic._font(size, True).getlength(value) + uw <= inner:
+        uw = infographic._advance(72, True, unit) + 16 if unit else 0
+        if infographic._advance(size, True, value) + uw <= inner:
             break
     base = y + 60 + size
     if with_value:
-        if infographic._font(size, True).getlength(value) + uw <= inner:
+        if infographic._advance(size, True, value) + uw <= inner:
             ops.append(TextOp("key_figures", value, size, True, (SAFE_X + 56, base), RED, "ls"))
             if unit:
-                ux = SAFE_X + 56 + infographic._font(size, True).getlength(value) + 16
+                ux = SAFE_X + 56 + infographic._advance(size, True, value) + 16
                 ops.append(TextOp("key_figures", unit, 72, True, (round(ux), base), RED, "ls"))
         else:  # a value no size fits on one line (rare: values are numbers)
             infographic._block(ops, "key_figures", value + unit, 76, True, SAFE_X + 56, y + 60, inner, RED, 1.2)
@@ -199,10 +200,10 @@ def _end_card(release: Release, ctx: RenderContext) -> tuple[list, list[str]]:
     ops: list = []
     _frame(ops, "扫码阅读全文")
     url = ctx.url_for(release.id)
-    qr = infographic.segno.make(url, error="m", micro=False)
-    border, scale = 4, max(6, 440 // (len(qr.matrix) + 8))
-    side = (len(qr.matrix) + 2 * border) * scale
-    qop = QrOp(tuple(bytes(row) for row in qr.matrix), ((W - side) // 2, SAFE_TOP + 170), scale, border)
+    matrix = infographic._qr_matrix(url)
+    border, scale = 4, max(6, 440 // (len(matrix) + 8))
+    side = (len(matrix) + 2 * border) * scale
+    qop = QrOp(matrix, ((W - side) // 2, SAFE_TOP + 170), scale, border)
     ops.append(RectOp((SAFE_X, SAFE_TOP + 140, W - SAFE_X, SAFE_TOP + 200 + side), TINT, radius=24))
     ops.append(qop)
     y = SAFE_TOP + 240 + side
@@ -293,8 +294,8 @@ def narration(release: Release, ctx: RenderContext) -> list[str]:
 
 
 def caption_lines(chunk: str) -> list[str]:
-    font = load_cjk_font(CAPTION_SIZE, True)
-    return [ln.rstrip(" ") for ln in break_lines(chunk, font.getlength, COL - 2 * CAPTION_PAD)]
+    measure = partial(infographic._advance, CAPTION_SIZE, True)  # the infographic's cached widths, same font
+    return [ln.rstrip(" ") for ln in break_lines(chunk, measure, COL - 2 * CAPTION_PAD)]
 
 
 def caption_chunks(clause: str) -> list[str]:
