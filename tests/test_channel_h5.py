@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import io
 import os
 import re
@@ -12,9 +11,8 @@ import pytest
 from markupsafe import escape
 from PIL import Image as PILImage
 
-from channels import h5, infographic
+from channels import h5
 from channels.base import RenderContext
-from pressroom.errors import RenditionError
 from pressroom.model import Image, Section
 from tests.browser import DESKTOP, PHONE, browser, open_page  # noqa: F401  (browser is a fixture)
 from tests.test_channel_portal import (
