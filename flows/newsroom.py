@@ -106,29 +106,29 @@ def deployments(root: Path = PROJECT_ROOT) -> list:
 
 
 def watch_emergencies(load_settings, stop: threading.Event, log) -> threading.Thread:
-    """Every minute, report each emergency whose 5-hour clock runs with nothing published (the event the
-    proactive automation counts from, dated ``event_at``): again every minute until it is due, since the
-    server's trigger service may not have loaded a just-created automation when the first report arrives
-    (a report for a clock already counting changes nothing); once when first seen past due."""
+    """Say when an emergency's 5-hour clock is about to run out with nothing published: ``ALERT_LEAD``
+    before it does (waking for it), or at once for a clock seen past due. Said again every minute until the
+    alert is recorded, since the server's trigger service may not yet have loaded a just-created automation
+    when the first word arrives (a window already open is kept; the alert goes out once)."""
     from pressroom.delivery import automations
     from pressroom.delivery.ledger import Ledger
 
-    reported: set[str] = set()
-
     def loop():
         while not stop.is_set():
+            wait = EMERGENCY_WATCH_SECONDS
             try:
                 settings = load_settings()
                 now = datetime.now(timezone.utc)
-                for rid, at in automations.open_emergencies(settings, Ledger(settings.ledger_url), now):
-                    if rid not in reported or at + automations.FIRST_INFORMATION_DELAY > now:
-                        automations.report_emergency(rid, at)
-                        if rid not in reported:
-                            log(f"emergency {rid}: 5-hour clock from {at.isoformat()} reported")
-                        reported.add(rid)
+                for rid, due in automations.emergency_deadlines(settings, Ledger(settings.ledger_url), now):
+                    until = (due - automations.ALERT_LEAD - now).total_seconds()
+                    if until > 0:
+                        wait = min(wait, until)
+                        continue
+                    automations.report_due_soon(rid, due)
+                    log(f"emergency {rid}: 5-hour clock runs out at {due.isoformat()}, nothing published: reported")
             except Exception as e:  # noqa: BLE001 — a broken release must not stop the watch
                 log(f"emergency watch: {type(e).__name__}: {e}")
-            stop.wait(EMERGENCY_WATCH_SECONDS)
+            stop.wait(wait)
 
     thread = threading.Thread(target=loop, name="pressroom-emergency-watch", daemon=True)
     thread.start()

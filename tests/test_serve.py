@@ -149,7 +149,7 @@ def test_serve_publishes_from_the_ui_keeps_approvals_and_schedules_across_a_rest
             assert "【发布流程失败】" in (notices / f"run-{failed.id}-failed.txt").read_text(encoding="utf-8")
             reminder = _wait(lambda: list(notices.glob(f"remind-{run.id}-1.txt")), 180)
             assert reminder and REVIEWER in reminder[0].read_text(encoding="utf-8")
-            alert = _wait(lambda: list(notices.glob(f"emergency-{EMERGENCY}-5h.txt")), 180)
+            alert = _wait(lambda: list(notices.glob(f"emergency-{EMERGENCY}-5h.txt")), 300)
             assert alert and "【突发事件超时未发布】" in alert[0].read_text(encoding="utf-8")
             # A release that comes due while serve is stopped: scheduled with the editor's command.
             at = datetime.now(timezone.utc) + timedelta(seconds=40)

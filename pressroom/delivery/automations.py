@@ -2,7 +2,8 @@
 
 * a publish, correction or withdrawal run that failed or crashed → a notice to the press office;
 * an emergency with nothing published 5 hours after its ``event_at`` → an alert (a proactive trigger: it
-  fires because an expected event did not happen);
+  fires because an expected event did not happen: serve says when the clock is about to run out, and the
+  trigger alerts unless a publication follows within ``ALERT_LEAD``);
 * a sign-off waiting longer than ``[approval] remind_hours`` → a reminder to that level's reviewers.
 
 Automations only notify, they never publish. Their action calls a webhook on 127.0.0.1 that the serve process
@@ -25,7 +26,7 @@ from typing import Callable
 
 from pressroom.delivery import approval, deadlines, reviewers
 from pressroom.delivery.ledger import PUBLISHED, Ledger
-from pressroom.delivery.notify import office_notice
+from pressroom.delivery.notify import notified, office_notice
 from pressroom.settings import Settings
 
 WEBHOOK_BLOCK = "pressroom-notify"
@@ -34,10 +35,15 @@ NAMES = {RUN_FAILED: "pressroom：发布流程失败或崩溃 → 通知新闻�
          EMERGENCY_LATE: "pressroom：突发事件 5 小时内未发布 → 告警",
          APPROVAL_WAITING: "pressroom：审核等待超时 → 提醒本级审核人"}
 FLOWS = ["publish-release", "correct-release", "retract-release"]  # runs that change what the public sees
-REPORTED = "pressroom.emergency.reported"  # emitted by the serve process for an open 5-hour clock
+DUE_SOON = "pressroom.emergency.due-soon"  # emitted by the serve process ALERT_LEAD before a 5-hour clock runs out
 PUBLISHED_EVENT = "pressroom.release.published"  # emitted by the publish flow when a channel is out
 FIRST_INFORMATION = deadlines.RULES[0]  # ("emergency", "首发权威信息", 5, "any")
 FIRST_INFORMATION_DELAY = timedelta(hours=FIRST_INFORMATION[2])
+# The trigger's window. Its events are dated when they are sent, never backdated to ``event_at``: Prefect's
+# trigger service measures windows on its events' clock, and it evaluates a proactive trigger that has no
+# open window again only a whole window later, so a 5-hour window opened by a backdated event could be seen
+# hours after it closed.
+ALERT_LEAD = timedelta(minutes=1)
 # A waiting run leaves its pause by any of these (resumed, rescheduled, finished, cancelled …).
 LEFT_PAUSE = ["Resuming", "Scheduled", "Pending", "Running", "Completed", "Failed", "Cancelled", "Cancelling",
               "Crashed", "AwaitingRetry", "Late"]
@@ -62,9 +68,9 @@ def definitions(settings: Settings, block_id) -> list:
     failed = EventTrigger(expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed"},
                           match={"prefect.resource.id": "prefect.flow-run.*"}, match_related=by_flow,
                           posture=Posture.Reactive, threshold=1, within=timedelta(0))
-    late = EventTrigger(after={REPORTED}, expect={PUBLISHED_EVENT}, for_each={"prefect.resource.id"},
+    late = EventTrigger(after={DUE_SOON}, expect={PUBLISHED_EVENT}, for_each={"prefect.resource.id"},
                         match={"prefect.resource.id": "pressroom.release.*"}, posture=Posture.Proactive,
-                        threshold=1, within=FIRST_INFORMATION_DELAY)
+                        threshold=1, within=ALERT_LEAD)
     waiting = EventTrigger(after={"prefect.flow-run.Suspended", "prefect.flow-run.Paused"},
                            expect={f"prefect.flow-run.{s}" for s in LEFT_PAUSE}, for_each={"prefect.resource.id"},
                            match={"prefect.resource.id": "prefect.flow-run.*"},
@@ -167,8 +173,11 @@ def _emergency_late(settings: Settings, ledger: Ledger, release_id: str) -> bool
     lines = [f"事件：{first.title}（{first.department.name}）", f"发生时间：{start.astimezone(settings.tz):%Y-%m-%d %H:%M}",
              f"时限：{FIRST_INFORMATION[2]} 小时内发布权威信息，现已超时，尚无任何渠道发布",
              f"发布：pressroom publish {first.id} --reviewer 姓名 --code 动态口令（突发事件先发布、审核事后补签）"]
-    return office_notice(settings, ledger, first.id, f"emergency-{first.id}-{FIRST_INFORMATION[2]}h",
-                         f"【突发事件超时未发布】{first.title}", lines)
+    return office_notice(settings, ledger, first.id, alert_key(first.id), f"【突发事件超时未发布】{first.title}", lines)
+
+
+def alert_key(event_id: str) -> str:
+    return f"emergency-{event_id}-{FIRST_INFORMATION[2]}h"
 
 
 def _approval_waiting(settings: Settings, ledger: Ledger, run) -> bool:
@@ -203,26 +212,27 @@ def _duration(d: timedelta) -> str:
     return f"{minutes // 60} 小时 {minutes % 60} 分钟" if minutes >= 60 else f"{minutes} 分钟"
 
 
-# -- the emergency clock's starting event ---------------------------------------------------------------
+# -- the emergency clock about to run out -----------------------------------------------------------------
 
-def open_emergencies(settings: Settings, ledger: Ledger, now: datetime) -> list[tuple[str, datetime]]:
-    """Emergencies whose 5-hour clock runs (or ran out within the last hour) with nothing published:
-    (first release id, event_at)."""
+def emergency_deadlines(settings: Settings, ledger: Ledger, now: datetime) -> list[tuple[str, datetime]]:
+    """Emergencies whose 5-hour clock runs (or ran out within the last hour) with nothing published and no
+    alert sent yet: (first release id, when the clock runs out)."""
     from pressroom.releases.catalog import validate
 
     out = []
     for c in deadlines.clocks(validate(settings, render=False), ledger, now):
-        if c.rule == FIRST_INFORMATION[1] and c.met_at is None and c.due > now - timedelta(hours=1):
-            out.append((c.event_id, c.due - timedelta(hours=FIRST_INFORMATION[2])))
+        if (c.rule == FIRST_INFORMATION[1] and c.met_at is None and c.due > now - timedelta(hours=1)
+                and not notified(ledger, c.event_id, alert_key(c.event_id))):
+            out.append((c.event_id, c.due))
     return out
 
 
-def report_emergency(release_id: str, event_at: datetime) -> None:
-    """The event that starts the proactive 5-hour trigger, dated when the emergency happened (so the window
-    is the clock's); reporting again opens no second window."""
+def report_due_soon(release_id: str, due: datetime) -> None:
+    """The event that opens the alert's window (dated now). Sent again while no alert is recorded: a window
+    already open is kept, and the receiver sends the alert once."""
     from prefect.events import emit_event
 
-    emit_event(REPORTED, resource=release_resource(release_id), occurred=event_at)
+    emit_event(DUE_SOON, resource=release_resource(release_id), payload={"due": due.isoformat()})
 
 
 def report_published(release_id: str, title: str) -> None:

@@ -70,13 +70,18 @@ def alert(settings: Settings, ledger: Ledger, key: str, subject: str, lines: lis
     return True
 
 
+def notified(ledger: Ledger, release_id: str, key: str) -> bool:
+    """Whether the office notice ``key`` about this release was sent."""
+    return any(e["action"] == NOTIFIED and e["detail"].startswith(f"{key} ") for e in ledger.history(release_id or SITE_ID))
+
+
 def office_notice(settings: Settings, ledger: Ledger, release_id: str, key: str, subject: str, lines: list[str],
                   extra_to: tuple[str, ...] = ()) -> bool:
     """A notice to the press office (``[notify] press_office``, and ``extra_to``) about one release or run:
     a publish run that failed or crashed, an emergency late, a sign-off waiting. Once per ``key``; written to
     ``outbox/notices/<key>.txt`` and mailed when SMTP is configured; recorded, never raised."""
     owner = release_id or SITE_ID
-    if any(e["action"] == NOTIFIED and e["detail"].startswith(key) for e in ledger.history(owner)):
+    if notified(ledger, owner, key):
         return False
     body = "\n".join([subject, "", *lines]) + "\n"
     write_atomic(settings.outbox_dir / "notices" / f"{key}.txt", body.encode("utf-8"))
