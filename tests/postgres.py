@@ -55,10 +55,10 @@ class Stack:
             out.append(f"--- {p.name}\n" + "\n".join(lines))
         return "\n".join(out)
 
-    def psql(self, sql: str) -> str:
+    def psql(self, sql: str, database: str = "postgres") -> str:
         psql = Path(PG_BINS[-1]).parent / "psql"
         return subprocess.run([str(psql), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "pressroom", "-d",
-                               "postgres", "-tAc", sql], check=True, capture_output=True, text=True).stdout.strip()
+                               database, "-tAc", sql], check=True, capture_output=True, text=True).stdout.strip()
 
     def settings(self):
         """Prefect client settings pointing at this stack's server (a context manager)."""

@@ -2,8 +2,9 @@
 port), a run started through the API the way the UI's "Run" button starts it, its approval resumed with the
 form's input after serve was stopped and started again, the release published with one channel table on the
 run page, a release scheduled with `pressroom schedule` that came due while serve was down going out after the
-restart, the automations' notices (a failed run, an emergency past 5 hours, a sign-off waiting), a sign-off
-still waiting across the restart, and Ctrl-C leaving no process behind.
+restart, the automations' notices (a failed run, an emergency past 5 hours, a sign-off waiting, and the
+alert of an emergency whose clock ran out while serve was down), a sign-off still waiting across the restart,
+and Ctrl-C leaving no process behind.
 
 Slow (two cold Prefect servers: minutes on a 2-core machine): marked ``slow``; `-m "not slow"` leaves it out."""
 
@@ -161,9 +162,12 @@ def test_serve_publishes_from_the_ui_keeps_approvals_and_schedules_across_a_rest
             # A second sign-off starts waiting just before serve stops: its reminder comes due while serve is down.
             late = client.create_flow_run_from_deployment(deployment.id, parameters={"release": APPROVED})
             assert _wait(lambda: _state(client, late.id).is_paused()), _state(client, late.id)
+            # Another emergency whose 5-hour clock runs out while serve is down.
+            night = _emergency(root, "storm-night", due=datetime.now(timezone.utc) + timedelta(seconds=100))
         finally:
             _stop(serve, home, log)
         assert not (root / "outbox" / "portal" / f"{SCHEDULED}.html").exists()  # nothing served it while down
+        assert not night.exists()
 
         serve = _serve(env, port, log)
         try:
@@ -191,9 +195,50 @@ def test_serve_publishes_from_the_ui_keeps_approvals_and_schedules_across_a_rest
             assert _wait(lambda: ledger.latest(SCHEDULED) and all(
                 d.state == "published" for d in ledger.latest(SCHEDULED).values()), 300), ledger.latest(SCHEDULED)
             assert (root / "outbox" / "portal" / f"{SCHEDULED}.html").is_file()
+            # The alert that came due while serve was down is sent after the restart.
+            assert _wait(night.exists, 240), list(notices.glob("*"))
             _screenshots(api, deployment.id, run.id)
         finally:
             _stop(serve, home, log)
+
+
+def test_serve_on_postgresql_publishes_a_run_started_from_the_ui(newsroom):
+    """`--database postgresql+asyncpg://…`: the Prefect server keeps its runs in PostgreSQL (the office's
+    production database), and "Run" on the deployment publishes."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from tests.postgres import PG_BINS, postgres
+
+    if not PG_BINS:
+        pytest.skip("PostgreSQL is not installed (bash scripts/system-deps.sh --test)")
+    root, env, port = newsroom
+    home, log, api = Path(env["PREFECT_HOME"]), root / "serve.log", f"http://127.0.0.1:{port}/api"
+    with postgres() as pg:
+        database = pg.url("prefect").replace("+psycopg", "+asyncpg")  # scripts/stack.sh made it
+        serve = _serve({**env, "PRESSROOM_PREFECT_DATABASE": database}, port, log)
+        with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+            try:
+                assert "启动 Prefect 服务器（PostgreSQL）" in log.read_text(encoding="utf-8")
+                deployment = client.read_deployment_by_name("publish-release/publish")
+                run = client.create_flow_run_from_deployment(deployment.id, parameters={"release": SCHEDULED})
+                assert _wait(lambda: _state(client, run.id).is_final()) and _state(client, run.id).is_completed(), \
+                    _state(client, run.id)
+                assert {d.state for d in _ledger().latest(SCHEDULED).values()} == {"published"}
+                assert pg.psql(f"select state_type from flow_run where id = '{run.id}'", "prefect") == "COMPLETED"
+            finally:
+                _stop(serve, home, log)
+
+
+def _emergency(root: Path, release: str, due: datetime) -> Path:
+    """A copy of the sample emergency as a new event, its 5-hour clock running out at ``due``; its alert's
+    notice file."""
+    shutil.copytree(root / "content" / "releases" / EMERGENCY, root / "content" / "releases" / release)
+    _edit(root, release, r"^id: .*$", f"id: {release}")
+    _edit(root, release, r"^title: (.*)$", r"title: 夜间\1")
+    _edit(root, release, r"^event_at: .*$", f"event_at: {(due - timedelta(hours=5)).replace(microsecond=0).isoformat()}")
+    _edit(root, release, r"^publish_at: .*$", f"publish_at: {datetime.now(timezone.utc).replace(microsecond=0).isoformat()}")
+    return root / "outbox" / "notices" / f"emergency-{release}-5h.txt"
 
 
 def _ledger():
