@@ -86,6 +86,8 @@ def _run(settings, api: str, limit: int, receiver) -> None:
     deps = newsroom.deployments()
     runner = newsroom.runner(deps, limit)
     made = automations.install(settings, receiver.url)
+    if reminded := automations.overdue_reminders(settings):
+        _say(f"{reminded} reminder(s) that came due while serve was stopped: sent")
     stop = threading.Event()
     newsroom.watch_emergencies(read_settings, stop, _say)
     console.print(f"部署（与 prefect.yaml 同名）：{'、'.join(d.name for d in deps)}")

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
-from pressroom.delivery import approval, deadlines, reviewers
+from pressroom.delivery import approval, deadlines, reviewers, schedule
 from pressroom.delivery.ledger import PUBLISHED, Ledger
 from pressroom.delivery.notify import notified, office_notice
 from pressroom.settings import Settings
@@ -205,6 +205,16 @@ def _approval_waiting(settings: Settings, ledger: Ledger, run) -> bool:
              f"在界面中审核：{run_link(run.id)}（Resume），或 pressroom approve {parts[0].id} --reviewer 姓名 --code 动态口令"]
     return office_notice(settings, ledger, parts[0].id, f"remind-{run.id}-{approval.policy(settings).levels.index(level) + 1}",
                          f"【待审核提醒】{level}：{parts[0].title}", lines, extra_to=emails)
+
+
+def overdue_reminders(settings: Settings) -> int:
+    """Reminders whose time came while serve was stopped, sent when it starts (once each, as every reminder):
+    Prefect's trigger service drops a window that closed more than a minute (``expired_bucket_buffer``)
+    before it looked, so a restart alone may never send them. Returns how many went out."""
+    ledger = Ledger(settings.ledger_url)
+    due = datetime.now(timezone.utc) - timedelta(hours=settings.approval.remind_hours)
+    return sum(_approval_waiting(settings, ledger, run) for run in schedule.waiting_for_signoff()
+               if run.state.timestamp and run.state.timestamp <= due)
 
 
 def _duration(d: timedelta) -> str:

@@ -127,6 +127,11 @@ def _runs(only_scheduled: bool = True, flows: tuple[str, ...] = (FLOW_NAME,)):
                                      flow_run_filter=run_filter, limit=200)
 
 
+def waiting_for_signoff() -> list:
+    """Publish runs paused for a sign-off (Prefect's flow runs)."""
+    return [r for r in _runs() if r.state is not None and r.state.is_paused()]
+
+
 def scheduled() -> list[ScheduledRun]:
     """Runs waiting for their time, soonest first."""
     out = [ScheduledRun(str(r.id), r.name, str(r.parameters.get("release", "")),
