@@ -61,14 +61,16 @@ def measure(release, ctx, settings, exe: str, keep: Path | None) -> dict:
 
     infographic.clear_cache()
     rd = timed("plan", lambda: channels.render("video", release, ctx))
-    pngs = timed("cards", lambda: {**video.card_pngs(rd)})
-    timed("poster", lambda: video.poster_jpeg(pngs["cards/01-title.png"]))
     doc = video._plan(rd)
     with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
-        if hasattr(video, "encode"):
-            shown = timed("stills", lambda: list(video.stills(rd, pngs)))
+        if hasattr(video, "card_images"):
+            cards = timed("cards", lambda: _drawn(video.card_images(rd)))
+            timed("poster", lambda: video.jpeg(cards["cards/01-title.png"]))
+            shown = timed("stills", lambda: list(video.stills(rd, cards)))
             mp4 = timed("encode", lambda: video.encode(exe, shown, doc, tmp))
         else:
+            pngs = timed("cards", lambda: {**video.card_pngs(rd)})
+            timed("poster", lambda: video.poster_jpeg(pngs["cards/01-title.png"]))
             mp4 = _before_held_stills(rd, pngs, doc, exe, tmp, timed)
     if keep:
         keep.mkdir(parents=True, exist_ok=True)
@@ -81,6 +83,13 @@ def measure(release, ctx, settings, exe: str, keep: Path | None) -> dict:
     delivery = (time.perf_counter() - w, cpu() - c)
     return {"id": release.id, "duration": doc["duration"], "segments": len(doc["segments"]), "stages": stages,
             "delivery": delivery}
+
+
+def _drawn(cards: dict) -> dict:
+    """The cards drawn and their PNG files made (at delivery the PNGs are made while x264 encodes)."""
+    for img in cards.values():
+        infographic.png(img)
+    return cards
 
 
 def _before_held_stills(rd, pngs, doc, exe, tmp, timed) -> bytes:

@@ -32,8 +32,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -476,6 +477,14 @@ def card_pngs(rendition: Rendition) -> dict[str, bytes]:
     return {name: infographic.paint(Layout(SIZE, [op_from(d) for d in ops])) for name, ops in stills.items()}
 
 
+def card_images(rendition: Rendition) -> dict[str, PILImage.Image]:
+    """Every card still drawn (``card_pngs`` without the PNG: what the stills are made of)."""
+    import json
+
+    stills = json.loads(rendition.files[video_files(rendition.release_id).stills])
+    return {name: infographic.draw(Layout(SIZE, [op_from(d) for d in ops])) for name, ops in stills.items()}
+
+
 def poster(release: Release, ctx: RenderContext) -> bytes:
     """The poster frame (the title card as JPEG), the same bytes ``finish`` delivers as ``poster.jpg``."""
     return poster_jpeg(infographic.paint(Layout(SIZE, _title_card(release, ctx)[0])))
@@ -483,8 +492,12 @@ def poster(release: Release, ctx: RenderContext) -> bytes:
 
 def poster_jpeg(card_png: bytes) -> bytes:
     with PILImage.open(io.BytesIO(card_png)) as im:
-        buf = io.BytesIO()
-        im.convert("RGB").save(buf, format="JPEG", quality=85)
+        return jpeg(im.convert("RGB"))
+
+
+def jpeg(card: PILImage.Image) -> bytes:
+    buf = io.BytesIO()
+    card.save(buf, format="JPEG", quality=85)
     return buf.getvalue()
 
 
@@ -558,19 +571,15 @@ def frame_span(start: float, end: float, fps: int) -> int:
     return first(end) - first(start)
 
 
-def stills(rendition: Rendition, pngs: dict[str, bytes]) -> Iterator[tuple[PILImage.Image, int]]:
+def stills(rendition: Rendition, cards: dict[str, PILImage.Image]) -> Iterator[tuple[PILImage.Image, int]]:
     """Each still of the video (card with its caption burned in) and for how many frames it shows, one
-    after the other; a stretch too short for a frame has no still. Each card is decoded once."""
+    after the other; a stretch too short for a frame has no still."""
     doc = _plan(rendition)
-    caps, cards = doc["captions"], {}
+    caps = doc["captions"]
     for s in doc["segments"]:
         frames = frame_span(s["start"], s["end"], doc["fps"])
-        if frames < 1:
-            continue
-        if s["still"] not in cards:
-            with PILImage.open(io.BytesIO(pngs[s["still"]])) as im:
-                cards[s["still"]] = im.convert("RGB")
-        yield _still(cards[s["still"]], caps[s["caption"]] if s["caption"] is not None else None), frames
+        if frames >= 1:
+            yield _still(cards[s["still"]], caps[s["caption"]] if s["caption"] is not None else None), frames
 
 
 def _plan(rendition: Rendition) -> dict:
@@ -611,30 +620,48 @@ def _failed(what: str, code: int, log) -> EncodeError:
     return EncodeError(f"微视频{what}失败（ffmpeg 退出码 {code}）：{log.read().strip()[-400:]}")
 
 
-def _encode_stills(exe: str, frames: Iterable[tuple[PILImage.Image, int]], doc: dict, tmp: str) -> list[int]:
-    """The stills through x264 (raw frames on a pipe, so Pillow draws the next while x264 encodes one) and
-    the silent AAC track beside it; returns each still's frame count."""
+def _feed(pipe, frames: Iterable[tuple[PILImage.Image, int]], counts: list[int], errors: list) -> None:
+    """Write each still to x264's standard input as raw RGB (in a thread: the write waits for x264)."""
+    try:
+        for img, n in frames:
+            pipe.write(img.tobytes())
+            counts.append(n)
+    except BrokenPipeError:  # x264 stopped: its log says why
+        pass
+    except Exception as e:  # drawing a still failed: raised in the caller
+        errors.append(e)
+    finally:
+        try:
+            pipe.close()
+        except BrokenPipeError:
+            pass
+
+
+def _encode_stills(exe: str, frames: Iterable[tuple[PILImage.Image, int]], doc: dict, tmp: str,
+                   meanwhile: Callable[[], None]) -> list[int]:
+    """The stills through x264 (raw frames on a pipe, drawn while x264 encodes the one before) and the
+    silent AAC track beside it, ``meanwhile`` run as they encode; returns each still's frame count."""
     counts: list[int] = []
+    errors: list[Exception] = []
     with open(os.path.join(tmp, "x264.log"), "w+") as vlog, open(os.path.join(tmp, "aac.log"), "w+") as alog:
         aac = subprocess.Popen(audio_command(exe, doc, os.path.join(tmp, "audio.m4a")), stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=alog)
         x264 = subprocess.Popen(stills_command(exe, doc["fps"], os.path.join(tmp, "stills.h264")),
                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=vlog)
+        feeder = threading.Thread(target=_feed, args=(x264.stdin, frames, counts, errors), daemon=True)
+        feeder.start()
         try:
-            try:
-                for img, n in frames:
-                    x264.stdin.write(img.tobytes())
-                    counts.append(n)
-            except BrokenPipeError:  # x264 stopped: its log says why
-                pass
-            finally:
-                x264.stdin.close()
+            meanwhile()
+            feeder.join()
+            if errors:
+                raise errors[0]
             codes = x264.wait(), aac.wait()
         finally:
             for proc in (x264, aac):
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
+            feeder.join()
         if codes[0]:
             raise _failed("编码", codes[0], vlog)
         if codes[1]:
@@ -642,10 +669,12 @@ def _encode_stills(exe: str, frames: Iterable[tuple[PILImage.Image, int]], doc: 
     return counts
 
 
-def encode(exe: str, frames: Iterable[tuple[PILImage.Image, int]], doc: dict, tmp: str) -> bytes:
+def encode(exe: str, frames: Iterable[tuple[PILImage.Image, int]], doc: dict, tmp: str,
+           meanwhile: Callable[[], None] = lambda: None) -> bytes:
     """The MP4 of the stills (each with its frame count, as ``stills`` gives them), made in ``tmp``: each
-    still encoded once, held for its frames, muxed with the silent track at the constant frame rate."""
-    counts = _encode_stills(exe, frames, doc, tmp)
+    still encoded once, held for its frames, muxed with the silent track at the constant frame rate.
+    ``meanwhile`` runs while the encoders do."""
+    counts = _encode_stills(exe, frames, doc, tmp, meanwhile)
     with open(os.path.join(tmp, "stills.h264"), "rb") as f:
         try:
             held = h264.hold(f.read(), counts)
@@ -678,10 +707,15 @@ def finish(rendition: Rendition, settings) -> Rendition:
     if not found:
         raise EncodeError(f"微视频无法生成：找不到 ffmpeg（{exe}）。{FFMPEG_FIX}；其他渠道不受影响")
     doc = _plan(rendition)
-    pngs = card_pngs(rendition)
-    derived = {**pngs, names.poster: poster_jpeg(pngs[doc["cards"][0]["file"]])}
+    cards = card_images(rendition)
+    derived: dict[str, bytes] = {}
+
+    def card_files() -> None:  # made while x264 encodes the stills (the same bytes as card_pngs)
+        derived.update({name: infographic.png(img) for name, img in cards.items()})
+        derived[names.poster] = jpeg(cards[doc["cards"][0]["file"]])
+
     with tempfile.TemporaryDirectory(prefix="pressroom-video-") as tmp:
-        mp4 = encode(found, stills(rendition, pngs), doc, tmp)
+        mp4 = encode(found, stills(rendition, cards), doc, tmp, card_files)
     return replace(rendition, derived={**derived, names.mp4: mp4})
 
 

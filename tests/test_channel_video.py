@@ -113,6 +113,10 @@ def test_the_mp4_is_vertical_h264_with_a_silent_aac_track_in_range(delivered, on
     for name in (names.poster, names.srt, names.vtt, "cards/01-title.png"):
         assert (folder / name).is_file(), name
     assert PILImage.open(folder / names.poster).format == "JPEG"
+    # The delivered cards are the deterministic ones approvers were shown (made while x264 encodes).
+    pngs = video.card_pngs(rd)
+    assert {n: (folder / n).read_bytes() for n in pngs} == pngs
+    assert (folder / names.poster).read_bytes() == video.poster_jpeg(pngs["cards/01-title.png"])
     page = (on.outbox_dir / "portal" / f"{RID}.html").read_text(encoding="utf-8")
     assert f'src="video/{RID}/{RID}.mp4"' in page and f'poster="video/{RID}/poster.jpg"' in page
 
