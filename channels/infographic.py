@@ -591,6 +591,11 @@ def paint(layout: Layout) -> bytes:
 
 
 def _paint(layout: Layout) -> bytes:
+    return png(draw(layout))
+
+
+def draw(layout: Layout) -> PILImage.Image:
+    """The picture of a layout (its characters checked against the font first); ``paint`` is its PNG."""
     check_glyphs(layout)
     img = PILImage.new("RGB", layout.size, WHITE)
     d = ImageDraw.Draw(img)
@@ -613,6 +618,10 @@ def _paint(layout: Layout) -> bytes:
                         d.rectangle((x, y, x + op.scale - 1, y + op.scale - 1), fill=(0, 0, 0))
         elif isinstance(op, TextOp):
             d.text(op.xy, op.text, font=op.font, fill=op.fill, anchor=op.anchor)
+    return img
+
+
+def png(img: PILImage.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=False)  # Pillow writes no time or text chunks: same bytes each time
     return buf.getvalue()

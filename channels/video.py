@@ -15,10 +15,11 @@ Rendering (pure, deterministic, what validation checks and reviewers sign) makes
   (``poster.jpg``, the title card).
 
 Encoding (``finish``, at delivery, after the other channels) composites each caption onto its card with
-Pillow and hands the stills to ffmpeg's concat demuxer (one still per stretch of time, never a frame per
-tick): H.264 (``-preset veryfast -tune stillimage``), a silent AAC track from ``anullsrc`` (platforms that
-require audio accept it), ``[outlets.video] fps``. The MP4 is a derived file: it is not part of the signed
-content hash (its bytes may differ between ffmpeg builds; the cards do not).
+Pillow and hands each still once to ffmpeg's x264 (one still per stretch of time, never a frame per tick),
+which encodes it as an IDR picture; ``channels.h264`` holds it for its frames with skipped pictures, so the
+MP4 has a constant ``[outlets.video] fps`` and a silent AAC track from ``anullsrc`` (platforms that require
+audio accept it). The MP4 is a derived file: it is not part of the signed content hash (its bytes may
+differ between ffmpeg builds; the cards do not).
 
 A summary channel (``carries="summary"``): it may leave facts out but never adds one; the fidelity audit
 reads its card texts and captions (the plan and the ``.srt``). Facts: docs/outlets.md#micro-video.
@@ -31,7 +32,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -42,7 +45,7 @@ from pressroom.errors import RenditionError
 from pressroom.model import Release
 from pressroom.text.linebreak import break_lines, load_cjk_font
 
-from channels import infographic, tv
+from channels import h264, infographic, tv
 from channels.base import (
     Channel, EncodeError, RenderContext, Rendition, View, display_date, dump_json, render_template, video_files,
 )
@@ -474,6 +477,14 @@ def card_pngs(rendition: Rendition) -> dict[str, bytes]:
     return {name: infographic.paint(Layout(SIZE, [op_from(d) for d in ops])) for name, ops in stills.items()}
 
 
+def card_images(rendition: Rendition) -> dict[str, PILImage.Image]:
+    """Every card still drawn (``card_pngs`` without the PNG: what the stills are made of)."""
+    import json
+
+    stills = json.loads(rendition.files[video_files(rendition.release_id).stills])
+    return {name: infographic.draw(Layout(SIZE, [op_from(d) for d in ops])) for name, ops in stills.items()}
+
+
 def poster(release: Release, ctx: RenderContext) -> bytes:
     """The poster frame (the title card as JPEG), the same bytes ``finish`` delivers as ``poster.jpg``."""
     return poster_jpeg(infographic.paint(Layout(SIZE, _title_card(release, ctx)[0])))
@@ -481,8 +492,12 @@ def poster(release: Release, ctx: RenderContext) -> bytes:
 
 def poster_jpeg(card_png: bytes) -> bytes:
     with PILImage.open(io.BytesIO(card_png)) as im:
-        buf = io.BytesIO()
-        im.convert("RGB").save(buf, format="JPEG", quality=85)
+        return jpeg(im.convert("RGB"))
+
+
+def jpeg(card: PILImage.Image) -> bytes:
+    buf = io.BytesIO()
+    card.save(buf, format="JPEG", quality=85)
     return buf.getvalue()
 
 
@@ -526,8 +541,8 @@ def withdraw(release_id: str, ctx: RenderContext, w: Withdrawal) -> Rendition:
 # Encoding (at delivery, not in validation)
 
 
-def _still(card_png: bytes, cap: dict | None) -> PILImage.Image:
-    img = PILImage.open(io.BytesIO(card_png)).convert("RGB")
+def _still(card: PILImage.Image, cap: dict | None) -> PILImage.Image:
+    img = card.copy()
     if cap is None:
         return img
     c = Caption(cap["text"], tuple(caption_lines(cap["text"])))
@@ -548,12 +563,23 @@ def _still(card_png: bytes, cap: dict | None) -> PILImage.Image:
     return img
 
 
-def stills(rendition: Rendition, pngs: dict[str, bytes]) -> list[tuple[PILImage.Image, float]]:
-    """Each still of the video (card with its caption burned in) and how long it shows."""
+def frame_span(start: float, end: float, fps: int) -> int:
+    """How many frames a stretch of the timeline shows: frame k (at k/fps s) shows the stretch its time
+    falls in, a time on a half frame going to the later frame (times are whole milliseconds)."""
+    def first(t: float) -> int:
+        return (round(t * 1000) * fps * 2 + 1000) // 2000
+    return first(end) - first(start)
+
+
+def stills(rendition: Rendition, cards: dict[str, PILImage.Image]) -> Iterator[tuple[PILImage.Image, int]]:
+    """Each still of the video (card with its caption burned in) and for how many frames it shows, one
+    after the other; a stretch too short for a frame has no still."""
     doc = _plan(rendition)
     caps = doc["captions"]
-    return [(_still(pngs[s["still"]], caps[s["caption"]] if s["caption"] is not None else None),
-             s["end"] - s["start"]) for s in doc["segments"]]
+    for s in doc["segments"]:
+        frames = frame_span(s["start"], s["end"], doc["fps"])
+        if frames >= 1:
+            yield _still(cards[s["still"]], caps[s["caption"]] if s["caption"] is not None else None), frames
 
 
 def _plan(rendition: Rendition) -> dict:
@@ -562,17 +588,107 @@ def _plan(rendition: Rendition) -> dict:
     return json.loads(rendition.files[video_files(rendition.release_id).plan])
 
 
-def ffmpeg_command(exe: str, listing: str, out: str, doc: dict) -> list[str]:
-    fps = doc["fps"]
-    return [exe, "-y", "-hide_banner", "-loglevel", "error", "-f", "concat", "-safe", "0", "-i", listing,
-            "-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=44100",
-            # The pixel format is converted once per still, before the frames are repeated (after fps= it
-            # would be done for every frame: 30 times slower). The stills do not move, so the encoder's
-            # look-ahead, B-frames and sub-pixel search are switched off (they cost time and find nothing).
-            "-map", "0:v", "-map", "1:a", "-vf", f"format=yuv420p,fps={fps}", "-r", str(fps),
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", str(fps * 2),
-            "-x264-params", "rc-lookahead=0:sync-lookahead=0:bframes=0:scenecut=0:me=dia:subme=0:weightp=0",
-            "-c:a", "aac", "-b:a", "64k", "-t", f"{doc['duration']:.3f}", "-movflags", "+faststart", out]
+# Each still is encoded once, as an IDR picture, and held for its frames by skipped pictures (channels.h264).
+# x264 only ever sees new pictures, so a lower rate factor than a moving picture's costs little: text stays as
+# sharp as the card (docs/outlets.md#micro-video).
+STILL_CRF = 4
+_QUIET = ["-y", "-hide_banner", "-nostdin", "-loglevel", "error"]
+
+
+def stills_command(exe: str, fps: int, out: str) -> list[str]:
+    """The stills (raw RGB on standard input, one frame each) as H.264 IDR pictures, an Annex B stream."""
+    return [exe, "-y", "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}",
+            "-framerate", str(fps), "-i", "-", "-vf", "format=yuv420p", "-c:v", "libx264", "-preset", "veryfast",
+            "-crf", str(STILL_CRF), "-g", str(fps * 60), "-force_key_frames", "expr:1", "-forced-idr", "1",
+            # what channels.h264 needs to write the held pictures: one slice a picture, CAVLC, no weighting
+            "-x264-params", "cabac=0:slices=1:ref=1:bframes=0:weightp=0:scenecut=0:rc-lookahead=0:sync-lookahead=0",
+            "-f", "h264", out]
+
+
+def audio_command(exe: str, doc: dict, out: str) -> list[str]:
+    return [exe, *_QUIET, "-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=44100",
+            "-t", f"{doc['duration']:.3f}", "-c:a", "aac", "-b:a", "64k", out]
+
+
+def mux_command(exe: str, video: str, audio: str, out: str, doc: dict) -> list[str]:
+    return [exe, *_QUIET, "-framerate", str(doc["fps"]), "-f", "h264", "-i", video, "-i", audio,
+            "-map", "0:v", "-map", "1:a", "-c", "copy", "-t", f"{doc['duration']:.3f}", "-movflags", "+faststart", out]
+
+
+def _failed(what: str, code: int, log) -> EncodeError:
+    log.seek(0)
+    return EncodeError(f"微视频{what}失败（ffmpeg 退出码 {code}）：{log.read().strip()[-400:]}")
+
+
+def _feed(pipe, frames: Iterable[tuple[PILImage.Image, int]], counts: list[int], errors: list) -> None:
+    """Write each still to x264's standard input as raw RGB (in a thread: the write waits for x264)."""
+    try:
+        for img, n in frames:
+            pipe.write(img.tobytes())
+            counts.append(n)
+    except BrokenPipeError:  # x264 stopped: its log says why
+        pass
+    except Exception as e:  # drawing a still failed: raised in the caller
+        errors.append(e)
+    finally:
+        try:
+            pipe.close()
+        except BrokenPipeError:
+            pass
+
+
+def _encode_stills(exe: str, frames: Iterable[tuple[PILImage.Image, int]], doc: dict, tmp: str,
+                   meanwhile: Callable[[], None]) -> list[int]:
+    """The stills through x264 (raw frames on a pipe, drawn while x264 encodes the one before) and the
+    silent AAC track beside it, ``meanwhile`` run as they encode; returns each still's frame count."""
+    counts: list[int] = []
+    errors: list[Exception] = []
+    with open(os.path.join(tmp, "x264.log"), "w+") as vlog, open(os.path.join(tmp, "aac.log"), "w+") as alog:
+        aac = subprocess.Popen(audio_command(exe, doc, os.path.join(tmp, "audio.m4a")), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=alog)
+        x264 = subprocess.Popen(stills_command(exe, doc["fps"], os.path.join(tmp, "stills.h264")),
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=vlog)
+        feeder = threading.Thread(target=_feed, args=(x264.stdin, frames, counts, errors), daemon=True)
+        feeder.start()
+        try:
+            meanwhile()
+            feeder.join()
+            if errors:
+                raise errors[0]
+            codes = x264.wait(), aac.wait()
+        finally:
+            for proc in (x264, aac):
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            feeder.join()
+        if codes[0]:
+            raise _failed("编码", codes[0], vlog)
+        if codes[1]:
+            raise _failed("音轨编码", codes[1], alog)
+    return counts
+
+
+def encode(exe: str, frames: Iterable[tuple[PILImage.Image, int]], doc: dict, tmp: str,
+           meanwhile: Callable[[], None] = lambda: None) -> bytes:
+    """The MP4 of the stills (each with its frame count, as ``stills`` gives them), made in ``tmp``: each
+    still encoded once, held for its frames, muxed with the silent track at the constant frame rate.
+    ``meanwhile`` runs while the encoders do."""
+    counts = _encode_stills(exe, frames, doc, tmp, meanwhile)
+    with open(os.path.join(tmp, "stills.h264"), "rb") as f:
+        try:
+            held = h264.hold(f.read(), counts)
+        except ValueError as e:
+            raise EncodeError(f"微视频编码失败：ffmpeg 输出的 H.264 码流无法续帧（{e}）") from None
+    video, out = os.path.join(tmp, "held.h264"), os.path.join(tmp, "video.mp4")
+    with open(video, "wb") as f:
+        f.write(held)
+    run = subprocess.run(mux_command(exe, video, os.path.join(tmp, "audio.m4a"), out, doc), capture_output=True,
+                         text=True)
+    if run.returncode != 0 or not os.path.isfile(out):
+        raise EncodeError(f"微视频封装失败（ffmpeg 退出码 {run.returncode}）：{run.stderr.strip()[-400:]}")
+    with open(out, "rb") as f:
+        return f.read()
 
 
 # What the editor is told to do about a missing or unusable encoder (the encoding and ``doctor`` say it).
@@ -591,24 +707,15 @@ def finish(rendition: Rendition, settings) -> Rendition:
     if not found:
         raise EncodeError(f"微视频无法生成：找不到 ffmpeg（{exe}）。{FFMPEG_FIX}；其他渠道不受影响")
     doc = _plan(rendition)
-    pngs = card_pngs(rendition)
-    derived = {**pngs, names.poster: poster_jpeg(pngs[doc["cards"][0]["file"]])}
+    cards = card_images(rendition)
+    derived: dict[str, bytes] = {}
+
+    def card_files() -> None:  # made while x264 encodes the stills (the same bytes as card_pngs)
+        derived.update({name: infographic.png(img) for name, img in cards.items()})
+        derived[names.poster] = jpeg(cards[doc["cards"][0]["file"]])
+
     with tempfile.TemporaryDirectory(prefix="pressroom-video-") as tmp:
-        lines = []
-        for i, (img, seconds) in enumerate(stills(rendition, pngs)):
-            path = os.path.join(tmp, f"{i:03d}.png")
-            img.save(path, format="PNG", compress_level=1)
-            lines += [f"file '{path}'", f"duration {seconds:.3f}"]
-        lines.append(f"file '{path}'")  # the concat demuxer needs the last still again to hold its duration
-        listing = os.path.join(tmp, "stills.txt")
-        with open(listing, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
-        out = os.path.join(tmp, names.mp4)
-        run = subprocess.run(ffmpeg_command(found, listing, out, doc), capture_output=True, text=True)
-        if run.returncode != 0 or not os.path.isfile(out):
-            raise EncodeError(f"微视频编码失败（ffmpeg 退出码 {run.returncode}）：{run.stderr.strip()[-400:]}")
-        with open(out, "rb") as f:
-            mp4 = f.read()
+        mp4 = encode(found, stills(rendition, cards), doc, tmp, card_files)
     return replace(rendition, derived={**derived, names.mp4: mp4})
 
 
@@ -616,7 +723,7 @@ def finish(rendition: Rendition, settings) -> Rendition:
 # Health check (``pressroom doctor`` and the pre-flight check): the encoding is the last step of a
 # delivery, so a missing or unusable ffmpeg is found before a release, not after every other channel.
 
-ENCODERS = ("libx264", "aac")  # what ``ffmpeg_command`` encodes with
+ENCODERS = ("libx264", "aac")  # what ``stills_command`` and ``audio_command`` encode with
 DOCTOR_SECONDS = 5  # the whole check, as each outlet's check in ``pressroom doctor``
 
 

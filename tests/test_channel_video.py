@@ -18,7 +18,7 @@ from PIL import Image as PILImage
 from PIL import ImageChops, ImageStat
 
 import channels
-from channels import video
+from channels import h264, video
 from channels.base import EncodeError, video_files
 from channels.corrections import Withdrawal
 from pressroom.delivery import engine
@@ -113,8 +113,45 @@ def test_the_mp4_is_vertical_h264_with_a_silent_aac_track_in_range(delivered, on
     for name in (names.poster, names.srt, names.vtt, "cards/01-title.png"):
         assert (folder / name).is_file(), name
     assert PILImage.open(folder / names.poster).format == "JPEG"
+    # The delivered cards are the deterministic ones approvers were shown (made while x264 encodes).
+    pngs = video.card_pngs(rd)
+    assert {n: (folder / n).read_bytes() for n in pngs} == pngs
+    assert (folder / names.poster).read_bytes() == video.poster_jpeg(pngs["cards/01-title.png"])
     page = (on.outbox_dir / "portal" / f"{RID}.html").read_text(encoding="utf-8")
     assert f'src="video/{RID}/{RID}.mp4"' in page and f'poster="video/{RID}/poster.jpg"' in page
+
+
+def test_the_frame_rate_is_constant_and_each_still_is_one_keyframe_held(delivered, on):
+    """Platforms want a constant rate: every frame lasts 1/fps s, as many frames as the plan's length. Each
+    still is a keyframe (a player seeking lands on the picture), the frames holding it are skipped pictures,
+    and ffmpeg decodes the whole stream without one error."""
+    folder, rd = delivered
+    mp4, fps, doc = folder / f"{RID}.mp4", on.outlet("video")["fps"], plan_of(rd)
+    v = next(s for s in probe(mp4)["streams"] if s["codec_type"] == "video")
+    assert v["avg_frame_rate"] == v["r_frame_rate"] == f"{fps}/1"
+    run = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts_time,size,flags",
+                          "-of", "csv=p=0", str(mp4)], capture_output=True, text=True, check=True)
+    packets = [ln.split(",") for ln in run.stdout.split()]
+    assert len(packets) == round(doc["duration"] * fps)
+    times = [float(p[0]) for p in packets]
+    assert all(abs(b - a - 1 / fps) < 1e-3 for a, b in zip(times, times[1:]))
+    spans = [video.frame_span(s["start"], s["end"], fps) for s in doc["segments"]]
+    keys = [i for i, p in enumerate(packets) if "K" in p[2]]
+    starts = [sum(spans[:i]) for i, n in enumerate(spans) if n]
+    assert keys == starts
+    assert all(int(p[1]) < 64 for i, p in enumerate(packets) if i not in set(keys))
+    decode = subprocess.run(["ffmpeg", "-v", "error", "-err_detect", "explode", "-xerror", "-i", str(mp4), "-f", "null",
+                             "-"], capture_output=True, text=True)
+    assert decode.returncode == 0 and not decode.stderr.strip(), decode.stderr
+
+
+def test_the_encoder_stream_is_checked_before_stills_are_held(tmp_path):
+    """A stream the skipped pictures cannot follow (here x264's default CABAC) is refused, not muxed."""
+    out = tmp_path / "cabac.h264"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=64x64:r=25", "-frames:v", "2",
+                    "-c:v", "libx264", "-g", "1", "-f", "h264", str(out)], check=True)
+    with pytest.raises(ValueError, match="CABAC"):
+        h264.hold(out.read_bytes(), [3, 3])
 
 
 def test_five_moments_show_the_cards_with_captions_inside_the_safe_area(delivered, tmp_path):
