@@ -35,6 +35,7 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
 
     runtime.configure(quiet_console=True)
     settings = load_settings()
+    server_started = runtime.start_ephemeral_server()  # while the release is validated
     catalog, r = find_release(settings, release, refused="未通过校验：没有发布到任何渠道。")
     ledger = Ledger(settings.ledger_url)
     _known_channels(channels or [])
@@ -48,6 +49,7 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
         console.print(f"等待发布时间 {r.publish_at:%Y-%m-%d %H:%M %Z}（用 --now 立即发布）")
     from flows.publish import publish_release
 
+    server_started()
     result: dict = {}
 
     def work():
@@ -58,7 +60,7 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
     parts = catalog.bundle_of(r)  # a policy bundle publishes both halves
 
     def tables():
-        return Group(*(status_table(ledger, p.id, p.title) for p in parts))
+        return Group(*(status_table(ledger, p.id, p.title, settings.tz) for p in parts))
 
     with Live(tables(), console=console, refresh_per_second=4, transient=True) as live:
         thread.start()
@@ -139,7 +141,7 @@ def status(release: Optional[str] = typer.Argument(None, help="稿件 id；不�
     if not ids:
         console.print("台账为空：还没有发布过稿件。")
     for rid in ids:
-        console.print(status_table(ledger, rid))
+        console.print(status_table(ledger, rid, tz=settings.tz))
 
 
 @app.command()
