@@ -38,7 +38,7 @@ from channels.base import Channel, RenderContext, Rendition, display_date
 from channels.corrections import Correction, Withdrawal, manual_withdrawal
 
 CHANNEL = Channel(name="infographic", label="图解", short="图解", outbox="assets/{release}",
-                  preview="infographic.png", carries="summary")
+                  preview="infographic-thumb.jpg", carries="summary")
 NAME = CHANNEL.name
 
 # --- Geometry ---------------------------------------------------------------------------------
