@@ -16,6 +16,7 @@ cover is WeChat's 2.35:1 900×383; its title sits inside the centred 383×383 sq
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import threading
@@ -37,7 +38,7 @@ from channels.base import Channel, RenderContext, Rendition, display_date
 from channels.corrections import Correction, Withdrawal, manual_withdrawal
 
 CHANNEL = Channel(name="infographic", label="图解", short="图解", outbox="assets/{release}",
-                  preview="infographic.png", carries="summary")
+                  preview="infographic-thumb.jpg", carries="summary")
 NAME = CHANNEL.name
 
 # --- Geometry ---------------------------------------------------------------------------------
@@ -123,6 +124,9 @@ class QrOp:
 class PictureOp:
     image: PILImage.Image = field(compare=False)
     xy: tuple[int, int] = (0, 0)
+    # What the pixels are made from (a digest of the source picture), so that two layouts with the same one
+    # paint the same picture; "" (unknown) keeps a layout with it from ever being reused.
+    source: str = ""
 
 
 @dataclass
@@ -493,7 +497,9 @@ def _cover_background(release: Release) -> PILImage.Image:
 def cover_layout(release: Release, ctx: RenderContext) -> Layout:
     """The 900×383 cover: title inside the centred square; the side panels carry nothing that matters."""
     w, h = COVER_SIZE
-    ops: list = [PictureOp(_cover_background(release))]
+    # The background is made from the cover photo alone (or from nothing): its digest names it.
+    source = hashlib.sha256(release.cover.data).hexdigest() if release.cover is not None else "plain"
+    ops: list = [PictureOp(_cover_background(release), source=f"cover-background:{source}")]
     pad = 26
     x0, x1 = SQ_X0 + pad, SQ_X1 - pad
     col = x1 - x0
@@ -561,37 +567,84 @@ def check_glyphs(layout: Layout) -> None:
                              "请删除或换掉这些字符（如表情符号、生僻字），再生成图解")
 
 
-# The poster is painted for three channels of one release (图解, 微博, H5) and painting is most of its cost.
-# The key is the whole list of drawing instructions, so a changed release can never get a stale picture;
-# a layout with a photo (PictureOp compares without its pixels) is never cached.
+# A release's poster is painted once for every channel that shows it (图解, 门户, 微信, 微博) and its cover
+# once for 图解 and 微信: painting is most of their cost. The key is the whole list of drawing instructions,
+# so a changed release can never get a stale picture; a layout with a picture of unknown source
+# (``PictureOp.source`` empty: it compares without its pixels) is never reused. Channels render at the same
+# time (the publish flow's tasks): a picture being painted is waited for, not painted a second time.
 PAINT_CACHE_SIZE = 8
-_painted: OrderedDict[tuple, bytes] = OrderedDict()
+PIXELS_KEPT = 2  # the pixels of the latest posters, for their thumbnails (a poster is up to 11 MB of them)
+_painted: OrderedDict[tuple, "_Picture"] = OrderedDict()
+_pixels: OrderedDict[tuple, PILImage.Image] = OrderedDict()
 _painted_lock = threading.Lock()
+
+
+class _Picture:
+    """One painted layout: its PNG once ``done`` is set (None: painting it failed)."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.png: bytes | None = None
 
 
 def clear_cache() -> None:
     with _painted_lock:
         _painted.clear()
+        _pixels.clear()
 
 
-def paint(layout: Layout) -> bytes:
-    if any(isinstance(op, PictureOp) for op in layout.ops):
-        return _paint(layout)
-    key = (layout.size, tuple(layout.ops))
+def _key(layout: Layout) -> tuple | None:
+    if any(isinstance(op, PictureOp) and not op.source for op in layout.ops):
+        return None
+    return (layout.size, tuple(layout.ops))
+
+
+def paint(layout: Layout, keep_pixels: bool = False) -> bytes:
+    """The layout as a PNG. ``keep_pixels``: keep the image for ``thumbnail_of`` (a poster)."""
+    key = _key(layout)
+    if key is None:
+        return _paint(layout)[0]
     with _painted_lock:
-        if key in _painted:
+        picture = _painted.get(key)
+        mine = picture is None
+        if mine:
+            picture = _painted[key] = _Picture()
+            while len(_painted) > PAINT_CACHE_SIZE:
+                _painted.popitem(last=False)
+        else:
             _painted.move_to_end(key)
-            return _painted[key]
-    data = _paint(layout)
+    if not mine:
+        picture.done.wait()
+        if picture.png is not None:
+            return picture.png
+        return _paint(layout)[0]  # it failed for the painter: fail here with an error of this render's own
+    try:
+        picture.png, image = _paint(layout)
+    finally:
+        picture.done.set()
+        if picture.png is None:
+            with _painted_lock:
+                if _painted.get(key) is picture:
+                    del _painted[key]
+    if keep_pixels:
+        with _painted_lock:
+            _pixels[key] = image
+            while len(_pixels) > PIXELS_KEPT:
+                _pixels.popitem(last=False)
+    return picture.png
+
+
+def _pixels_of(layout: Layout, png: bytes) -> PILImage.Image:
+    """The painted image (the same pixels as decoding its lossless PNG, without decoding it)."""
+    key = _key(layout)
     with _painted_lock:
-        _painted[key] = data
-        while len(_painted) > PAINT_CACHE_SIZE:
-            _painted.popitem(last=False)
-    return data
+        image = _pixels.pop(key, None) if key is not None else None
+    return image if image is not None else PILImage.open(io.BytesIO(png)).convert("RGB")
 
 
-def _paint(layout: Layout) -> bytes:
-    return png(draw(layout))
+def _paint(layout: Layout) -> tuple[bytes, PILImage.Image]:
+    img = draw(layout)
+    return png(img), img
 
 
 def draw(layout: Layout) -> PILImage.Image:
@@ -629,7 +682,7 @@ def png(img: PILImage.Image) -> bytes:
 
 def poster_png(release: Release, ctx: RenderContext) -> bytes:
     """The poster alone (the H5 page embeds it)."""
-    return paint(poster_layout(release, ctx))
+    return paint(poster_layout(release, ctx), keep_pixels=True)
 
 
 def cover_png(release: Release, ctx: RenderContext) -> bytes:
@@ -661,10 +714,9 @@ THUMB_WIDTH = 360  # the press hall's gallery shows the whole poster at this wid
 THUMB_QUALITY = 85
 
 
-def thumbnail(png: bytes) -> bytes:
+def thumbnail(img: PILImage.Image) -> bytes:
     """The whole poster scaled down to ``THUMB_WIDTH``, aspect kept, as a JPEG. Fixed quality and no
     EXIF, ICC or comment: the same poster gives the same bytes."""
-    img = PILImage.open(io.BytesIO(png)).convert("RGB")
     height = max(1, round(img.height * THUMB_WIDTH / img.width))
     small = img.resize((THUMB_WIDTH, height), PILImage.Resampling.LANCZOS)
     buf = io.BytesIO()
@@ -674,8 +726,8 @@ def thumbnail(png: bytes) -> bytes:
 
 def rendition(release: Release, poster: Layout, cover: Layout) -> Rendition:
     """The poster and its thumbnail, and the cover, each with its words (``words``)."""
-    poster_bytes = paint(poster)
-    files = {"infographic.png": poster_bytes, THUMB_NAME: thumbnail(poster_bytes),
+    poster_bytes = paint(poster, keep_pixels=True)
+    files = {"infographic.png": poster_bytes, THUMB_NAME: thumbnail(_pixels_of(poster, poster_bytes)),
              "infographic.txt": words(poster).encode("utf-8"),
              "cover.png": paint(cover), "cover.txt": words(cover).encode("utf-8")}
     return Rendition(channel=NAME, release_id=release.id, version=release.version, title=release.title,

@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-import docx
 from docx.shared import Cm, Pt
 
 from pressroom.text import copycheck
@@ -27,7 +26,7 @@ from pressroom.errors import RenditionError
 from pressroom.model import Release
 
 from channels import markup
-from channels.wordfile import east_asian, fixed_zip
+from channels.wordfile import east_asian, fixed_docx, new_document, paragraph_style_id, styled_paragraph
 from channels.base import Channel, RenderContext, Rendition, display_time, render_template
 from channels.corrections import Correction, Desk, Withdrawal, desk_correction, desk_withdrawal
 from channels.portal import counterpart_link, counterpart_warning, people, text
@@ -219,7 +218,7 @@ def _table(doc, table: markup.Table) -> None:
 def docx_bytes(copy: Copy, release: Release, published_at: datetime) -> bytes:
     """The copy as a Word file, byte-identical for the same release: document properties carry the
     publishing time (never the clock) and the zip entries carry it too, in local time as zip does."""
-    doc = docx.Document()
+    doc = new_document()
     east_asian(doc.styles["Normal"], "宋体")
     props = doc.core_properties
     props.title = copy.title
@@ -245,9 +244,10 @@ def docx_bytes(copy: Copy, release: Release, published_at: datetime) -> bytes:
         _para(doc, copy.document_number, 12, center=True)
     for line in copy.lead:
         _para(doc, line, indent=True)
+    heading_2 = paragraph_style_id(doc, "Heading 2")
     for sec in copy.sections:
         heading = sec.heading + ("（不涉及）" if sec.not_applicable else "")
-        h = doc.add_heading(level=2)
+        h = styled_paragraph(doc, heading_2)
         run = h.add_run(heading)
         east_asian(run, "黑体")
         for block in sec.blocks or sec.paragraphs:
@@ -257,7 +257,7 @@ def docx_bytes(copy: Copy, release: Release, published_at: datetime) -> bytes:
                 _para(doc, block, indent=True)
     images = {img.path: img for img in release.images}
     if copy.captions:
-        h = doc.add_heading(level=2)
+        h = styled_paragraph(doc, heading_2)
         east_asian(h.add_run("图片说明"), "黑体")
         for cap, img in zip(copy.captions, release.images):
             doc.add_picture(io.BytesIO(images[img.path].data), width=Cm(12))
@@ -266,9 +266,7 @@ def docx_bytes(copy: Copy, release: Release, published_at: datetime) -> bytes:
     for line in byline(copy):
         _para(doc, line, 10.5)
 
-    buf = io.BytesIO()
-    doc.save(buf)
-    return fixed_zip(buf.getvalue(), published_at.timetuple()[:6])
+    return fixed_docx(doc, published_at.timetuple()[:6])
 
 
 def byline(copy: Copy) -> list[str]:

@@ -7,12 +7,10 @@ Shared by the portal page (which delivers the .docx beside it) and the press hal
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
 from datetime import timezone
 
-import docx
 from docx.enum.text import WD_LINE_SPACING
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
@@ -21,7 +19,7 @@ from docx.shared import Mm, Pt, RGBColor
 from pressroom.model import DOCUMENT_STATUS, Release
 
 from channels import markup
-from channels.wordfile import east_asian, fixed_zip
+from channels.wordfile import east_asian, fixed_docx, new_document
 
 DATE_LINE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
 DOCNUM = re.compile(r"^(?P<code>[\u4e00-\u9fff]+)〔(?P<year>\d{4})〕(?P<seq>\d+)号$")
@@ -154,7 +152,7 @@ def _body(doc, md: str) -> None:
 def docx_bytes(release: Release) -> bytes:
     """The document as issued, byte-identical for the same release (properties and zip entries carry its
     publish_at, never the clock)."""
-    doc = docx.Document()
+    doc = new_document()
     sec = doc.sections[0]
     sec.page_width, sec.page_height = Mm(210), Mm(297)
     sec.top_margin, sec.bottom_margin, sec.left_margin, sec.right_margin = Mm(37), Mm(35), Mm(28), Mm(26)
@@ -186,6 +184,4 @@ def docx_bytes(release: Release) -> bytes:
         _paragraph(doc, line, align=2, right_chars=4)
     if date:
         _paragraph(doc, date, align=2, right_chars=4)
-    buf = io.BytesIO()
-    doc.save(buf)
-    return fixed_zip(buf.getvalue(), release.publish_at.timetuple()[:6])
+    return fixed_docx(doc, release.publish_at.timetuple()[:6])

@@ -42,6 +42,7 @@ from pressroom.delivery.notify import notify  # noqa: E402
 from pressroom.settings import Settings, load_settings  # noqa: E402
 
 LATE_START = timedelta(minutes=2)  # a scheduled run starting later than this says so
+PREVIEW_WIDTH = 360  # px: a channel's preview picture on the run page
 
 
 MAX_REFUSED = 10  # refused decisions (wrong codes …) before the run gives up; the lock-out slows guessing
@@ -150,15 +151,18 @@ def _preview_artifact(rendition, channel: channels.Channel) -> None:
     """The picture a channel declares as its preview (the infographic's poster), small, on the run page."""
     from PIL import Image as PILImage
 
-    png = rendition.files.get(channel.preview)
-    if not png:
+    picture = rendition.files.get(channel.preview)
+    if not picture:
         return
-    with PILImage.open(io.BytesIO(png)) as im:
-        im = im.convert("RGB")
-        im.thumbnail((360, 1000))
-        buf = io.BytesIO()
-        im.save(buf, "JPEG", quality=80)
-    data = base64.b64encode(buf.getvalue()).decode()
+    with PILImage.open(io.BytesIO(picture)) as im:  # opening reads the header only
+        small = im.format == "JPEG" and im.width <= PREVIEW_WIDTH  # already small (the 图解's thumbnail)
+        if not small:
+            im = im.convert("RGB")
+            im.thumbnail((PREVIEW_WIDTH, 1000))
+            buf = io.BytesIO()
+            im.save(buf, "JPEG", quality=80)
+            picture = buf.getvalue()
+    data = base64.b64encode(picture).decode()
     key, markdown = f"{channel.name}-{rendition.release_id}", f"![{channel.label}](data:image/jpeg;base64,{data})"
     kept_artifact(key, markdown, f"{channel.label}预览",
                   lambda: create_markdown_artifact(key=key, markdown=markdown, description=f"{channel.label}预览"))

@@ -25,3 +25,48 @@ def configure(quiet_console: bool = False) -> None:
         os.environ.setdefault(key, value)
     if quiet_console:
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+
+
+def start_ephemeral_server():
+    """Without a Prefect server (PREFECT_API_URL unset), start the temporary one Prefect would start at the
+    first flow call now, in the background: its process starts on the other core while the caller validates.
+    Returns the wait for it, to call before the first Prefect call (Prefect takes a server that is still
+    starting for a running one). A server that fails to start here is started, and its failure reported,
+    by Prefect itself at that call. A process that ends without calling the wait (a release refused) starts
+    no server, or stops the one being started: none outlives it."""
+    import atexit
+    import threading
+
+    if os.environ.get("PREFECT_API_URL"):
+        return lambda: None
+    lock, state = threading.Lock(), {"exiting": False, "server": None}
+
+    def start() -> None:
+        try:
+            from prefect.settings import PREFECT_API_URL
+
+            if PREFECT_API_URL.value():  # a profile's server
+                return
+            from prefect.server.api.server import SubprocessASGIServer
+
+            with lock:
+                if state["exiting"]:
+                    return
+                state["server"] = SubprocessASGIServer()
+            state["server"].start()
+        except Exception:  # noqa: BLE001 - Prefect tries again at its first call, and says what fails
+            pass
+
+    thread = threading.Thread(target=start, name="prefect-server-start", daemon=True)
+
+    def at_exit() -> None:
+        with lock:
+            state["exiting"] = True
+            server = state["server"]
+        if server is not None:
+            thread.join()
+            server.stop()  # Prefect registers its own stop only once the server answers: maybe too late
+
+    atexit.register(at_exit)
+    thread.start()
+    return thread.join

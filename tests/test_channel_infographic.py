@@ -108,6 +108,69 @@ def test_an_edited_release_never_gets_the_previous_poster(ctx):
     assert infographic.poster_png(before, ctx) == first
 
 
+def _counting_paints(monkeypatch) -> list:
+    painted = []
+    real = infographic._paint
+
+    def paint(layout):
+        painted.append("cover" if layout.size == COVER_SIZE else "poster")
+        return real(layout)
+
+    monkeypatch.setattr(infographic, "_paint", paint)
+    infographic.clear_cache()
+    return painted
+
+
+def test_every_channel_of_a_release_gets_the_same_poster_and_cover_painted_once(ctx, monkeypatch):
+    """Channels render at the same time in a publish (its tasks): the poster and the cover are each painted
+    once, and what each channel gets is what painting alone gives."""
+    import threading
+
+    from channels import portal, wechat, weibo
+
+    r = make_release(channels=("portal", "wechat", "weibo", "infographic", "h5"),
+                     cover=Image("images/cover.png", png(1600, 900, (200, 220, 240)), "PNG", 1600, 900))
+    painted = _counting_paints(monkeypatch)
+    out: dict = {}
+    start = threading.Barrier(4)
+
+    def run(mod):
+        start.wait()
+        out[mod.NAME] = mod.render(r, ctx)
+
+    threads = [threading.Thread(target=run, args=(m,)) for m in (portal, wechat, weibo, infographic)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(painted) == ["cover", "poster"], painted
+    poster = out["infographic"].files["infographic.png"]
+    assert out["portal"].files[portal.infographic_name(r.id)] == poster
+    infographic.clear_cache()
+    alone = infographic.render(r, ctx)
+    assert alone.files == out["infographic"].files  # the thumbnail from the painted pixels is the same too
+
+
+def test_another_cover_photo_is_another_cover(ctx, monkeypatch):
+    painted = _counting_paints(monkeypatch)
+    blue = infographic.cover_png(make_release(cover=Image("images/c.png", png(1600, 900, (20, 40, 240)), "PNG",
+                                                          1600, 900)), ctx)
+    green = infographic.cover_png(make_release(cover=Image("images/c.png", png(1600, 900, (20, 240, 40)), "PNG",
+                                                           1600, 900)), ctx)
+    assert blue != green and painted == ["cover", "cover"]
+    assert image_of(blue).convert("RGB").getpixel((5, 5)) != image_of(green).convert("RGB").getpixel((5, 5))
+
+
+def test_a_picture_of_unknown_source_is_painted_every_time(monkeypatch):
+    painted = _counting_paints(monkeypatch)
+    layout = infographic.Layout(COVER_SIZE, [infographic.PictureOp(PILImage.new("RGB", COVER_SIZE, (9, 9, 9)))])
+    first = infographic.paint(layout)
+    layout.ops[0].image.paste((250, 250, 250), (0, 0, 900, 383))
+    second = infographic.paint(layout)
+    assert painted == ["cover", "cover"]
+    assert image_of(second).convert("RGB").getpixel((0, 0)) == (250, 250, 250) != image_of(first).getpixel((0, 0))
+
+
 # ---------------------------------------------------------------------------------------------
 # The poster's content
 

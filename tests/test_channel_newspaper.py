@@ -152,6 +152,17 @@ def test_docx_is_byte_identical_and_stamped_with_the_publishing_time(ctx):
     assert later.files["water-price-2026.docx"] != data
 
 
+def test_each_docx_starts_from_a_blank_document(ctx):
+    """The blank template is parsed once and copied: nothing of one release's copy reaches the next."""
+    first = docx_of(newspaper.render(make_release(), ctx))
+    other = docx_of(newspaper.render(make_release(id="other-2026", title="另一篇稿件的标题", kicker="", subtitle="",
+                                                  images=(), lead="市政府11月20日发布消息。"), ctx))
+    texts = [p.text for p in other.paragraphs]
+    assert "另一篇稿件的标题" in texts and "我市回应“居民水价翻倍”网络传言：今年没有调价计划" not in texts
+    assert len(other.inline_shapes) == 0 and len(first.inline_shapes) == 1
+    assert len(other.paragraphs) < len(first.paragraphs)
+
+
 @pytest.mark.parametrize("rid", SAMPLE_IDS)
 def test_samples_render(samples, contexts, rid):
     rd = newspaper.render(samples[rid], contexts[rid])

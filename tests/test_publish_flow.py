@@ -134,6 +134,31 @@ def test_a_refusing_channel_fails_alone_and_names_itself(workspace):
     assert all(d.state == "published" for ch, d in rows.items() if ch != "wechat")
 
 
+def test_the_run_page_shows_the_infographic_small(workspace):
+    """The run's 图解 preview is the poster's gallery thumbnail as delivered (the whole poster, 360 px wide)."""
+    import base64
+    import io
+
+    from PIL import Image as PILImage
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    state = run()
+    assert state.is_completed(), state.message
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=[f"infographic-{SAMPLE}"]),
+            flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+    assert len(found) == 1 and found[0].description == "图解预览"
+    shown = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)\)", found[0].data).group(1))
+    delivered = (workspace.outbox / "assets" / SAMPLE / "infographic-thumb.jpg").read_bytes()
+    assert shown == delivered
+    with PILImage.open(io.BytesIO(shown)) as im:
+        poster = PILImage.open(workspace.outbox / "assets" / SAMPLE / "infographic.png")
+        assert im.format == "JPEG" and im.width == 360
+        assert abs(im.height - poster.height * 360 / poster.width) <= 1  # the whole poster, not a crop
+
+
 def test_retries_exhausted_leave_the_channel_failed(workspace):
     workspace.configure(weibo="down")
     state = run()

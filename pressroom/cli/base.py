@@ -69,7 +69,8 @@ def find_release(settings, name: str, refused: str = ""):
     raise typer.Exit(1)
 
 
-def status_table(ledger, release_id: str, title: str = "") -> Table:
+def status_table(ledger, release_id: str, title: str = "", tz=None) -> Table:
+    """The release's channels from the ledger. ``tz``: the settings' zone (else the settings are read)."""
     import channels
     from pressroom.delivery.ledger import PUBLISHED, STATE_LABELS, shown_time
 
@@ -82,7 +83,7 @@ def status_table(ledger, release_id: str, title: str = "") -> Table:
     table = Table(title=f"{title or release_id}（版本 {'、'.join(versions)}）" if versions else (title or release_id))
     for col in ("渠道", "状态", "尝试", "发布时间", "链接 / 错误"):
         table.add_column(col, overflow="fold")
-    tz = load_settings().tz
+    tz = tz or load_settings().tz
     for ch, d in rows:
         colour = colours.get(d.state, "white")
         # The 发布时间 its pages show (to the minute), and how late that was against publish_at.

@@ -35,19 +35,18 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
 
     runtime.configure(quiet_console=True)
     settings = load_settings()
+    server_started = runtime.start_ephemeral_server()  # while the release is validated
     catalog, r = find_release(settings, release, refused="未通过校验：没有发布到任何渠道。")
     ledger = Ledger(settings.ledger_url)
     _known_channels(channels or [])
     require_signoffs(settings, catalog, ledger, r)
-    if (now or r.kind == "emergency") and not (reviewer and code) and _needs_person(settings, catalog, r, now):
-        err.print("[bold red]立即发布（--now）或突发事件先发布后补签，须由已登记的审核人确认：请加 --reviewer 姓名 "
-                  "--code 动态口令[/]", highlight=False)
-        raise typer.Exit(2)
+    _require_person(settings, catalog, r, now, reviewer, code)
     console.print(f"发布 [bold]{r.title}[/]（{r.kind_label}，{r.department.short}，版本 {r.version}）")
     if not now and r.publish_at > datetime.now(settings.tz):
         console.print(f"等待发布时间 {r.publish_at:%Y-%m-%d %H:%M %Z}（用 --now 立即发布）")
     from flows.publish import publish_release
 
+    server_started()
     result: dict = {}
 
     def work():
@@ -58,7 +57,7 @@ def publish(release: str = typer.Argument(..., help="稿件 id 或文件夹"),
     parts = catalog.bundle_of(r)  # a policy bundle publishes both halves
 
     def tables():
-        return Group(*(status_table(ledger, p.id, p.title) for p in parts))
+        return Group(*(status_table(ledger, p.id, p.title, settings.tz) for p in parts))
 
     with Live(tables(), console=console, refresh_per_second=4, transient=True) as live:
         thread.start()
@@ -106,6 +105,15 @@ def _say_when_quota_is_back(settings, ledger, parts) -> None:
                           highlight=False)
 
 
+def _require_person(settings, catalog, r, now: bool, reviewer: str, code: str) -> None:
+    """Overriding the embargo, or an emergency out ahead of its sign-offs, is named in the ledger: exit 2
+    when nobody is given to name."""
+    if (now or r.kind == "emergency") and not (reviewer and code) and _needs_person(settings, catalog, r, now):
+        err.print("[bold red]立即发布（--now）或突发事件先发布后补签，须由已登记的审核人确认：请加 --reviewer 姓名 "
+                  "--code 动态口令[/]", highlight=False)
+        raise typer.Exit(2)
+
+
 def _needs_person(settings, catalog, r, now: bool) -> bool:
     from pressroom.delivery import approval
 
@@ -139,7 +147,7 @@ def status(release: Optional[str] = typer.Argument(None, help="稿件 id；不�
     if not ids:
         console.print("台账为空：还没有发布过稿件。")
     for rid in ids:
-        console.print(status_table(ledger, rid))
+        console.print(status_table(ledger, rid, tz=settings.tz))
 
 
 @app.command()

@@ -31,6 +31,9 @@ class Catalog:
     # Findings of the audit a verified reviewer waived (ids of ``audit.Finding``s of the release's current
     # version, as the ledger holds them: given to ``validate``), by release id: they do not block.
     waived: frozenset = frozenset()  # (release id, version, finding id)
+    # When the same content would be judged differently (an event_at still ahead of the clock is then
+    # past): an answer kept for reuse is not given after it. None: never.
+    answer_changes_at: datetime | None = None
 
     def waived_for(self, release: Release) -> set[str]:
         return {f for rid, version, f in self.waived if rid == release.id and version == release.version}
@@ -277,15 +280,25 @@ def validate(settings: Settings, render: bool = True, only: str | None = None,
     if now is not None:  # an injected clock (tests): no memo, the answer depends on it
         return _validate(settings, render, only, now, frozenset(waived))
     key = (_fingerprint(settings), frozenset(waived))
+    at = datetime.now(timezone.utc)
     for want in ((only, True), (only, False))[: 1 if render else 2]:
         hit = _MEMO.get((*want, key))
-        if hit is not None:
+        if hit is not None and (hit.answer_changes_at is None or at < hit.answer_changes_at):
             return hit
-    catalog = _validate(settings, render, only, datetime.now(timezone.utc), frozenset(waived))
+    catalog = _validate(settings, render, only, at, frozenset(waived))
     _MEMO[(only, render, key)] = catalog
+    if only is not None and (found := catalog.releases.get(only) or _found(catalog, only)) is not None:
+        _MEMO[(found.id, render, key)] = catalog  # a folder or path given here, the id in the flow: one catalog
     while len(_MEMO) > _MEMO_SIZE:
         _MEMO.pop(next(iter(_MEMO)))
     return catalog
+
+
+def _found(catalog: Catalog, name: str) -> Release | None:
+    try:
+        return catalog.find(name)
+    except (KeyError, ValidationFailed):
+        return None
 
 
 def _validate(settings: Settings, render: bool, only: str | None, now: datetime, waived: frozenset) -> Catalog:
@@ -322,7 +335,11 @@ def _check(r: Release, catalog: Catalog, now: datetime, render: bool, draft: boo
     is told in one round; its renditions are not kept, and a channel that cannot render it at all (its
     broken fields given up on) adds nothing."""
     blocking, warnings = copy_gate(r, catalog.settings)
-    blocking += _event_in_future(r, catalog.settings, now)
+    ahead = _event_in_future(r, catalog.settings, now)
+    if ahead:
+        flips = r.event_at - EVENT_CLOCK_SLACK  # from then on it is no longer ahead (see _event_in_future)
+        catalog.answer_changes_at = min(filter(None, (catalog.answer_changes_at, flips)))
+    blocking += ahead
     warnings += markup_warnings(r) + conference_warnings(r)
     if not render:
         return blocking, warnings

@@ -223,11 +223,19 @@ def missing_glyphs(font, text: str) -> set[str]:
 
 def _cmap(font) -> frozenset[int] | None:
     """The font's character map via fontTools, when it is installed (it is optional)."""
+    if not _have_fonttools():
+        return None
+    return _cmap_of(str(font.path), _face_index(font))
+
+
+@lru_cache(maxsize=1)
+def _have_fonttools() -> bool:
+    """Looked for once: a failed import searches the whole path again on every try."""
     try:
         import fontTools  # noqa: F401
     except ImportError:
-        return None
-    return _cmap_of(str(font.path), _face_index(font))
+        return False
+    return True
 
 
 def _face_index(font) -> int:
