@@ -186,6 +186,14 @@ class Site:
                 self.interps.setdefault(r.interprets, []).append(r)
         for v in self.interps.values():
             v.sort(key=lambda r: r.id)
+        # Policy documents by the ids they supersede, and the rank of each release (newest first), so a
+        # document's linked documents are found without scanning the archive for each.
+        self.rank = {r.id: i for i, r in enumerate(self.releases)}
+        self.superseded_by: dict[str, list[Release]] = {}
+        for r in self.releases:
+            if r.kind == "policy-document":
+                for old in set(r.supersedes):
+                    self.superseded_by.setdefault(old, []).append(r)
         self.events: dict[str, list[Release]] = {}
         for r in reversed(self.releases):  # oldest first
             if r.kind in ("emergency", "opinion"):
@@ -334,8 +342,10 @@ class Site:
         """The policy documents ``r`` supersedes and those that supersede it."""
         if r.kind != "policy-document":
             return []
-        return [x for x in self.releases if x.kind == "policy-document" and x.id != r.id
-                and (x.id in r.supersedes or r.id in x.supersedes)]
+        linked = {x.id: x for x in self.superseded_by.get(r.id, [])}
+        linked.update((i, self.by_id[i]) for i in r.supersedes if i in self.by_id and self.by_id[i].kind == "policy-document")
+        linked.pop(r.id, None)
+        return sorted(linked.values(), key=lambda x: self.rank[x.id])
 
 
 @lru_cache(maxsize=2)
@@ -918,25 +928,29 @@ def _kept_texts(site: Site, out: Path, texts: dict[str, str]) -> None:
 
 def _write_site_wide_pages(site: Site, out: Path, manifest: dict, texts: Mapping[str, str]) -> list[str]:
     """Pages that show the whole site: cheap, always rendered, written when their bytes change. Returns the
-    files written."""
-    always: dict[str, bytes] = {
-        "index.html": render_home(site),
-        "search.html": render_search(site),
-        "style.css": (render_template("portal/style.css") + render_template("presshall/style.css")).encode("utf-8"),
-        "search.js": render_template("presshall/search.js").encode("utf-8"),
-        "search-index.json": search_index(site, texts),
-        "spokespeople/index.html": render_spokespeople(site),
-        **feeds(site),
-    }
-    always["search-index.js"] = b"window.PRESSHALL_SEARCH=" + always["search-index.json"] + b";\n"
-    for section in site.lists:
-        if section != "spokespeople":
-            always[f"{section}/index.html"] = render_section_page(site, section, None)
+    files written. The search index (the largest file by far, the full text of every release) is written
+    first and let go before the rest is rendered."""
     written = []
-    for path, data in sorted(always.items()):
+
+    def put(path: str, data: bytes) -> None:
         manifest[path] = ["", []]  # no key: rendered every build
         if _write(out / path, data):
             written.append(path)
+
+    index = search_index(site, texts)
+    put("search-index.json", index)
+    put("search-index.js", b"".join((b"window.PRESSHALL_SEARCH=", index, b";\n")))
+    del index
+    put("index.html", render_home(site))
+    put("search.html", render_search(site))
+    put("style.css", (render_template("portal/style.css") + render_template("presshall/style.css")).encode("utf-8"))
+    put("search.js", render_template("presshall/search.js").encode("utf-8"))
+    put("spokespeople/index.html", render_spokespeople(site))
+    for path, data in feeds(site).items():
+        put(path, data)
+    for section in site.lists:
+        if section != "spokespeople":
+            put(f"{section}/index.html", render_section_page(site, section, None))
     return written
 
 
