@@ -1,8 +1,13 @@
 """Press-hall site build: full build of a large archive, incremental rebuild after one more release, and the
-link check, with peak memory. Targets: 10,000 releases full build <= 20 s, incremental <= 1 s,
-peak RSS <= 500 MB on a 2-core machine.
+link check, with peak memory. Targets: 10,000 releases full build <= 12 s, incremental <= 0.3 s,
+peak RSS <= 250 MB on a 2-core machine.
 
     .venv/bin/python bench/site.py [--releases 10000] [--workers N] [--keep DIR]
+    .venv/bin/python bench/site.py --releases 500 --old /work/main [--runs 3]
+
+``--old CHECKOUT`` builds the same archive with that checkout's code and with this one's, in turns, each in
+a process of its own, prints their figures side by side (the quietest of ``--runs``: least wall time, with
+its CPU-seconds) and whether the two built trees are byte-identical, file for file.
 
 The archive is generated from the sample releases (tests/test_presshall.py ``make_archive``) with a unique
 lead and section text per release, so nothing can be served from a cache. Memory is sampled every 20 ms
@@ -14,16 +19,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# --code CHECKOUT (used by --old): import the press hall from that checkout instead of this one.
+_CODE = sys.argv[sys.argv.index("--code") + 1] if "--code" in sys.argv else str(Path(__file__).resolve().parent.parent)
+sys.path.insert(0, _CODE)
 
 from pressroom.sites import linkcheck, presshall  # noqa: E402
 from pressroom.releases.loader import load_all, load_registry  # noqa: E402
@@ -95,7 +104,14 @@ def main() -> None:
     ap.add_argument("--releases", type=int, default=10_000)
     ap.add_argument("--workers", type=int, default=None, help="worker processes (default: up to 4, by CPU count)")
     ap.add_argument("--keep", type=Path, help="build here and keep the site (default: a temporary folder, removed after)")
+    ap.add_argument("--old", type=Path, help="also build with this checkout's code; figures side by side, trees compared")
+    ap.add_argument("--runs", type=int, default=1, help="with --old: runs of each, the quietest shown")
+    ap.add_argument("--code", help=argparse.SUPPRESS)
+    ap.add_argument("--json", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.old:
+        return compare(args)
+    figures: dict = {}
 
     settings = load_settings()
     registry = load_registry(settings.content_dir)
@@ -123,6 +139,7 @@ def main() -> None:
         result = build(releases, published)
         full = time.perf_counter() - t
     cpu = cpu_seconds() - cpu0
+    figures.update(full=full, full_cpu=cpu, full_rss=mem.peak_rss, full_pss=mem.peak_pss)
     files = sum(1 for p in out.rglob("*") if p.is_file())
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"full build:        {full:6.2f} s  ({result.pages} pages rendered, {files} files, {size / 2**20:.0f} MB on disk; "
@@ -134,10 +151,12 @@ def main() -> None:
 
     extra = dataclasses.replace(make_release(samples, registry, args.releases + 5, unique_body=True),
                                 id="bench-new", publish_at=now)
+    cpu0 = cpu_seconds()
     with Sampler() as mem:
         t = time.perf_counter()
         result = build([*releases, extra], {**published, extra.id: now})
         inc = time.perf_counter() - t
+    figures.update(inc=inc, inc_cpu=cpu_seconds() - cpu0, inc_rss=mem.peak_rss)
     print(f"incremental build: {inc:6.2f} s  (one new release: {result.rendered} pages rendered, "
           f"{len(result.written)} files written: {', '.join(result.written)})")
     print(f"  peak memory, process tree: RSS {mb(mem.peak_rss)}, PSS {mb(mem.peak_pss)}")
@@ -150,9 +169,52 @@ def main() -> None:
     report = linkcheck.check_site(out, check_coverage=False)
     print(f"link check:        {time.perf_counter() - t:6.2f} s  ({report.pages} pages; ok={report.ok}, "
           f"broken={len(report.broken)}, interpretation ratio {report.ratio:.0%})")
-    print("targets: full <= 20 s, incremental <= 1 s, peak RSS <= 500 MB")
+    print("targets: full <= 12 s, incremental <= 0.3 s, peak RSS <= 250 MB")
+    if args.json:
+        args.json.write_text(json.dumps(figures))
     if not args.keep:
         shutil.rmtree(out.parent)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def compare(args) -> None:
+    """Old and new code in turns on the same archive; the quietest run of each; the trees compared."""
+    work = Path(tempfile.mkdtemp(prefix="presshall-compare-"))
+    best: dict[str, dict] = {}
+    try:
+        for run in range(args.runs):
+            for tag, code in (("old", args.old.resolve()), ("new", Path(_CODE))):
+                out, fig = work / tag / "site", work / f"{tag}.json"
+                if out.exists():
+                    shutil.rmtree(out)
+                cmd = [sys.executable, __file__, "--releases", str(args.releases), "--keep", str(out),
+                       "--code", str(code), "--json", str(fig)] + (["--workers", str(args.workers)] if args.workers else [])
+                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(code)))
+                f = json.loads(fig.read_text())
+                if tag not in best or f["full"] < best[tag]["full"]:
+                    best[tag] = f
+                print(f"run {run + 1} {tag}: full {f['full']:.2f} s ({f['full_cpu']:.1f} CPU-s), "
+                      f"incremental {f['inc']:.2f} s ({f['inc_cpu']:.2f} CPU-s)", flush=True)
+        rows = [("full build, s", "full", "{:.2f}"), ("  CPU-seconds", "full_cpu", "{:.1f}"),
+                ("  peak RSS, MB", "full_rss", "{:.0f}"), ("  peak PSS, MB", "full_pss", "{:.0f}"),
+                ("incremental, s", "inc", "{:.2f}"), ("  CPU-seconds", "inc_cpu", "{:.2f}"),
+                ("  peak RSS, MB", "inc_rss", "{:.0f}")]
+        print(f"\n{args.releases} releases, quietest of {args.runs} run(s) each (least full-build wall time)")
+        print(f"{'':18}{'old':>10}{'new':>10}")
+        for label, key, fmt in rows:
+            o, n = best["old"][key], best["new"][key]
+            if key.endswith(("rss", "pss")):
+                o, n = o / 1024, n / 1024
+            print(f"{label:18}{fmt.format(o):>10}{fmt.format(n):>10}")
+        old, new = _files(work / "old" / "site"), _files(work / "new" / "site")
+        differ = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+        print(f"trees: {len(old)} files old, {len(new)} new; " +
+              ("byte-identical" if not differ else f"{len(differ)} differ: {', '.join(differ[:10])}"))
+    finally:
+        shutil.rmtree(work)
 
 
 if __name__ == "__main__":

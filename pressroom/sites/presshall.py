@@ -186,6 +186,14 @@ class Site:
                 self.interps.setdefault(r.interprets, []).append(r)
         for v in self.interps.values():
             v.sort(key=lambda r: r.id)
+        # Policy documents by the ids they supersede, and the rank of each release (newest first), so a
+        # document's linked documents are found without scanning the archive for each.
+        self.rank = {r.id: i for i, r in enumerate(self.releases)}
+        self.superseded_by: dict[str, list[Release]] = {}
+        for r in self.releases:
+            if r.kind == "policy-document":
+                for old in set(r.supersedes):
+                    self.superseded_by.setdefault(old, []).append(r)
         self.events: dict[str, list[Release]] = {}
         for r in reversed(self.releases):  # oldest first
             if r.kind in ("emergency", "opinion"):
@@ -334,8 +342,10 @@ class Site:
         """The policy documents ``r`` supersedes and those that supersede it."""
         if r.kind != "policy-document":
             return []
-        return [x for x in self.releases if x.kind == "policy-document" and x.id != r.id
-                and (x.id in r.supersedes or r.id in x.supersedes)]
+        linked = {x.id: x for x in self.superseded_by.get(r.id, [])}
+        linked.update((i, self.by_id[i]) for i in r.supersedes if i in self.by_id and self.by_id[i].kind == "policy-document")
+        linked.pop(r.id, None)
+        return sorted(linked.values(), key=lambda x: self.rank[x.id])
 
 
 @lru_cache(maxsize=2)
@@ -641,16 +651,17 @@ def full_text(r: Release) -> str:
     return " ".join(markup.to_text("\n\n".join(parts)).split())
 
 
-def search_index(site: Site) -> bytes:
+def search_index(site: Site, texts: Mapping[str, str] | None = None) -> bytes:
     """Compact JSON: field names once, then one array per release (newest first). Besides the title lines it
     covers the full text, the 文号, the speakers and experts and the department's full name (the search page
-    alone loads it)."""
+    alone loads it). ``texts``: release id -> its ``full_text`` where already made."""
+    texts = texts or {}
     rows = []
     for r in site.releases:
         speakers = " ".join([s.name for s in r.speakers] + [e.name for e in r.experts])
         rows.append([text(r.title), f"releases/{r.id}.html", f"{site.when(r):%Y-%m-%d %H:%M}", r.kind_label,
                      r.department.short, " ".join(r.keywords), text(r.digest)[:80], LABELS[site.primary(r)],
-                     r.document_number, speakers, r.department.name, full_text(r)])
+                     r.document_number, speakers, r.department.name, texts.get(r.id) or full_text(r)])
     data = {"fields": ["title", "url", "date", "kind", "department", "keywords", "digest", "section", "number",
                        "people", "organ", "text"], "items": rows}
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -761,8 +772,9 @@ def _sync(out: Path) -> None:
     os.sync()
 
 
-def _render_spec(spec: tuple) -> tuple[str, list[str], list[str]]:
-    """Render one keyed page and write it (and its assets). Returns (path, its assets, files written)."""
+def _render_spec(spec: tuple) -> tuple[str, list[str], list[str], str | None]:
+    """Render one keyed page and write it (and its assets). Returns (path, its assets, files written, and for
+    a release page the release's full text for the search index, made where the page is rendered)."""
     site, out = _SITE, _OUT
     kind = spec[0]
     if kind == "release":
@@ -771,13 +783,13 @@ def _render_spec(spec: tuple) -> tuple[str, list[str], list[str]]:
         written = [name for name, blob in assets.items()
                    if _write(out / name, blob.read_bytes() if isinstance(blob, Path) else blob)]
         path = f"releases/{r.id}.html"
-        return path, sorted(assets), written + ([path] if _write(out / path, data) else [])
+        return path, sorted(assets), written + ([path] if _write(out / path, data) else []), full_text(r)
     _, section, page = spec
     path = f"{section}/page-{page}.html"
-    return path, [], [path] if _write(out / path, render_section_page(site, section, page)) else []
+    return path, [], [path] if _write(out / path, render_section_page(site, section, page)) else [], None
 
 
-def _render_chunk(specs: list[tuple]) -> list[tuple[str, list[str], list[str]]]:
+def _render_chunk(specs: list[tuple]) -> list[tuple[str, list[str], list[str], str | None]]:
     return [_render_spec(s) for s in specs]
 
 
@@ -826,10 +838,12 @@ def _build(releases, published, registry, settings, out, media, now, infographic
     lap("model and keys")
 
     _DURABLE_EACH = len(todo) < PARALLEL_FROM
-    written = _render_keyed_pages(site, out, todo, keyed, manifest, workers)
+    texts: dict[str, str] = {}
+    written = _render_keyed_pages(site, out, todo, keyed, manifest, workers, texts)
+    _kept_texts(site, out, texts)
     lap("render pages")
     try:
-        written += _write_site_wide_pages(site, out, manifest)
+        written += _write_site_wide_pages(site, out, manifest, texts)
         lap("site-wide pages")
         if not _DURABLE_EACH:
             _sync(out)
@@ -878,42 +892,65 @@ def _pages_to_render(keyed: dict[str, tuple[str, tuple]], old: dict, out: Path) 
 
 
 def _render_keyed_pages(site: Site, out: Path, todo: list, keyed: dict[str, tuple[str, tuple]], manifest: dict,
-                        workers: int | None) -> list[str]:
-    """Render the pages of ``todo`` (in forked workers when many), recording each in ``manifest``; returns the
-    files written."""
+                        workers: int | None, texts: dict[str, str]) -> list[str]:
+    """Render the pages of ``todo`` (in forked workers when many), recording each in ``manifest`` and the full
+    text of each release rendered in ``texts``; returns the files written."""
     global _SITE, _OUT
     written: list[str] = []
     _SITE, _OUT = site, out
     try:
-        for path, assets, files in _run(todo, workers):
+        for path, assets, files, words in _run(todo, workers):
             manifest[path] = [keyed[path][0], assets]
             written += files
+            if words is not None:
+                texts[keyed[path][1][1]] = words
     finally:
         _SITE, _OUT = None, None
     return written
 
 
-def _write_site_wide_pages(site: Site, out: Path, manifest: dict) -> list[str]:
+def _kept_texts(site: Site, out: Path, texts: dict[str, str]) -> None:
+    """The full text of each release whose page was kept, from the last build's search index: the page's key
+    covers the release's content hash, so its words are those that index holds (a release missing there, or
+    an index that does not read, is made again by ``search_index``)."""
+    if len(texts) == len(site.releases):
+        return
+    try:
+        data = json.loads((out / "search-index.json").read_bytes())
+        url, words = data["fields"].index("url"), data["fields"].index("text")
+        old = {row[url]: row[words] for row in data["items"]}
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return
+    for r in site.releases:
+        if r.id not in texts and (w := old.get(f"releases/{r.id}.html")) is not None:
+            texts[r.id] = w
+
+
+def _write_site_wide_pages(site: Site, out: Path, manifest: dict, texts: Mapping[str, str]) -> list[str]:
     """Pages that show the whole site: cheap, always rendered, written when their bytes change. Returns the
-    files written."""
-    always: dict[str, bytes] = {
-        "index.html": render_home(site),
-        "search.html": render_search(site),
-        "style.css": (render_template("portal/style.css") + render_template("presshall/style.css")).encode("utf-8"),
-        "search.js": render_template("presshall/search.js").encode("utf-8"),
-        "search-index.json": search_index(site),
-        "spokespeople/index.html": render_spokespeople(site),
-        **feeds(site),
-    }
-    always["search-index.js"] = b"window.PRESSHALL_SEARCH=" + always["search-index.json"] + b";\n"
-    for section in site.lists:
-        if section != "spokespeople":
-            always[f"{section}/index.html"] = render_section_page(site, section, None)
+    files written. The search index (the largest file by far, the full text of every release) is written
+    first and let go before the rest is rendered."""
     written = []
-    for path, data in sorted(always.items()):
+
+    def put(path: str, data: bytes) -> None:
         manifest[path] = ["", []]  # no key: rendered every build
         if _write(out / path, data):
             written.append(path)
+
+    index = search_index(site, texts)
+    put("search-index.json", index)
+    put("search-index.js", b"".join((b"window.PRESSHALL_SEARCH=", index, b";\n")))
+    del index
+    put("index.html", render_home(site))
+    put("search.html", render_search(site))
+    put("style.css", (render_template("portal/style.css") + render_template("presshall/style.css")).encode("utf-8"))
+    put("search.js", render_template("presshall/search.js").encode("utf-8"))
+    put("spokespeople/index.html", render_spokespeople(site))
+    for path, data in feeds(site).items():
+        put(path, data)
+    for section in site.lists:
+        if section != "spokespeople":
+            put(f"{section}/index.html", render_section_page(site, section, None))
     return written
 
 
