@@ -598,7 +598,7 @@ _QUIET = ["-y", "-hide_banner", "-nostdin", "-loglevel", "error"]
 def stills_command(exe: str, fps: int, out: str) -> list[str]:
     """The stills (raw RGB on standard input, one frame each) as H.264 IDR pictures, an Annex B stream."""
     return [exe, "-y", "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}",
-            "-framerate", str(fps), "-i", "-", "-vf", "format=yuv420p", "-c:v", "libx264", "-preset", "veryfast",
+            "-framerate", str(fps), "-i", "-", "-vf", "format=yuv420p", "-c:v", "libx264", "-preset", "superfast",
             "-crf", str(STILL_CRF), "-g", str(fps * 60), "-force_key_frames", "expr:1", "-forced-idr", "1",
             # what channels.h264 needs to write the held pictures: one slice a picture, CAVLC, no weighting
             "-x264-params", "cabac=0:slices=1:ref=1:bframes=0:weightp=0:scenecut=0:rc-lookahead=0:sync-lookahead=0",
