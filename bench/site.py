@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import filecmp
 import json
 import os
 import resource
@@ -176,8 +177,8 @@ def main() -> None:
         shutil.rmtree(out.parent)
 
 
-def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 
 def compare(args) -> None:
@@ -210,7 +211,8 @@ def compare(args) -> None:
                 o, n = o / 1024, n / 1024
             print(f"{label:18}{fmt.format(o):>10}{fmt.format(n):>10}")
         old, new = _files(work / "old" / "site"), _files(work / "new" / "site")
-        differ = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+        differ = sorted((old ^ new) | {k for k in old & new if not filecmp.cmp(work / "old" / "site" / k,
+                                                                              work / "new" / "site" / k, shallow=False)})
         print(f"trees: {len(old)} files old, {len(new)} new; " +
               ("byte-identical" if not differ else f"{len(differ)} differ: {', '.join(differ[:10])}"))
     finally:

@@ -8,6 +8,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Sequence
 
 
 # Published files must be servable by a web server running as another user, whatever the umask of the
@@ -29,13 +30,15 @@ def make_dirs(folder: Path) -> None:
         os.chmod(d, DIR_MODE)
 
 
-def write_atomic(path: Path, data: bytes, durable: bool = True) -> bool:
+def write_atomic(path: Path, data: bytes | Sequence[bytes], durable: bool = True) -> bool:
     """Write ``data`` to ``path`` via a temp file and rename, mode 0644. Returns False when the file already
-    holds exactly these bytes (nothing written: a re-delivery leaves one copy). ``durable=False`` skips the
-    fsync, for large builds that sync once at the end."""
+    holds exactly these bytes (nothing written: a re-delivery leaves one copy). ``data`` may be a sequence of
+    byte strings, the file being their concatenation (a large file is never joined in memory).
+    ``durable=False`` skips the fsync, for large builds that sync once at the end."""
+    parts = (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data
     make_dirs(path.parent)
     try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
+        if path.stat().st_size == sum(len(p) for p in parts) and _holds(path, parts):
             return False
     except FileNotFoundError:
         pass
@@ -43,7 +46,7 @@ def write_atomic(path: Path, data: bytes, durable: bool = True) -> bool:
     try:
         os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            f.writelines(parts)
             if durable:
                 f.flush()
                 os.fsync(f.fileno())
@@ -52,6 +55,11 @@ def write_atomic(path: Path, data: bytes, durable: bool = True) -> bool:
         Path(tmp).unlink(missing_ok=True)
         raise
     return True
+
+
+def _holds(path: Path, parts: Sequence[bytes]) -> bool:
+    with open(path, "rb") as f:
+        return all(f.read(len(p)) == p for p in parts)
 
 
 @contextmanager

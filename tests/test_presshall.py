@@ -411,6 +411,24 @@ def test_a_withdrawn_release_leaves_the_site(copy):
     assert linkcheck.check_site(copy.out, check_coverage=False).broken == []
 
 
+def test_a_corrected_release_is_found_by_its_new_words_and_the_others_by_theirs(copy, tmp_path):
+    """An incremental build takes the words of unchanged releases from the last index: the corrected one
+    must be searched by its new text, every other by its own, exactly as a full build indexes them."""
+    k = next(i for i, r in enumerate(copy.releases) if r.id == "r00042")
+    old = copy.releases[k]
+    fixed = dataclasses.replace(old, lead=old.lead + "\n\n更正：补助标准以市人社局公告为准。",
+                                content_hash=old.content_hash[:-4] + "beef")
+    releases = [*copy.releases[:k], fixed, *copy.releases[k + 1:]]
+    result = copy.build(releases=releases)
+    assert "releases/r00042.html" in result.written and result.rendered < 10
+    index = json.loads(copy.read("search-index.json"))
+    text_of = {row[1]: row[-1] for row in index["items"]}
+    assert "补助标准以市人社局公告为准" in text_of["releases/r00042.html"]
+    fresh = tmp_path / "fresh"
+    presshall.build_site(releases, copy.published, copy.registry, copy.settings, fresh, media=copy.media, now=NOW)
+    assert copy.read("search-index.json") == (fresh / "search-index.json").read_text(encoding="utf-8")
+
+
 def test_a_deleted_page_is_written_again(copy):
     (copy.out / "releases/r00100.html").unlink()
     result = copy.build()

@@ -646,25 +646,33 @@ def render_search(site: Site) -> bytes:
 
 
 def full_text(r: Release) -> str:
-    """The release's words as one line of plain text (the search index's full text)."""
+    """The release's words as one line of plain text (the search index's full text). An incremental build
+    reuses the last index's text of a release whose page is unchanged: a change here bumps BUILDER_VERSION."""
     parts = [r.lead, *(f"{s.heading}\n{s.body}" for s in r.sections)]
     return " ".join(markup.to_text("\n\n".join(parts)).split())
 
 
-def search_index(site: Site, texts: Mapping[str, str] | None = None) -> bytes:
+SEARCH_FIELDS = ["title", "url", "date", "kind", "department", "keywords", "digest", "section", "number", "people",
+                 "organ", "text"]
+
+
+def search_index(site: Site, texts: Mapping[str, str] | None = None) -> list[bytes]:
     """Compact JSON: field names once, then one array per release (newest first). Besides the title lines it
     covers the full text, the 文号, the speakers and experts and the department's full name (the search page
-    alone loads it). ``texts``: release id -> its ``full_text`` where already made."""
+    alone loads it). ``texts``: release id -> its ``full_text`` where already made. Returned in pieces, one
+    per release, whose concatenation is the file (the full text of every release is tens of megabytes)."""
     texts = texts or {}
-    rows = []
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    head = dumps({"fields": SEARCH_FIELDS, "items": []})
+    parts = [head[:-2].encode("utf-8")]  # up to the items' "["
     for r in site.releases:
         speakers = " ".join([s.name for s in r.speakers] + [e.name for e in r.experts])
-        rows.append([text(r.title), f"releases/{r.id}.html", f"{site.when(r):%Y-%m-%d %H:%M}", r.kind_label,
+        row = dumps([text(r.title), f"releases/{r.id}.html", f"{site.when(r):%Y-%m-%d %H:%M}", r.kind_label,
                      r.department.short, " ".join(r.keywords), text(r.digest)[:80], LABELS[site.primary(r)],
                      r.document_number, speakers, r.department.name, texts.get(r.id) or full_text(r)])
-    data = {"fields": ["title", "url", "date", "kind", "department", "keywords", "digest", "section", "number",
-                       "people", "organ", "text"], "items": rows}
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        parts.append((b"," if len(parts) > 1 else b"") + row.encode("utf-8"))
+    parts.append(b"]}")
+    return parts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -750,7 +758,7 @@ _OUT: Path | None = None
 _DURABLE_EACH = True  # fsync each file (small builds) or sync once at the end (large builds)
 
 
-def _write(path: Path, data: bytes) -> bool:
+def _write(path: Path, data: bytes | list[bytes]) -> bool:
     """Replace ``path`` atomically if its bytes differ; False when unchanged (like ``write_atomic``)."""
     return write_atomic(path, data, durable=_DURABLE_EACH)
 
@@ -926,20 +934,21 @@ def _kept_texts(site: Site, out: Path, texts: dict[str, str]) -> None:
             texts[r.id] = w
 
 
-def _write_site_wide_pages(site: Site, out: Path, manifest: dict, texts: Mapping[str, str]) -> list[str]:
+def _write_site_wide_pages(site: Site, out: Path, manifest: dict, texts: dict[str, str]) -> list[str]:
     """Pages that show the whole site: cheap, always rendered, written when their bytes change. Returns the
     files written. The search index (the largest file by far, the full text of every release) is written
     first and let go before the rest is rendered."""
     written = []
 
-    def put(path: str, data: bytes) -> None:
+    def put(path: str, data: bytes | list[bytes]) -> None:
         manifest[path] = ["", []]  # no key: rendered every build
         if _write(out / path, data):
             written.append(path)
 
     index = search_index(site, texts)
+    texts.clear()  # in the index now
     put("search-index.json", index)
-    put("search-index.js", b"".join((b"window.PRESSHALL_SEARCH=", index, b";\n")))
+    put("search-index.js", [b"window.PRESSHALL_SEARCH=", *index, b";\n"])
     del index
     put("index.html", render_home(site))
     put("search.html", render_search(site))
