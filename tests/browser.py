@@ -1,6 +1,5 @@
 """Browser checks with Debian's Chromium driven by Python Playwright (Playwright's own browser download does
-not work on these machines). Import the ``browser`` fixture into a test module, then ``open_page``; every
-module gets the same browser, launched once per session.
+not work on these machines). Import the ``browser`` fixture into a test module, then ``open_page``.
 
     from tests.browser import browser, open_page  # noqa: F401  (browser is a fixture)
 """
@@ -40,10 +39,9 @@ def chromium():
 
 
 @pytest.fixture(scope="module")
-def browser(chromium_session):
-    """The session's one Chromium (tests/conftest.py; a launch costs seconds). ``Browser.new_page`` gives
-    each page a context of its own, so nothing a page stores reaches another."""
-    return chromium_session
+def browser():
+    with chromium() as b:
+        yield b
 
 
 @dataclass

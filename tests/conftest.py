@@ -79,12 +79,3 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
-
-
-@pytest.fixture(scope="session")
-def chromium_session():
-    """One headless Chromium for the whole session (tests/browser.py's ``browser`` hands it to a module)."""
-    from tests.browser import chromium
-
-    with chromium() as b:
-        yield b
