@@ -175,15 +175,18 @@ def test_lost_reply_is_looked_up_not_resent(workspace):
 
 
 def test_crash_between_deliver_and_record_then_rerun_leaves_one_copy(workspace):
+    from prefect.settings import PREFECT_API_URL
+
     workspace.configure(wechat="crashing")
-    env = {**os.environ, "PREFECT_API_URL": ""}  # the subprocess runs its own ephemeral Prefect
-    env.pop("PREFECT_API_URL")
+    # The subprocess runs on the session's Prefect server (a cold ephemeral one would cost it ~20 s); the
+    # run it leaves Running there is filtered out by every test that looks for runs.
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
     code = ("import tests.doubles; from flows.publish import publish_release; "
             f"publish_release({SAMPLE!r}, channels_only=['wechat'])")
     log = workspace.root / "crash.log"
     with open(log, "wb") as out:
-        # Its own session: the ephemeral Prefect server it starts outlives the killed worker (holding any
-        # pipe open), so output goes to a file and the whole group is cleaned up afterwards.
+        # Its own session: any process it starts could outlive the killed worker (holding a pipe open),
+        # so output goes to a file and the whole group is cleaned up afterwards.
         proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         try:
