@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test bench clean serve
+.PHONY: demo test test-quick bench clean serve
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,13 +28,12 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	bash scripts/system-deps.sh --test
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q
 
-# `pressroom serve` end to end (two cold Prefect servers, minutes; its timing-dependent notices are not yet
-# reliable on a clean machine, so it is kept out of `make test`).
-test-slow: $(BIN)/.installed
+# Everything but `pressroom serve` end to end (tests/test_serve.py: cold Prefect servers, minutes).
+test-quick: $(BIN)/.installed
 	bash scripts/system-deps.sh --test
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # The newsroom on this machine (README "One machine"): Prefect server + UI, the deployments, the automations.
 serve: $(BIN)/.installed

@@ -6,7 +6,7 @@ restart, the automations' notices (a failed run, an emergency past 5 hours, a si
 reminder and the alert that came due while serve was down), a sign-off still waiting across the restart,
 and Ctrl-C leaving no process behind.
 
-Slow (two cold Prefect servers: minutes on a 2-core machine): marked ``slow``; `-m "not slow"` leaves it out."""
+Slow (cold Prefect servers: minutes on a 2-core machine): marked ``slow``; `make test-quick` leaves it out."""
 
 from __future__ import annotations
 
