@@ -26,7 +26,9 @@ from pressroom.errors import RenditionError
 from pressroom.model import Release
 
 from channels import markup
-from channels.wordfile import east_asian, fixed_docx, new_document, paragraph_style_id, styled_paragraph
+from channels.wordfile import (
+    east_asian, fixed_docx, new_document, paragraph_style_id, styled_paragraph, table_cells,
+)
 from channels.base import Channel, RenderContext, Rendition, display_time, render_template
 from channels.corrections import Correction, Desk, Withdrawal, desk_correction, desk_withdrawal
 from channels.portal import counterpart_link, counterpart_warning, people, text
@@ -202,17 +204,11 @@ def _para(doc, text_: str, size: float = 12, bold: bool = False, font: str = "�
 
 def _table(doc, table: markup.Table) -> None:
     """A real Word table: the header row bold, every cell its own (the desk sets it as a 表格)."""
-    rows = ([table.header] if table.header else []) + list(table.rows)
-    width = max(len(r) for r in rows)
-    grid = doc.add_table(rows=len(rows), cols=width)
-    grid.style = "Table Grid"
-    for i, row in enumerate(rows):
-        for j in range(width):
-            cell = grid.cell(i, j)
-            run = cell.paragraphs[0].add_run(row[j] if j < len(row) else "")
-            run.font.size = Pt(10.5)
-            run.bold = bool(table.header) and i == 0
-            east_asian(run, "黑体" if run.bold else "宋体")
+    for paragraph, cell, header in table_cells(doc, table):
+        run = paragraph.add_run(cell)
+        run.font.size = Pt(10.5)
+        run.bold = header
+        east_asian(run, "黑体" if run.bold else "宋体")
 
 
 def docx_bytes(copy: Copy, release: Release, published_at: datetime) -> bytes:

@@ -19,7 +19,7 @@ from docx.shared import Mm, Pt, RGBColor
 from pressroom.model import DOCUMENT_STATUS, Release
 
 from channels import markup
-from channels.wordfile import east_asian, fixed_docx, new_document
+from channels.wordfile import east_asian, fixed_docx, new_document, table_cells
 
 DATE_LINE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
 DOCNUM = re.compile(r"^(?P<code>[\u4e00-\u9fff]+)〔(?P<year>\d{4})〕(?P<seq>\d+)号$")
@@ -135,14 +135,8 @@ def _red_rule(doc) -> None:
 def _body(doc, md: str) -> None:
     for block in markup.blocks(md, links=True):
         if isinstance(block, markup.Table):
-            rows = ([block.header] if block.header else []) + list(block.rows)
-            width = max(len(r) for r in rows)
-            grid = doc.add_table(rows=len(rows), cols=width)
-            grid.style = "Table Grid"
-            for i, row in enumerate(rows):
-                for j in range(width):
-                    _run(grid.cell(i, j).paragraphs[0], row[j] if j < len(row) else "", BODY_FONT, 14,
-                         bold=bool(block.header) and i == 0)
+            for paragraph, text, header in table_cells(doc, block):
+                _run(paragraph, text, BODY_FONT, 14, bold=header)
         elif block.endswith("：") and len(block) < 80 and "。" not in block:
             _paragraph(doc, block, indent=False)  # 主送机关: flush left
         else:

@@ -47,6 +47,18 @@ def styled_paragraph(doc, style_id: str | None):
     return p
 
 
+def table_cells(doc, table):
+    """A Word table ("Table Grid") for a Markdown table, a row short of cells padded with empty ones: each
+    cell's paragraph, its text, and whether it is in the header row."""
+    rows = ([table.header] if table.header else []) + list(table.rows)
+    width = max(len(r) for r in rows)
+    grid = doc.add_table(rows=len(rows), cols=width)
+    grid.style = "Table Grid"
+    for i, row in enumerate(rows):
+        for j in range(width):
+            yield grid.cell(i, j).paragraphs[0], row[j] if j < len(row) else "", bool(table.header) and i == 0
+
+
 def _fixed(name: str, date_time: tuple) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=max(tuple(date_time), (1980, 1, 1, 0, 0, 0)))  # zip starts in 1980
     info.compress_type = zipfile.ZIP_DEFLATED

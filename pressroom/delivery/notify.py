@@ -55,24 +55,15 @@ SITE_ID = "*site*"  # the ledger's pseudo release for notices about the site as 
 def alert(settings: Settings, ledger: Ledger, key: str, subject: str, lines: list[str]) -> bool:
     """A notice to the press office about the site (``[notify] inspection``), once per ``key`` (e.g. the
     day and what was found). Written to ``outbox/notices/``; mailed when SMTP is configured."""
-    if any(e["action"] == NOTIFIED and e["detail"].startswith(key) for e in ledger.history(SITE_ID)):
-        return False
     body = "\n".join([subject, "", *lines, "", "详情：pressroom inspect"]) + "\n"
-    write_atomic(settings.outbox_dir / "notices" / f"inspection-{key}.txt", body.encode("utf-8"))
-    to = list(settings.notify.inspection)
-    detail = f"{key} → {'、'.join(to) or 'outbox/notices'}"
-    if to and transport_settings(settings, "smtp").get("host"):
-        try:
-            _mail(settings, to, subject, body, f"<inspection.{key}@pressroom>")
-        except Exception as e:  # noqa: BLE001 — recorded, never raised
-            detail += f"（邮件发送失败：{redact(e)}）"
-    ledger.log(SITE_ID, "", "", NOTIFIED, "", detail)
-    return True
+    return _notice(settings, ledger, SITE_ID, key, f"inspection-{key}", subject, body, list(settings.notify.inspection),
+                   f"<inspection.{key}@pressroom>")
 
 
 def notified(ledger: Ledger, release_id: str, key: str) -> bool:
-    """Whether the office notice ``key`` about this release was sent."""
-    return any(e["action"] == NOTIFIED and e["detail"].startswith(f"{key} ") for e in ledger.history(release_id or SITE_ID))
+    """Whether the office notice ``key`` about this release (or the site) was sent."""
+    return any(e["action"] == NOTIFIED and e["detail"].startswith(f"{key} ")
+               for e in ledger.history(release_id or SITE_ID))
 
 
 def office_notice(settings: Settings, ledger: Ledger, release_id: str, key: str, subject: str, lines: list[str],
@@ -80,16 +71,22 @@ def office_notice(settings: Settings, ledger: Ledger, release_id: str, key: str,
     """A notice to the press office (``[notify] press_office``, and ``extra_to``) about one release or run:
     a publish run that failed or crashed, an emergency late, a sign-off waiting. Once per ``key``; written to
     ``outbox/notices/<key>.txt`` and mailed when SMTP is configured; recorded, never raised."""
-    owner = release_id or SITE_ID
+    body = "\n".join([subject, "", *lines]) + "\n"
+    to = list(dict.fromkeys([*settings.notify.press_office, *extra_to]))
+    return _notice(settings, ledger, release_id or SITE_ID, key, key, subject, body, to, f"<{key}@pressroom>")
+
+
+def _notice(settings: Settings, ledger: Ledger, owner: str, key: str, file: str, subject: str, body: str,
+            to: list[str], message_id: str) -> bool:
+    """Once per ``key`` of ``owner``: ``outbox/notices/<file>.txt``, mail to ``to`` when SMTP is configured,
+    and a ledger record (the mail's failure is recorded, never raised)."""
     if notified(ledger, owner, key):
         return False
-    body = "\n".join([subject, "", *lines]) + "\n"
-    write_atomic(settings.outbox_dir / "notices" / f"{key}.txt", body.encode("utf-8"))
-    to = list(dict.fromkeys([*settings.notify.press_office, *extra_to]))
+    write_atomic(settings.outbox_dir / "notices" / f"{file}.txt", body.encode("utf-8"))
     detail = f"{key} → {'、'.join(to) or 'outbox/notices'}"
     if to and transport_settings(settings, "smtp").get("host"):
         try:
-            _mail(settings, to, subject, body, f"<{key}@pressroom>")
+            _mail(settings, to, subject, body, message_id)
         except Exception as e:  # noqa: BLE001 — recorded, never raised
             detail += f"（邮件发送失败：{redact(e)}）"
     ledger.log(owner, "", "", NOTIFIED, "", detail)
