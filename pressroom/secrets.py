@@ -91,6 +91,8 @@ _PATTERNS = [
     (re.compile(r"(?i)\b(access_token|appsecret|secret|password|passwd|token|client_secret)=([^&\s\"'<>]+)"),
      lambda m: f"{m.group(1)}={MASK}"),
     (re.compile(r"(?i)\b(Bearer|OAuth2)\s+[A-Za-z0-9._~+/=-]+"), lambda m: f"{m.group(1)} {MASK}"),
+    # a password in a URL's user part (a database URL in an error): scheme://user:password@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@"), lambda m: f"{m.group(1)}{MASK}@"),
     (re.compile(r"(?i)([\"'](?:access_token|secret|appsecret|password|token)[\"']\s*:\s*[\"'])[^\"']*([\"'])"),
      lambda m: f"{m.group(1)}{MASK}{m.group(2)}"),
 ]

@@ -220,3 +220,13 @@ def test_a_table_built_in_code_is_typed_too():
     a = Approval(levels=["责任编辑"], timeout_hours=1)
     assert a.levels == ("责任编辑",) and a.timeout_hours == 1.0 and isinstance(a.timeout_hours, float)
     assert a["important"] is True and dict(a)["kinds"] == ()
+
+
+def test_a_database_password_quoted_in_an_error_is_masked_and_an_address_is_kept():
+    """What serve and the notices log passes through ``redact``: a ledger or Prefect database URL quoted in an
+    error loses its password, and a plain address (the UI's) stays readable."""
+    from pressroom.secrets import redact
+
+    said = redact("OperationalError: postgresql+psycopg://pressroom:Zq9-secret@db.local:5432/pressroom refused")
+    assert "Zq9-secret" not in said and "postgresql+psycopg://pressroom:***@db.local:5432/pressroom" in said
+    assert redact("Prefect 界面：http://127.0.0.1:4200/api") == "Prefect 界面：http://127.0.0.1:4200/api"

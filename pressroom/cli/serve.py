@@ -86,8 +86,11 @@ def _run(settings, api: str, limit: int, receiver) -> None:
     deps = newsroom.deployments()
     runner = newsroom.runner(deps, limit)
     made = automations.install(settings, receiver.url)
-    if reminded := automations.overdue_reminders(settings):
-        _say(f"{reminded} reminder(s) that came due while serve was stopped: sent")
+    try:
+        if reminded := automations.overdue_reminders(settings):
+            _say(f"{reminded} reminder(s) that came due while serve was stopped: sent")
+    except Exception as e:  # noqa: BLE001 — a reminder that cannot be sent must not keep the newsroom down
+        _say(f"overdue reminders: {type(e).__name__}: {e}")
     stop = threading.Event()
     newsroom.watch_emergencies(read_settings, stop, _say)
     console.print(f"部署（与 prefect.yaml 同名）：{'、'.join(d.name for d in deps)}")
@@ -100,4 +103,7 @@ def _run(settings, api: str, limit: int, receiver) -> None:
 
 
 def _say(line: str) -> None:
-    console.print(f"[dim]{line}[/]", highlight=False)
+    """A line of serve's log; errors quoted in it may carry a credential (a database URL), so it is redacted."""
+    from pressroom.secrets import redact
+
+    console.print(f"[dim]{redact(line)}[/]", highlight=False, markup=True)
