@@ -38,7 +38,6 @@ FLOWS = ["publish-release", "correct-release", "retract-release"]  # runs that c
 DUE_SOON = "pressroom.emergency.due-soon"  # emitted by the serve process ALERT_LEAD before a 5-hour clock runs out
 PUBLISHED_EVENT = "pressroom.release.published"  # emitted by the publish flow when a channel is out
 FIRST_INFORMATION = deadlines.RULES[0]  # ("emergency", "首发权威信息", 5, "any")
-FIRST_INFORMATION_DELAY = timedelta(hours=FIRST_INFORMATION[2])
 # The trigger's window. Its events are dated when they are sent, never backdated to ``event_at``: Prefect's
 # trigger service measures windows on its events' clock, and it evaluates a proactive trigger that has no
 # open window again only a whole window later, so a 5-hour window opened by a backdated event could be seen
