@@ -24,7 +24,7 @@ from pressroom.settings import PROJECT_ROOT
 
 SERVER_START_SECONDS = 180  # a cold Prefect server on a busy 2-core machine
 STOP_SECONDS = 20  # then what is left is killed
-EMERGENCY_WATCH_SECONDS = 60
+WATCH_SECONDS = 60
 
 
 def port_taken(host: str, port: int) -> bool:
@@ -105,34 +105,55 @@ def deployments(root: Path = PROJECT_ROOT) -> list:
     return out
 
 
-def watch_emergencies(load_settings, stop: threading.Event, log) -> threading.Thread:
-    """Say when an emergency's 5-hour clock is about to run out with nothing published: ``ALERT_LEAD``
-    before it does (waking for it), or at once for a clock seen past due. Said again every minute until the
-    alert is recorded, since the server's trigger service may not yet have loaded a just-created automation
-    when the first word arrives (a window already open is kept; the alert goes out once)."""
-    from pressroom.delivery import automations
-    from pressroom.delivery.ledger import Ledger
+def watch(load_settings, stop: threading.Event, log) -> threading.Thread:
+    """Every minute (sooner for an emergency clock about to run out), beside the server's automations: what
+    an emergency's alert needs said, and the sign-off reminders the server's trigger did not send."""
 
     def loop():
         while not stop.is_set():
-            wait = EMERGENCY_WATCH_SECONDS
-            try:
-                settings = load_settings()
-                now = datetime.now(timezone.utc)
-                for rid, due in automations.emergency_deadlines(settings, Ledger(settings.ledger_url), now):
-                    until = (due - automations.ALERT_LEAD - now).total_seconds()
-                    if until > 0:
-                        wait = min(wait, until)
-                        continue
-                    automations.report_due_soon(rid, due)
-                    log(f"emergency {rid}: 5-hour clock runs out at {due.isoformat()}, nothing published: reported")
-            except Exception as e:  # noqa: BLE001 — a broken release must not stop the watch
-                log(f"emergency watch: {type(e).__name__}: {e}")
+            wait = WATCH_SECONDS
+            for name, step in (("emergency watch", _emergencies), ("reminder watch", _reminders)):
+                try:
+                    wait = min(wait, step(load_settings(), log))
+                except Exception as e:  # noqa: BLE001 — a broken release must not stop the watch
+                    log(f"{name}: {type(e).__name__}: {e}")
             stop.wait(wait)
 
-    thread = threading.Thread(target=loop, name="pressroom-emergency-watch", daemon=True)
+    thread = threading.Thread(target=loop, name="pressroom-watch", daemon=True)
     thread.start()
     return thread
+
+
+def _emergencies(settings, log) -> float:
+    """Say when an emergency's 5-hour clock is about to run out with nothing published: ``ALERT_LEAD``
+    before it does, or at once for a clock seen past due. Said again every minute until the alert is
+    recorded, since the server's trigger service may not yet have loaded a just-created automation when the
+    first word arrives (a window already open is kept; the alert goes out once). Returns the seconds until
+    the next clock needs a word."""
+    from pressroom.delivery import automations
+    from pressroom.delivery.ledger import Ledger
+
+    wait = WATCH_SECONDS
+    now = datetime.now(timezone.utc)
+    for rid, due in automations.emergency_deadlines(settings, Ledger(settings.ledger_url), now):
+        until = (due - automations.ALERT_LEAD - now).total_seconds()
+        if until > 0:
+            wait = min(wait, until)
+            continue
+        automations.report_due_soon(rid, due)
+        log(f"emergency {rid}: 5-hour clock runs out at {due.isoformat()}, nothing published: reported")
+    return wait
+
+
+def _reminders(settings, log) -> float:
+    """Reminders past due that the server's trigger did not send (once each): its window is lost when the
+    pause's event was still on its way as serve stopped, or closed over a minute before the restarted
+    trigger service looked."""
+    from pressroom.delivery import automations
+
+    if reminded := automations.overdue_reminders(settings):
+        log(f"{reminded} overdue sign-off reminder(s) sent")
+    return WATCH_SECONDS
 
 
 def runner(deps: list, limit: int):

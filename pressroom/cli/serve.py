@@ -86,13 +86,8 @@ def _run(settings, api: str, limit: int, receiver) -> None:
     deps = newsroom.deployments()
     runner = newsroom.runner(deps, limit)
     made = automations.install(settings, receiver.url)
-    try:
-        if reminded := automations.overdue_reminders(settings):
-            _say(f"{reminded} reminder(s) that came due while serve was stopped: sent")
-    except Exception as e:  # noqa: BLE001 — a reminder that cannot be sent must not keep the newsroom down
-        _say(f"overdue reminders: {type(e).__name__}: {e}")
     stop = threading.Event()
-    newsroom.watch_emergencies(read_settings, stop, _say)
+    newsroom.watch(read_settings, stop, _say)
     console.print(f"部署（与 prefect.yaml 同名）：{'、'.join(d.name for d in deps)}")
     console.print(f"自动化：{'；'.join(made)}")
     console.print(f"[bold]Prefect 界面：{api.removesuffix('/api')}[/]  （Ctrl-C 停止）", highlight=False)

@@ -207,9 +207,10 @@ def _approval_waiting(settings: Settings, ledger: Ledger, run) -> bool:
 
 
 def overdue_reminders(settings: Settings) -> int:
-    """Reminders whose time came while serve was stopped, sent when it starts (once each, as every reminder):
-    Prefect's trigger service drops a window that closed more than a minute (``expired_bucket_buffer``)
-    before it looked, so a restart alone may never send them. Returns how many went out."""
+    """Sign-offs waiting past ``remind_hours`` whose reminder the trigger did not send, reminded now (once
+    each, as every reminder): Prefect's trigger service drops a window that closed more than a minute
+    (``expired_bucket_buffer``) before it looked, and never opens one for a pause whose event it did not
+    receive before it stopped. Returns how many went out."""
     ledger = Ledger(settings.ledger_url)
     due = datetime.now(timezone.utc) - timedelta(hours=settings.approval.remind_hours)
     return sum(_approval_waiting(settings, ledger, run) for run in schedule.waiting_for_signoff()
