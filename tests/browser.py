@@ -17,7 +17,10 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
-SHOTS = Path("/tmp/pressroom-shots")  # screenshots to look at after a run
+# Screenshots to look at after a run, taken when PRESSROOM_SHOTS is set (a full-page shot costs about 0.3 s;
+# the assertions never read them): `PRESSROOM_SHOTS=1 make test` puts them in /tmp/pressroom-shots.
+SHOTS = Path("/tmp/pressroom-shots")
+TAKE_SHOTS = bool(os.environ.get("PRESSROOM_SHOTS"))
 PHONE = {"width": 375, "height": 812}  # H5 designs are drawn 750 px wide = 375 CSS px
 DESKTOP = {"width": 1280, "height": 800}
 VIEWPORTS = {"375": PHONE, "1280": DESKTOP}
@@ -35,7 +38,31 @@ def chromium():
         try:
             yield b
         finally:
+            _PAGES.pop(id(b), None)
             b.close()
+
+
+def shoot(page, name: str, **options) -> Path | None:
+    """A screenshot into SHOTS/<name>.png when PRESSROOM_SHOTS is set; None otherwise."""
+    if not TAKE_SHOTS:
+        return None
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    out = SHOTS / f"{name}.png"
+    page.screenshot(path=str(out), **options)
+    return out
+
+
+# One page per browser and viewport for open_page: a new context per file costs about 0.3 s, and the fit
+# checks keep no state between files (tests that need a fresh context, cookies or no JavaScript make their own).
+_PAGES: dict[int, dict[tuple, object]] = {}
+
+
+def _page_at(browser, viewport: dict):
+    pages = _PAGES.setdefault(id(browser), {})
+    key = tuple(sorted(viewport.items()))
+    if key not in pages or pages[key].is_closed():
+        pages[key] = browser.new_context(viewport=viewport, device_scale_factor=1).new_page()
+    return pages[key]
 
 
 @pytest.fixture(scope="module")
@@ -63,26 +90,25 @@ class PageCheck:
 
 
 def open_page(browser, path: Path, viewport: dict, title_selector: str = "#title", shot: str = "") -> PageCheck:
-    """Open a local file at a viewport; measure horizontal overflow and the title's box; optionally take a
-    full-page screenshot into SHOTS/<shot>.png."""
-    context = browser.new_context(viewport=viewport, device_scale_factor=1)
+    """Open a local file at a viewport; measure horizontal overflow and the title's box; with PRESSROOM_SHOTS
+    set, a full-page screenshot into SHOTS/<shot>.png."""
+    page = _page_at(browser, viewport)
+    requests: list[str] = []
+
+    def asked(req) -> None:
+        requests.append(req.url)
+
+    page.on("request", asked)
     try:
-        page = context.new_page()
-        requests: list[str] = []
-        page.on("request", lambda req: requests.append(req.url))
         page.goto(path.resolve().as_uri(), wait_until="load")
         scroll_width, inner_width = page.evaluate(
             "[document.documentElement.scrollWidth, window.innerWidth]")
         title = page.locator(title_selector).first
         box = title.bounding_box() if title.count() else None
-        out = None
-        if shot:
-            SHOTS.mkdir(parents=True, exist_ok=True)
-            out = SHOTS / f"{shot}.png"
-            page.screenshot(path=str(out), full_page=True)
+        out = shoot(page, shot, full_page=True) if shot else None
         return PageCheck(scroll_width, inner_width, box, requests, out)
     finally:
-        context.close()
+        page.remove_listener("request", asked)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ import pytest
 import channels
 from pressroom.sites import coverage, presshall
 from pressroom.sites import report as rp
-from tests.browser import (AXE_VERSION, DESKTOP, PHONE, SHOTS, AxeResult, axe_check, axe_pages, axe_source,  # noqa: F401
-                           browser)  # (browser is a fixture)
+from tests.browser import (AXE_VERSION, DESKTOP, PHONE, AxeResult, axe_check, axe_pages, axe_source,  # noqa: F401
+                           browser, shoot)  # (browser is a fixture)
 
 WIDTHS = {"375": PHONE, "1280": DESKTOP}
 # Page type -> the file in the sample outbox (below) that stands for it.
@@ -158,8 +158,7 @@ def test_care_mode_is_one_click_away_and_larger_with_higher_contrast(browser, ou
         before = _styles(page)
         care_on(page)
         after = _styles(page)
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"care-{kind.replace(' ', '-')}-375.png"), full_page=True)
+        shoot(page, f"care-{kind.replace(' ', '-')}-375", full_page=True)
         scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     finally:
         context.close()

@@ -25,7 +25,7 @@ from pressroom.delivery import engine
 from pressroom.delivery.ledger import Ledger, worker_token
 from pressroom.errors import RenditionError, ValidationFailed
 from pressroom.text.linebreak import load_cjk_font, missing_glyphs
-from tests.browser import PHONE, SHOTS, browser  # noqa: F401  (browser is a fixture)
+from tests.browser import PHONE, SHOTS, browser, shoot  # noqa: F401  (browser is a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 RID = "water-price-rumor"  # an opinion release with two key figures
@@ -358,9 +358,8 @@ def test_the_portal_page_plays_the_video_muted_inline_at_375_px(browser, deliver
                                                       h: v.videoHeight}), 1500), e => ok({error: String(e)})); })""")
         assert "error" not in played, played
         assert not played["paused"] and played["t"] > 0.3 and (played["w"], played["h"]) == (1080, 1920)
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        v.screenshot(path=str(SHOTS / f"video-portal-{RID}-375-playing.png"))
-        page.screenshot(path=str(SHOTS / f"video-portal-{RID}-375.png"), full_page=True)
+        shoot(v, f"video-portal-{RID}-375-playing")
+        shoot(page, f"video-portal-{RID}-375", full_page=True)
     finally:
         context.close()
 

@@ -16,7 +16,7 @@ import channels
 from channels import portal
 from pressroom.settings import Website
 from pressroom.sites import presshall
-from tests.browser import DESKTOP, PHONE, SHOTS, browser, open_page  # noqa: F401  (browser is a fixture)
+from tests.browser import DESKTOP, PHONE, browser, open_page, shoot  # noqa: F401  (browser is a fixture)
 from tests.servers.harness import outlets  # noqa: F401  (a fixture: the WeChat double and the others)
 
 GOV_TAGS = ("ArticleTitle", "PubDate", "ContentSource", "ColumnName", "ColumnType", "SiteName", "SiteDomain")
@@ -178,8 +178,7 @@ def test_font_size_switch_works_without_javascript(browser, tmp_path, portal_pag
         small = _body_font(page)
         assert small < middle < large and large >= 20, (small, middle, large)
         page.click("label[for=fs-l]")
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"govsite-{where}-large-375.png"))
+        shoot(page, f"govsite-{where}-large-375")
         page.keyboard.press("Tab")  # the switch is reachable by keyboard
     finally:
         context.close()
@@ -430,7 +429,7 @@ def test_portal_page_shows_the_infographic_whole(browser, samples, settings, tmp
             assert nw == 1080 and w > 300 and abs(h / w - nh / nw) < 0.01, (w, h, nw, nh)  # whole, not cropped
             assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
             assert page.get_attribute("figure.infographic a", "href") == "assets/work-report-2026-q3/infographic.png"
-            page.screenshot(path=str(SHOTS / f"govsite-infographic-{label}.png"), full_page=True)
+            shoot(page, f"govsite-infographic-{label}", full_page=True)
         finally:
             context.close()
     without = dataclasses.replace(r, channels=tuple(c for c in r.channels if c != "infographic"))
@@ -521,6 +520,6 @@ def test_search_finds_full_text_numbers_and_speakers(browser, hall, query, found
         if query == "铁路下穿通道":  # a body-only hit shows the words around it
             summary = page.locator("#results li").filter(has_text=found).locator(".summary").inner_text()
             assert "铁路下穿通道" in summary and summary.startswith("……")
-            page.screenshot(path=str(SHOTS / "govsite-search-375.png"))
+            shoot(page, "govsite-search-375")
     finally:
         context.close()

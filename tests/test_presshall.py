@@ -20,7 +20,7 @@ from pressroom.sites import coverage, linkcheck, presshall
 from pressroom.sites.coverage import CoverageItem, Media, VideoRecord
 from pressroom.errors import ValidationFailed
 from pressroom.model import Registry, Release
-from tests.browser import DESKTOP, PHONE, SHOTS, browser, open_page  # noqa: F401  (browser is a fixture)
+from tests.browser import DESKTOP, PHONE, browser, open_page, shoot  # noqa: F401  (browser is a fixture)
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2025, 1, 1, 10, 0, tzinfo=TZ)
@@ -542,7 +542,7 @@ def test_search_works_offline(site, browser):
             assert "市发展改革委" in html and "政务舆情" in html, href
         page.fill("#q", "不存在的词语")
         assert page.locator("#status").inner_text() == "没有找到包含“不存在的词语”的发布。"
-        page.screenshot(path=str(SHOTS / "presshall-search-375.png"))
+        shoot(page, "presshall-search-375")
     finally:
         context.close()
 
@@ -640,7 +640,7 @@ def test_the_gallery_shows_each_poster_whole_and_opens_the_full_image(samples, r
                     nw: img.naturalWidth, nh: img.naturalHeight, box: img.getBoundingClientRect().toJSON(),
                     caption: li.querySelector('.caption a').getAttribute('href')};
         })""")
-        page.screenshot(path=str(SHOTS / "presshall-gallery-375.png"), full_page=True)
+        shoot(page, "presshall-gallery-375", full_page=True)
     finally:
         context.close()
     posters = [i for i in items if i["alt"].startswith("图解：")]

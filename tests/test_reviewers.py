@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from typer.testing import CliRunner
 
-from tests.browser import SHOTS, browser, open_page  # noqa: F401  (browser is a fixture)
+from tests.browser import SHOTS, TAKE_SHOTS, browser, open_page, shoot  # noqa: F401  (browser is a fixture)
 from tests.reviewers import code, enroll, person, secrets
 from tests.test_publish_flow import run, workspace  # noqa: F401  (fixture)
 
@@ -400,14 +400,14 @@ def test_the_approval_page_fits_a_phone_and_prints_one_sheet_per_release(desk, b
         wechat = next(f for f in p.frames if f.url.endswith("wechat-article.html"))
         assert wechat.locator("h1").first.inner_text() == "关于进一步加强政务公开新闻发布工作的通知"
         assert wechat.evaluate("document.documentElement.scrollWidth") <= wechat.evaluate("window.innerWidth")
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        p.locator('[data-channel="wechat"]').first.screenshot(path=str(SHOTS / "approval-wechat-375.png"))
-        p.locator('[data-channel="weibo"]').first.screenshot(path=str(SHOTS / "approval-weibo-375.png"))
+        shoot(p.locator('[data-channel="wechat"]').first, "approval-wechat-375")
+        shoot(p.locator('[data-channel="weibo"]').first, "approval-weibo-375")
         pdf = p.pdf(format="A4", print_background=True)
-        (SHOTS / "approval.pdf").write_bytes(pdf)
+        if TAKE_SHOTS:
+            (SHOTS / "approval.pdf").write_bytes(pdf)
         assert _pdf_pages(pdf) == 2  # a bundle: one 发稿审签单 per release
         p.emulate_media(media="print")
         assert p.locator(".channels").first.is_hidden() and p.locator(".form-title").first.is_visible()
-        p.screenshot(path=str(SHOTS / "approval-print.png"), full_page=True)
+        shoot(p, "approval-print", full_page=True)
     finally:
         context.close()

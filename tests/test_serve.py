@@ -249,23 +249,23 @@ def _ledger():
 
 
 def _screenshots(api: str, deployment_id, run_id) -> None:
-    """The parameter form, the run graph and the artifacts tab, in headless Chromium, into /tmp/pressroom-shots:
-    the form carries the Chinese descriptions, and the artifacts tab one channel table."""
-    from tests.browser import CHROMIUM, SHOTS, chromium
+    """The parameter form carries the Chinese descriptions and the artifacts tab one channel table, in headless
+    Chromium; with PRESSROOM_SHOTS set, the form, the run graph and the artifacts tab into /tmp/pressroom-shots."""
+    from tests.browser import CHROMIUM, TAKE_SHOTS, chromium, shoot
 
     if not CHROMIUM.exists():
         return
     ui = api.removesuffix("/api")
-    SHOTS.mkdir(parents=True, exist_ok=True)
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1300})
         page.goto(f"{ui}/deployments/deployment/{deployment_id}/run", wait_until="networkidle")
         page.get_by_text("只发这些渠道").first.wait_for(timeout=60_000)
-        page.screenshot(path=str(SHOTS / "serve-form.png"), full_page=True)
+        shoot(page, "serve-form", full_page=True)
         page.goto(f"{ui}/runs/flow-run/{run_id}", wait_until="networkidle")
-        page.wait_for_timeout(5000)  # the graph is drawn on a canvas: nothing to wait for in the page
-        page.screenshot(path=str(SHOTS / "serve-graph.png"), full_page=True)
+        if TAKE_SHOTS:
+            page.wait_for_timeout(5000)  # the graph is drawn on a canvas: nothing to wait for in the page
+            shoot(page, "serve-graph", full_page=True)
         page.get_by_text("Artifacts", exact=True).first.click()
         page.get_by_text("7/7 个渠道已完成").first.wait_for(timeout=60_000)
         assert page.get_by_text(f"channels-{APPROVED}", exact=True).count() == 1
-        page.screenshot(path=str(SHOTS / "serve-artifacts.png"), full_page=True)
+        shoot(page, "serve-artifacts", full_page=True)

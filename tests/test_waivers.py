@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 import channels
 from channels import base
-from tests.browser import SHOTS, browser, open_page  # noqa: F401  (browser is a fixture)
+from tests.browser import browser, open_page, shoot  # noqa: F401  (browser is a fixture)
 from tests.conftest import ROOT
 from tests.reviewers import code
 
@@ -196,8 +196,7 @@ def test_the_approval_page_shows_the_audit_and_the_waiver(board, browser):  # no
     try:
         p = context.new_page()
         p.goto(page.resolve().as_uri(), wait_until="load")
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        p.locator(f"#fidelity-{SAMPLE}").screenshot(path=str(SHOTS / "approval-audit.png"))
+        shoot(p.locator(f"#fidelity-{SAMPLE}"), "approval-audit")
         assert "保真核对" in p.locator(f"#fidelity-{SAMPLE}").inner_text()
     finally:
         context.close()
