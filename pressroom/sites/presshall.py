@@ -69,7 +69,7 @@ from pressroom.files import locked, write_atomic
 
 SUBDIR = "presshall"
 MANIFEST = ".build-manifest.json"
-BUILDER_VERSION = "3"  # bump when this module changes what pages contain
+BUILDER_VERSION = "4"  # bump when this module changes what pages contain
 
 # (key, label, what it holds) in the order of the notice (淮宣〔2017〕78号 五（三）); "releases" is the archive
 # every release belongs to, so no release page is without a section.
@@ -606,15 +606,32 @@ def render_release(site: Site, r: Release) -> tuple[bytes, dict[str, bytes | Pat
 SECTION_BREAK = "PRESSHALLSECTIONBREAK9F3C2A"
 
 
+def _body_texts(r: Release) -> list[str]:
+    """The Markdown of the lead and of each section as the page shows them (a policy document's last
+    section without its signature block, which the page sets apart)."""
+    if r.kind == "policy-document":
+        return [body for _, body in officialdoc.signed(r).body]
+    return [r.lead, *(s.body for s in r.sections)]
+
+
+def _joined(r: Release, texts: list[str]) -> str | None:
+    """The parts as one Markdown document with a marker paragraph between them (one parser instead of one
+    per part: the build's largest cost), or None where each part is rendered on its own: a policy
+    document, whose Word file converts each part (the same conversions serve both), and a text holding
+    the marker."""
+    if r.kind == "policy-document" or any(SECTION_BREAK in t for t in texts):
+        return None
+    return f"\n\n{SECTION_BREAK}\n\n".join(texts)
+
+
 def body_parts(r: Release, image_src) -> list[str]:
-    """Sanitized HTML of the lead and of each section. Rendered as one Markdown document with a marker
-    paragraph between the parts (one parser instead of one per section: the build's largest cost), then
-    split at the markers. If the marker does not come back as exactly one paragraph per boundary (an
-    unclosed code fence, say, swallowed it), each part is rendered on its own, as the portal does."""
-    texts = [body for _, body in officialdoc.signed(r).body] if r.kind == "policy-document" else \
-        [r.lead, *(s.body for s in r.sections)]
-    if not any(SECTION_BREAK in t for t in texts):
-        parts = body_html(f"\n\n{SECTION_BREAK}\n\n".join(texts), image_src).split(f"<p>{SECTION_BREAK}</p>")
+    """Sanitized HTML of the lead and of each section: ``_joined`` rendered and split at the markers. If the
+    marker does not come back as exactly one paragraph per boundary (an unclosed code fence, say,
+    swallowed it), each part is rendered on its own, as the portal does."""
+    texts = _body_texts(r)
+    joined = _joined(r, texts)
+    if joined is not None:
+        parts = body_html(joined, image_src).split(f"<p>{SECTION_BREAK}</p>")
         if len(parts) == len(texts):
             return [p.strip() for p in parts]
     return [body_html(t, image_src) for t in texts]
@@ -646,10 +663,34 @@ def render_search(site: Site) -> bytes:
 
 
 def full_text(r: Release) -> str:
-    """The release's words as one line of plain text (the search index's full text). An incremental build
+    """The words the release page shows, as one line of plain text (the search index's full text): the
+    lead, each section's heading and text, a policy document's signature and date. Made from the
+    conversions ``body_parts`` made (Markdown is converted once per text and process). An incremental build
     reuses the last index's text of a release whose page is unchanged: a change here bumps BUILDER_VERSION."""
-    parts = [r.lead, *(f"{s.heading}\n{s.body}" for s in r.sections)]
-    return " ".join(markup.to_text("\n\n".join(parts)).split())
+    texts = _body_texts(r)
+    words = _paragraphs(r, texts)
+    out = words[0]
+    for section, part in zip(r.sections, words[1:]):
+        out += [section.heading, *part]
+    if r.kind == "policy-document":
+        signed = officialdoc.signed(r)
+        out += [*signed.signers, signed.date]
+    return " ".join(" ".join(out).split())
+
+
+def _paragraphs(r: Release, texts: list[str]) -> list[list[str]]:
+    """``markup.paragraphs`` of each text, from the joined document where ``body_parts`` rendered one."""
+    joined = _joined(r, texts)
+    if joined is not None:
+        parts: list[list[str]] = [[]]
+        for line in markup.paragraphs(joined):
+            if line == SECTION_BREAK:
+                parts.append([])
+            else:
+                parts[-1].append(line)
+        if len(parts) == len(texts):
+            return parts
+    return [markup.paragraphs(t) for t in texts]
 
 
 SEARCH_FIELDS = ["title", "url", "date", "kind", "department", "keywords", "digest", "section", "number", "people",
