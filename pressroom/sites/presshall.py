@@ -518,7 +518,8 @@ def render_section_page(site: Site, section: str, page: int | None) -> bytes:
                 items=[_section_item(site, section, it, "../") for it in reversed(chosen)],
                 page=page, n_pages=n_pages, pages=_nav_pages(n_pages, page) if page is None else [],
                 newer=(f"page-{page + 1}.html" if page and page < n_pages else "index.html") if page else "",
-                older=f"page-{page - 1}.html" if page and page > 1 else "", total=len(items),
+                older=f"page-{page - 1}.html" if page and page > 1 else "",
+                total=len(items) if page is None else 0,  # an archive page stays as it is when the section grows
                 upcoming=[_notice(site, r) for r in site.upcoming] if section == "notices" and page is None else [])
     return render_template(f"presshall/{section}.html", **view).encode("utf-8")
 
