@@ -4,12 +4,18 @@ leaves out for Chinese text, and zip entries with fixed times so the same releas
 from __future__ import annotations
 
 import copy
-import io
+import struct
+import sys
 import zipfile
+import zlib
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterable
 
 import docx
 from docx.enum.style import WD_STYLE_TYPE
+from docx.opc.coreprops import CoreProperties
+from docx.opc.oxml import serialize_part_xml
 from docx.opc.pkgwriter import PackageWriter
 from docx.oxml.ns import qn
 
@@ -59,39 +65,110 @@ def table_cells(doc, table):
             yield grid.cell(i, j).paragraphs[0], row[j] if j < len(row) else "", bool(table.header) and i == 0
 
 
-def _fixed(name: str, date_time: tuple) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, date_time=max(tuple(date_time), (1980, 1, 1, 0, 0, 0)))  # zip starts in 1980
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.external_attr = 0o644 << 16
-    return info
+# The zip layout Python's ``zipfile`` writes for ``writestr`` of a deflated entry into a seekable file (no
+# data descriptor, no extra field), so the bytes are those ``zipfile`` gives: one deflate of each member,
+# kept for a member that is the same in every document (the styles, the theme: most of a .docx's bytes).
+_DEFLATED, _VERSION = zipfile.ZIP_DEFLATED, zipfile.DEFAULT_VERSION
+_SYSTEM = 0 if sys.platform == "win32" else 3  # as zipfile.ZipInfo
+_UTF8_NAME = 0x800
+_LOCAL, _CENTRAL, _END = (struct.Struct(f) for f in (zipfile.structFileHeader, zipfile.structCentralDir,
+                                                      zipfile.structEndArchive))
 
 
-class _FixedZipWriter:
-    """python-docx's package writer's zip (``PhysPkgWriter``), with every entry's timestamp fixed: written
-    once, not saved, read back and compressed again with new timestamps."""
+@dataclass(frozen=True)
+class Member:
+    """One zip entry's name and its data as stored: deflated once, with its CRC and size."""
+    name: str
+    crc: int
+    size: int
+    deflated: bytes
 
-    def __init__(self, out: io.BytesIO, date_time: tuple):
-        self._zip = zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED)
-        self._date_time = date_time
+
+def member(name: str, blob: bytes) -> Member:
+    c = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)  # zipfile's compressor
+    return Member(name, zlib.crc32(blob), len(blob), c.compress(blob) + c.flush())
+
+
+@lru_cache(maxsize=64)
+def _kept_member(name: str, blob: bytes) -> Member:
+    return member(name, blob)
+
+
+def zipped(members: Iterable[Member], date_time: tuple) -> bytes:
+    """The members as a zip whose entries all carry ``date_time`` (mode 0644): the bytes ``zipfile.ZipFile``
+    writes for them one ``writestr`` at a time, with every stored part deflated once."""
+    dt = max(tuple(date_time), (1980, 1, 1, 0, 0, 0))  # zip starts in 1980
+    dosdate, dostime = (dt[0] - 1980) << 9 | dt[1] << 5 | dt[2], dt[3] << 11 | dt[4] << 5 | (dt[5] // 2)
+    out, central, offset = [], [], 0
+    for m in members:
+        try:
+            name, flags = m.name.encode("ascii"), 0
+        except UnicodeEncodeError:
+            name, flags = m.name.encode("utf-8"), _UTF8_NAME
+        if max(m.size, len(m.deflated), offset) > zipfile.ZIP64_LIMIT:
+            raise ValueError(f"{m.name}: too large for a Word file")
+        out += [_LOCAL.pack(zipfile.stringFileHeader, _VERSION, 0, flags, _DEFLATED, dostime, dosdate, m.crc,
+                            len(m.deflated), m.size, len(name), 0), name, m.deflated]
+        central += [_CENTRAL.pack(zipfile.stringCentralDir, _VERSION, _SYSTEM, _VERSION, 0, flags, _DEFLATED,
+                                  dostime, dosdate, m.crc, len(m.deflated), m.size, len(name), 0, 0, 0, 0,
+                                  0o644 << 16, offset), name]
+        offset += _LOCAL.size + len(name) + len(m.deflated)
+    size = sum(map(len, central))
+    n = len(central) // 2
+    return b"".join([*out, *central, _END.pack(zipfile.stringEndArchive, 0, 0, n, n, size, offset, 0)])
+
+
+class _Recorder:
+    """Stands in for python-docx's physical package writer: the members in the order it writes them."""
+
+    def __init__(self):
+        self.members: list[tuple[str, bytes]] = []
 
     def write(self, pack_uri, blob: bytes) -> None:
-        self._zip.writestr(_fixed(pack_uri.membername, self._date_time), blob)
-
-    def close(self) -> None:
-        self._zip.close()
+        self.members.append((pack_uri.membername, blob))
 
 
-def fixed_docx(doc, date_time: tuple) -> bytes:
-    """``doc`` saved as a .docx whose zip entries all carry ``date_time``: the same document, the same bytes.
-    The steps of python-docx's ``OpcPackage.save`` and ``PackageWriter.write``, into ``_FixedZipWriter``."""
+def _members(doc) -> list[tuple[str, bytes]]:
+    """The steps of python-docx's ``OpcPackage.save`` and ``PackageWriter.write``, recorded."""
     package = doc.part.package
     for part in package.parts:
         part.before_marshal()
-    out = io.BytesIO()
-    writer = _FixedZipWriter(out, date_time)
+    rec = _Recorder()
     parts = package.parts
-    PackageWriter._write_content_types_stream(writer, parts)
-    PackageWriter._write_pkg_rels(writer, package.rels)
-    PackageWriter._write_parts(writer, parts)
-    writer.close()
-    return out.getvalue()
+    PackageWriter._write_content_types_stream(rec, parts)
+    PackageWriter._write_pkg_rels(rec, package.rels)
+    PackageWriter._write_parts(rec, parts)
+    return rec.members
+
+
+def fixed_docx(doc, date_time: tuple) -> bytes:
+    """``doc`` saved as a .docx whose zip entries all carry ``date_time``: the same document, the same bytes."""
+    return zipped((_kept_member(name, blob) for name, blob in _members(doc)), date_time)
+
+
+class Template:
+    """A document set up once (page, styles), every part but the body and the properties serialized and
+    deflated once. ``body()`` gives a fresh copy of its ``w:document`` element and ``properties()`` of its
+    core properties, to be filled in; ``docx`` writes them with the rest as ``fixed_docx`` writes the whole
+    document. ``part`` answers style look-ups (``table_cells`` on ``Document(body, part)``); never change it."""
+
+    def __init__(self, doc):
+        self.part = doc.part
+        self._document = doc.part.element
+        self._core = doc.part.package.core_properties._element
+        core_name = doc.part.package._core_properties_part.partname.membername
+        self._names = (doc.part.partname.membername, core_name)
+        members = _members(doc)
+        self._order = [name for name, _ in members]
+        self._members = [None if name in self._names else member(name, blob) for name, blob in members]
+
+    def body(self):
+        return copy.deepcopy(self._document)
+
+    def properties(self) -> CoreProperties:
+        return CoreProperties(copy.deepcopy(self._core))
+
+    def docx(self, document, properties: CoreProperties, date_time: tuple) -> bytes:
+        filled = {self._names[0]: document, self._names[1]: properties._element}
+        return zipped((m or member(name, serialize_part_xml(filled[name]))
+                       for name, m in zip(self._order, self._members)), date_time)

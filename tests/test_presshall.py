@@ -429,6 +429,34 @@ def test_a_corrected_release_is_found_by_its_new_words_and_the_others_by_theirs(
     assert copy.read("search-index.json") == (fresh / "search-index.json").read_text(encoding="utf-8")
 
 
+def test_incremental_builds_end_with_the_site_a_full_build_makes(copy, samples, registry, tmp_path):
+    """New releases, a correction and a withdrawal, built one after the other into the same folder: every
+    page reads as a full build of the same releases shows it (no archive page keeps a stale count), and the
+    search index is the same file, though the later builds take the unchanged rows from the last one."""
+    new = [dataclasses.replace(make_release(samples, registry, 500 + i), publish_at=NOW + timedelta(hours=i))
+           for i in (3, 4)]  # a press conference, a public-opinion case
+    k = next(i for i, r in enumerate(copy.releases) if r.id == "r00042")
+    fixed = dataclasses.replace(copy.releases[k], lead=copy.releases[k].lead + "\n\n更正：以市人社局公告为准。",
+                                content_hash=copy.releases[k].content_hash[:-4] + "beef")
+    releases, published = list(copy.releases), dict(copy.published)
+    for r in new:
+        releases.append(r)
+        published[r.id] = r.publish_at
+        copy.build(releases=releases, published=published)
+    releases[k] = fixed
+    copy.build(releases=releases, published=published)
+    del published["r00496"]
+    result = copy.build(releases=releases, published=published)
+    assert result.rendered < 20 and "releases/r00496.html" in result.removed
+    fresh = tmp_path / "fresh"
+    presshall.build_site(releases, published, copy.registry, copy.settings, fresh, media=copy.media, now=NOW)
+    files = {p.relative_to(fresh).as_posix() for p in fresh.rglob("*") if p.is_file()} - {presshall.MANIFEST}
+    assert files == {p.relative_to(copy.out).as_posix() for p in copy.out.rglob("*") if p.is_file()} - {presshall.MANIFEST}
+    assert [f for f in sorted(files) if (fresh / f).read_bytes() != (copy.out / f).read_bytes()] == []
+    assert "更正：以市人社局公告为准" in copy.read("search-index.json")
+    assert f"共 {len(published)} 条" in copy.read("releases/index.html") and "共 " not in copy.read("releases/page-1.html")
+
+
 def test_a_deleted_page_is_written_again(copy):
     (copy.out / "releases/r00100.html").unlink()
     result = copy.build()

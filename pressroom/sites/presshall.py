@@ -45,10 +45,11 @@ import multiprocessing as mp
 import os
 import threading
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import lru_cache, reduce
 from pathlib import Path
 from typing import Iterable, Mapping
 from urllib.parse import quote
@@ -69,7 +70,7 @@ from pressroom.files import locked, write_atomic
 
 SUBDIR = "presshall"
 MANIFEST = ".build-manifest.json"
-BUILDER_VERSION = "3"  # bump when this module changes what pages contain
+BUILDER_VERSION = "4"  # bump when this module changes what pages contain
 
 # (key, label, what it holds) in the order of the notice (淮宣〔2017〕78号 五（三）); "releases" is the archive
 # every release belongs to, so no release page is without a section.
@@ -518,7 +519,8 @@ def render_section_page(site: Site, section: str, page: int | None) -> bytes:
                 items=[_section_item(site, section, it, "../") for it in reversed(chosen)],
                 page=page, n_pages=n_pages, pages=_nav_pages(n_pages, page) if page is None else [],
                 newer=(f"page-{page + 1}.html" if page and page < n_pages else "index.html") if page else "",
-                older=f"page-{page - 1}.html" if page and page > 1 else "", total=len(items),
+                older=f"page-{page - 1}.html" if page and page > 1 else "",
+                total=len(items) if page is None else 0,  # an archive page stays as it is when the section grows
                 upcoming=[_notice(site, r) for r in site.upcoming] if section == "notices" and page is None else [])
     return render_template(f"presshall/{section}.html", **view).encode("utf-8")
 
@@ -606,15 +608,32 @@ def render_release(site: Site, r: Release) -> tuple[bytes, dict[str, bytes | Pat
 SECTION_BREAK = "PRESSHALLSECTIONBREAK9F3C2A"
 
 
+def _body_texts(r: Release) -> list[str]:
+    """The Markdown of the lead and of each section as the page shows them (a policy document's last
+    section without its signature block, which the page sets apart)."""
+    if r.kind == "policy-document":
+        return [body for _, body in officialdoc.signed(r).body]
+    return [r.lead, *(s.body for s in r.sections)]
+
+
+def _joined(r: Release, texts: list[str]) -> str | None:
+    """The parts as one Markdown document with a marker paragraph between them (one parser instead of one
+    per part: the build's largest cost), or None where each part is rendered on its own: a policy
+    document, whose Word file converts each part (the same conversions serve both), and a text holding
+    the marker."""
+    if r.kind == "policy-document" or any(SECTION_BREAK in t for t in texts):
+        return None
+    return f"\n\n{SECTION_BREAK}\n\n".join(texts)
+
+
 def body_parts(r: Release, image_src) -> list[str]:
-    """Sanitized HTML of the lead and of each section. Rendered as one Markdown document with a marker
-    paragraph between the parts (one parser instead of one per section: the build's largest cost), then
-    split at the markers. If the marker does not come back as exactly one paragraph per boundary (an
-    unclosed code fence, say, swallowed it), each part is rendered on its own, as the portal does."""
-    texts = [body for _, body in officialdoc.signed(r).body] if r.kind == "policy-document" else \
-        [r.lead, *(s.body for s in r.sections)]
-    if not any(SECTION_BREAK in t for t in texts):
-        parts = body_html(f"\n\n{SECTION_BREAK}\n\n".join(texts), image_src).split(f"<p>{SECTION_BREAK}</p>")
+    """Sanitized HTML of the lead and of each section: ``_joined`` rendered and split at the markers. If the
+    marker does not come back as exactly one paragraph per boundary (an unclosed code fence, say,
+    swallowed it), each part is rendered on its own, as the portal does."""
+    texts = _body_texts(r)
+    joined = _joined(r, texts)
+    if joined is not None:
+        parts = body_html(joined, image_src).split(f"<p>{SECTION_BREAK}</p>")
         if len(parts) == len(texts):
             return [p.strip() for p in parts]
     return [body_html(t, image_src) for t in texts]
@@ -646,33 +665,69 @@ def render_search(site: Site) -> bytes:
 
 
 def full_text(r: Release) -> str:
-    """The release's words as one line of plain text (the search index's full text). An incremental build
+    """The words the release page shows, as one line of plain text (the search index's full text): the
+    lead, each section's heading and text, a policy document's signature and date. Made from the
+    conversions ``body_parts`` made (Markdown is converted once per text and process). An incremental build
     reuses the last index's text of a release whose page is unchanged: a change here bumps BUILDER_VERSION."""
-    parts = [r.lead, *(f"{s.heading}\n{s.body}" for s in r.sections)]
-    return " ".join(markup.to_text("\n\n".join(parts)).split())
+    texts = _body_texts(r)
+    words = _paragraphs(r, texts)
+    out = words[0]
+    for section, part in zip(r.sections, words[1:]):
+        out += [section.heading, *part]
+    if r.kind == "policy-document":
+        signed = officialdoc.signed(r)
+        out += [*signed.signers, signed.date]
+    return " ".join(" ".join(out).split())
+
+
+def _paragraphs(r: Release, texts: list[str]) -> list[list[str]]:
+    """``markup.paragraphs`` of each text, from the joined document where ``body_parts`` rendered one."""
+    joined = _joined(r, texts)
+    if joined is not None:
+        parts: list[list[str]] = [[]]
+        for line in markup.paragraphs(joined):
+            if line == SECTION_BREAK:
+                parts.append([])
+            else:
+                parts[-1].append(line)
+        if len(parts) == len(texts):
+            return parts
+    return [markup.paragraphs(t) for t in texts]
 
 
 SEARCH_FIELDS = ["title", "url", "date", "kind", "department", "keywords", "digest", "section", "number", "people",
                  "organ", "text"]
 
 
-def search_index(site: Site, texts: Mapping[str, str] | None = None) -> list[bytes]:
+def search_index(site: Site, texts: Mapping[str, str] | None = None,
+                 rows: Mapping[str, bytes | memoryview] | None = None) -> tuple[list, dict[str, list[int]]]:
     """Compact JSON: field names once, then one array per release (newest first). Besides the title lines it
     covers the full text, the 文号, the speakers and experts and the department's full name (the search page
-    alone loads it). ``texts``: release id -> its ``full_text`` where already made. Returned in pieces, one
-    per release, whose concatenation is the file (the full text of every release is tens of megabytes)."""
-    texts = texts or {}
+    alone loads it). ``texts``: release id -> its ``full_text`` where already made; ``rows``: release id ->
+    its row as the last build wrote it, for a release whose page was kept (``_kept_rows``). Returned in
+    pieces, one per release, whose concatenation is the file (the full text of every release is tens of
+    megabytes), and where each release's row is in it: id -> [offset, length]."""
+    texts, rows = texts or {}, rows or {}
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     head = dumps({"fields": SEARCH_FIELDS, "items": []})
-    parts = [head[:-2].encode("utf-8")]  # up to the items' "["
+    parts: list = [head[:-2].encode("utf-8")]  # up to the items' "["
+    spans, offset = {}, len(parts[0])
     for r in site.releases:
-        speakers = " ".join([s.name for s in r.speakers] + [e.name for e in r.experts])
-        row = dumps([text(r.title), f"releases/{r.id}.html", f"{site.when(r):%Y-%m-%d %H:%M}", r.kind_label,
-                     r.department.short, " ".join(r.keywords), text(r.digest)[:80], LABELS[site.primary(r)],
-                     r.document_number, speakers, r.department.name, texts.get(r.id) or full_text(r)])
-        parts.append((b"," if len(parts) > 1 else b"") + row.encode("utf-8"))
+        row = rows.get(r.id)
+        if row is None:
+            speakers = " ".join([s.name for s in r.speakers] + [e.name for e in r.experts])
+            row = dumps([text(r.title), f"releases/{r.id}.html", f"{site.when(r):%Y-%m-%d %H:%M}", r.kind_label,
+                         r.department.short, " ".join(r.keywords), text(r.digest)[:80], LABELS[site.primary(r)],
+                         r.document_number, speakers, r.department.name,
+                         texts.get(r.id) or full_text(r)]).encode("utf-8")
+        if len(parts) > 1:
+            parts.append(b",")
+            offset += 1
+        parts.append(row)
+        spans[r.id] = [offset, len(row)]
+        offset += len(row)
     parts.append(b"]}")
-    return parts
+    return parts, spans
 
 
 # ---------------------------------------------------------------------------------------------
@@ -801,14 +856,17 @@ def _render_chunk(specs: list[tuple]) -> list[tuple[str, list[str], list[str], s
     return [_render_spec(s) for s in specs]
 
 
-def _load_manifest(out: Path, full: bool) -> dict:
+def _load_manifest(out: Path, full: bool) -> tuple[dict, dict]:
+    """The last build's pages (path -> [key, assets]) and where its search index holds each release's row."""
     if full:
-        return {}
+        return {}, {}
     try:
         data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
-        return {}
-    return data.get("pages", {}) if data.get("version") == BUILDER_VERSION else {}
+        return {}, {}
+    if not isinstance(data, dict) or data.get("version") != BUILDER_VERSION:
+        return {}, {}
+    return data.get("pages", {}), data.get("index", {})
 
 
 _BUILDING = threading.Lock()  # the globals above belong to one build at a time in this process
@@ -840,7 +898,7 @@ def _build(releases, published, registry, settings, out, media, now, infographic
     now = now or datetime.now(settings.tz)
     site = Site(releases, published, registry, settings, media or {}, now, infographics or {}, notes, videos)
     _CURRENT_ENV = _env_for(site.templates)
-    old = _load_manifest(out, full)
+    old, old_index = _load_manifest(out, full)
     keyed = _keyed_pages(site)
     todo, manifest = _pages_to_render(keyed, old, out)
     lap("model and keys")
@@ -848,10 +906,12 @@ def _build(releases, published, registry, settings, out, media, now, infographic
     _DURABLE_EACH = len(todo) < PARALLEL_FROM
     texts: dict[str, str] = {}
     written = _render_keyed_pages(site, out, todo, keyed, manifest, workers, texts)
-    _kept_texts(site, out, texts)
+    rows = _kept_rows(site, out, old_index, texts)
+    _kept_texts(site, out, texts, rows)
     lap("render pages")
+    index: dict = {}
     try:
-        written += _write_site_wide_pages(site, out, manifest, texts)
+        written += _write_site_wide_pages(site, out, manifest, texts, rows, index)
         lap("site-wide pages")
         if not _DURABLE_EACH:
             _sync(out)
@@ -861,7 +921,7 @@ def _build(releases, published, registry, settings, out, media, now, infographic
 
     removed = _remove_stale(out, old, manifest)
     _CURRENT_ENV = None
-    if _write_manifest(out, manifest):
+    if _write_manifest(out, manifest, index):
         written.append(MANIFEST)
     lap("manifest")
     return BuildResult(out, sorted(written), removed, len(todo), len(manifest), registry_problems(registry),
@@ -917,27 +977,61 @@ def _render_keyed_pages(site: Site, out: Path, todo: list, keyed: dict[str, tupl
     return written
 
 
-def _kept_texts(site: Site, out: Path, texts: dict[str, str]) -> None:
-    """The full text of each release whose page was kept, from the last build's search index: the page's key
-    covers the release's content hash, so its words are those that index holds (a release missing there, or
-    an index that does not read, is made again by ``search_index``)."""
-    if len(texts) == len(site.releases):
+SEARCH_INDEX = "search-index.json"
+
+
+def _kept_rows(site: Site, out: Path, old_index: dict, texts: dict[str, str]) -> dict[str, memoryview]:
+    """The search-index row of each release whose page was kept, as the last build wrote it: that page's
+    key covers everything the row shows (the release's content hash among it), so the row is the same.
+    Taken only from an index of the size and CRC-32 the last build's manifest recorded (the same input gives
+    the same manifest: no file times), and only where the bytes are that release's row; any other
+    release's row is made again."""
+    wanted = [r.id for r in site.releases if r.id not in texts]
+    spans = old_index.get("rows")
+    if not wanted or not isinstance(spans, dict):
+        return {}
+    try:
+        data = (out / SEARCH_INDEX).read_bytes()
+    except OSError:
+        return {}
+    if [len(data), zlib.crc32(data)] != old_index.get("file"):
+        return {}
+    view, rows = memoryview(data), {}
+    for rid in wanted:
+        span = spans.get(rid)
+        if not (isinstance(span, list) and len(span) == 2 and all(isinstance(x, int) for x in span)):
+            continue
+        start, end = span[0], span[0] + span[1]
+        url = json.dumps(f"releases/{rid}.html", ensure_ascii=False).encode("utf-8")
+        if 0 < start < end < len(data) and data[start - 1:start] in (b"[", b",") and data[end:end + 1] in (b",", b"]") \
+                and data[start:start + 1] == b"[" and data[end - 1:end] == b"]" and data.find(b"," + url + b",", start, end) > 0:
+            rows[rid] = view[start:end]
+    return rows
+
+
+def _kept_texts(site: Site, out: Path, texts: dict[str, str], rows: Mapping[str, memoryview]) -> None:
+    """The full text of each release whose page was kept and whose row ``_kept_rows`` did not find, from the
+    last build's search index: the page's key covers the release's content hash, so its words are those that
+    index holds (a release missing there, or an index that does not read, is made again by ``search_index``)."""
+    if len(texts) + len(rows) >= len(site.releases):
         return
     try:
-        data = json.loads((out / "search-index.json").read_bytes())
+        data = json.loads((out / SEARCH_INDEX).read_bytes())
         url, words = data["fields"].index("url"), data["fields"].index("text")
         old = {row[url]: row[words] for row in data["items"]}
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return
     for r in site.releases:
-        if r.id not in texts and (w := old.get(f"releases/{r.id}.html")) is not None:
+        if r.id not in texts and r.id not in rows and (w := old.get(f"releases/{r.id}.html")) is not None:
             texts[r.id] = w
 
 
-def _write_site_wide_pages(site: Site, out: Path, manifest: dict, texts: dict[str, str]) -> list[str]:
+def _write_site_wide_pages(site: Site, out: Path, manifest: dict, texts: dict[str, str],
+                           rows: dict[str, memoryview], index: dict) -> list[str]:
     """Pages that show the whole site: cheap, always rendered, written when their bytes change. Returns the
     files written. The search index (the largest file by far, the full text of every release) is written
-    first and let go before the rest is rendered."""
+    first and let go before the rest is rendered; ``index`` gets where it holds each release's row, and
+    the size and CRC-32 of the file, for the manifest."""
     written = []
 
     def put(path: str, data: bytes | list[bytes]) -> None:
@@ -945,11 +1039,14 @@ def _write_site_wide_pages(site: Site, out: Path, manifest: dict, texts: dict[st
         if _write(out / path, data):
             written.append(path)
 
-    index = search_index(site, texts)
+    pieces, spans = search_index(site, texts, rows)
     texts.clear()  # in the index now
-    put("search-index.json", index)
-    put("search-index.js", [b"window.PRESSHALL_SEARCH=", *index, b";\n"])
-    del index
+    put(SEARCH_INDEX, pieces)
+    put("search-index.js", [b"window.PRESSHALL_SEARCH=", *pieces, b";\n"])
+    index.update(file=[sum(map(len, pieces)), reduce(lambda crc, p: zlib.crc32(p, crc), pieces, 0)],
+                 rows=spans)
+    del pieces
+    rows.clear()  # lets the last build's index go
     put("index.html", render_home(site))
     put("search.html", render_search(site))
     put("style.css", (render_template("portal/style.css") + render_template("presshall/style.css")).encode("utf-8"))
@@ -963,8 +1060,8 @@ def _write_site_wide_pages(site: Site, out: Path, manifest: dict, texts: dict[st
     return written
 
 
-def _write_manifest(out: Path, manifest: dict) -> bool:
-    data = json.dumps({"version": BUILDER_VERSION, "pages": dict(sorted(manifest.items()))},
+def _write_manifest(out: Path, manifest: dict, index: dict) -> bool:
+    data = json.dumps({"version": BUILDER_VERSION, "pages": dict(sorted(manifest.items())), "index": index},
                       ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return write_atomic(out / MANIFEST, data)
 
