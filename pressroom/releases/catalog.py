@@ -35,6 +35,9 @@ class Catalog:
     # only when a release checked has a finding (``waivers_read``): without one no waiver matters.
     waived: frozenset = frozenset()  # (release id, version, finding id)
     waivers_read: bool = False
+    # The cache key of each release checked with the cache (``pressroom.releases.memo``), by release id:
+    # what else is made from its renditions (the approval page's views) is kept under it too.
+    keys: dict[str, str] = field(default_factory=dict)
     # When the same content would be judged differently (an event_at still ahead of the clock is then
     # past): an answer kept for reuse is not given after it. None: never.
     answer_changes_at: datetime | None = None
@@ -379,6 +382,7 @@ def _verdicts(catalog: Catalog, jobs: list[tuple[Release, bool]], render: bool, 
     version = memo.code_version() if cache else ""
     keys = [_key(catalog, r, draft, version) for r, draft in jobs] if cache else [""] * len(jobs)
     out: list = [None] * len(jobs)
+    catalog.keys.update({r.id: k for (r, draft), k in zip(jobs, keys) if k and not draft})
     for i, (r, draft) in enumerate(jobs):
         v = memo.verdict(settings, Path(r.source).name, keys[i]) if cache else None
         if v is not None and (v.rendered or not render):

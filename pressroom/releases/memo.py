@@ -170,6 +170,25 @@ def made(settings: Settings, folder: str, key: str) -> dict | None:
     return found if isinstance(found, dict) else None
 
 
+def views(settings: Settings, folder: str, key: str) -> dict:
+    """The approval page's views of the release's renditions kept under ``key`` ({channel: View}), or {}."""
+    where = _folder(settings)
+    found = _read(where / f"{_tag(folder)}-{key}.views", key) if where else None
+    return found if isinstance(found, dict) else {}
+
+
+def store_views(settings: Settings, folder: str, key: str, version: str, made: dict) -> None:
+    """Keep the views made for the approval page (``views``), beside the verdict made with code ``version``."""
+    where = _folder(settings)
+    if where is None or code_version() != version or not (where / f"{_tag(folder)}-{key}.verdict").exists():
+        return
+    try:
+        write_atomic(where / f"{_tag(folder)}-{key}.views", pickle.dumps((FORMAT, key, made), pickle.HIGHEST_PROTOCOL),
+                     durable=False)
+    except OSError:
+        return
+
+
 def store(settings: Settings, folder: str, key: str, version: str, found: Verdict, things: dict | None) -> None:
     """Keep a verdict (and what was made, when given) under ``key``, made with code ``version``; nothing is
     kept when the code changed meanwhile, or when the folder cannot be written (the next run renders)."""
@@ -197,7 +216,7 @@ def _prune(where: Path, tag: str) -> None:
 
     old = sorted(where.glob(f"{tag}-*.verdict"), key=age, reverse=True)[KEEP:]
     for p in old:
-        for gone in (p, p.with_suffix(".made")):
+        for gone in (p, p.with_suffix(".made"), p.with_suffix(".views")):
             gone.unlink(missing_ok=True)
 
 
@@ -206,22 +225,37 @@ def configured(settings: Settings) -> tuple[str, ...]:
     channel module (and none of Pillow, python-docx, Jinja they import)."""
     import channels
 
+    found = _registry(settings)
+    return found[0] if found else channels.configured(settings)
+
+
+def declared(settings: Settings) -> dict:
+    """Every channel's declaration (``channels.get``), by name, kept as ``configured`` is."""
+    import channels
+
+    found = _registry(settings)
+    return found[1] if found else {c.name: c for c in channels.declared()}
+
+
+def _registry(settings: Settings) -> tuple[tuple[str, ...], dict] | None:
+    import channels
+
     where = _folder(settings)
     if where is None:
-        return channels.configured(settings)
+        return None
     version = code_version()
     key = hashlib.sha256(f"{FORMAT}\0{version}\0{settings!r}".encode()).hexdigest()
     path = where / f"channels-{key}.names"
-    names = _read(path, key)
-    if isinstance(names, tuple):
-        return names
-    names = channels.configured(settings)
+    found = _read(path, key)
+    if isinstance(found, tuple):
+        return found
+    found = (channels.configured(settings), {c.name: c for c in channels.declared()})
     if code_version() == version:
         try:
-            write_atomic(path, pickle.dumps((FORMAT, key, names)), durable=False)
+            write_atomic(path, pickle.dumps((FORMAT, key, found)), durable=False)
         except OSError:
             pass
-    return names
+    return found
 
 
 # -- values read when first asked for ----------------------------------------------------------------------
