@@ -10,13 +10,15 @@ from __future__ import annotations
 import importlib
 from functools import lru_cache
 from types import ModuleType
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from pressroom.model import Release
 from pressroom.settings import Settings
 
 from channels.base import Channel, EncodeError, ReleaseRef, RenderContext, Rendition, View
-from channels.corrections import Correction, Withdrawal
+
+if TYPE_CHECKING:
+    from channels.corrections import Correction, Withdrawal
 
 # The registry: module paths of every outlet pressroom can publish to.
 OUTLETS = [
@@ -24,6 +26,16 @@ OUTLETS = [
     "channels.infographic", "channels.h5", "channels.video",
 ]
 CONTRACT = ("CHANNEL", "render", "correct", "withdraw")
+
+
+def __getattr__(name: str):
+    """``channels.Correction`` and ``channels.Withdrawal``, imported when first asked for: loading releases
+    and validating from the cache use this package without the corrections' Markdown and diff machinery."""
+    if name in ("Correction", "Withdrawal"):
+        from channels import corrections
+
+        return getattr(corrections, name)
+    raise AttributeError(f"module 'channels' has no attribute {name!r}")
 
 
 class UnknownChannel(KeyError):

@@ -21,13 +21,15 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import jinja2
 from markupsafe import Markup, escape
 
 from pressroom.model import Release
 from pressroom.settings import TEMPLATES_DIR, Settings
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,8 @@ TEMPLATE_DIRS = [TEMPLATES_DIR]
 
 @lru_cache(maxsize=1)
 def template_env() -> jinja2.Environment:
+    import jinja2  # here: a command answered from the validation cache renders no template
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIRS),
         # Compiling a template costs more than rendering it, and every command is a new process: keep the

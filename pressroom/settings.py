@@ -7,7 +7,8 @@ or key, or a value of the wrong type, is reported (every problem at once, in Chi
 the key) by raising ``SettingsError``.
 
 Environment variables override the paths so tests and workers can point elsewhere:
-``PRESSROOM_CONFIG`` (the file), ``PRESSROOM_CONTENT``, ``PRESSROOM_OUTBOX``, ``PRESSROOM_LEDGER_URL``.
+``PRESSROOM_CONFIG`` (the file), ``PRESSROOM_CONTENT``, ``PRESSROOM_OUTBOX``, ``PRESSROOM_LEDGER_URL``,
+``PRESSROOM_CACHE`` (a folder, or ``off``).
 Secrets are never read from here (see ``pressroom.secrets``).
 """
 
@@ -108,10 +109,13 @@ class Website(Table):
 
 @dataclass(frozen=True)
 class Paths(Table):
-    """Relative to the settings file; overridden by PRESSROOM_CONTENT, PRESSROOM_OUTBOX, PRESSROOM_LEDGER_URL."""
+    """Relative to the settings file; overridden by PRESSROOM_CONTENT, PRESSROOM_OUTBOX, PRESSROOM_LEDGER_URL,
+    PRESSROOM_CACHE."""
     content: str = "content"
     outbox: str = "outbox"
     ledger: str = "sqlite:///var/ledger.db"  # any SQLAlchemy URL
+    # What validation made, kept for the next command (pressroom.releases.memo); "" or "off": nothing kept
+    cache: str = "var/cache"
 
 
 @dataclass(frozen=True)
@@ -290,6 +294,7 @@ class Settings:
     rate_limits: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_RATE_LIMITS)
     compliance: Compliance = field(default_factory=Compliance)
     site: Website = field(default_factory=Website)
+    cache_dir: Path | None = None  # ``[paths] cache`` resolved; None: validation keeps nothing between commands
 
     @property
     def tz(self) -> ZoneInfo:
@@ -654,4 +659,17 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         rate_limits=sections.get("rate_limits", DEFAULT_RATE_LIMITS),
         compliance=sections.get("compliance", Compliance()),
         site=sections.get("site", Website()),
+        cache_dir=_cache_dir(base, paths.cache),
     )
+
+
+CACHE_OFF = ("", "off", "0", "false", "no")
+
+
+def _cache_dir(base: Path, value: str) -> Path | None:
+    """``PRESSROOM_CACHE`` (a folder, or ``off``) over ``[paths] cache``, relative to the settings file."""
+    value = os.environ.get("PRESSROOM_CACHE", value).strip()
+    if value.lower() in CACHE_OFF:
+        return None
+    p = Path(value)
+    return p if p.is_absolute() else (base / p).resolve()

@@ -385,3 +385,14 @@ def test_an_unstamped_ledger_of_the_0003_code_is_adopted_at_0003(tmp_path):
     eng.dispose()
     before, after = db.upgrade(url)
     assert before.current is None and after.up_to_date and after.tables == db.LEDGER_TABLES
+
+
+def test_the_revisions_read_from_the_scripts_are_alembics():
+    """Opening a ledger reads the head and the known revisions from the scripts' lines, without Alembic:
+    the same answer Alembic gives (else a ledger at the head would be refused, or an old one accepted)."""
+    from alembic.script import ScriptDirectory
+
+    from pressroom.delivery import db
+
+    scripts = ScriptDirectory.from_config(db.alembic_config(""))
+    assert db._chain() == (scripts.get_current_head(), frozenset(r.revision for r in scripts.walk_revisions()))

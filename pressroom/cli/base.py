@@ -36,6 +36,11 @@ console = Console()
 err = Console(stderr=True)
 
 
+# How the commands validate: with the verdicts and renditions earlier commands kept (``[paths] cache``), the
+# releases not kept checked in two processes (a command's process has no threads to fork with).
+EDITOR = {"cache": True, "workers": 2}
+
+
 def print_problems(folder: str, problems) -> None:
     # soft_wrap: a long path or message is left to the terminal to wrap, never cut between words by rich
     err.print(f"[bold red]✗ {folder}[/]", highlight=False, soft_wrap=True)
@@ -57,7 +62,7 @@ def find_release(settings, name: str, refused: str = ""):
     and exit 1. Audit findings a verified reviewer waived do not count (``pressroom waive``)."""
     from pressroom.delivery.waivers import validate as run
 
-    catalog = run(settings, only=name)
+    catalog = run(settings, only=name, **EDITOR)
     try:
         return catalog, catalog.find(name)
     except ValidationFailed as e:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from pressroom.cli.base import app, console, err, find_release, load_settings, print_problems
+from pressroom.cli.base import EDITOR, app, console, err, find_release, load_settings, print_problems
 from pressroom.errors import ValidationFailed
 from pressroom.model import KIND_LABELS, PLACEHOLDER, REQUIRED_SECTIONS
 
@@ -116,7 +116,7 @@ def _report_import(settings, registry, folder: Path, draft) -> None:
     names = [s.name for s in sorted(registry.speakers_of(department), key=lambda s: not s.head)]
     if names:
         console.print(f"  本部门登记的发言人：{'、'.join(names)}", highlight=False, soft_wrap=True)
-    catalog = run(settings, render=False, only=folder.name)
+    catalog = run(settings, render=False, only=folder.name, **EDITOR)
     problems = catalog.problems.get(folder.name, [])
     if problems:
         print_problems(f"{folder.name}：校验未通过（{len(problems)} 个问题），补充后请运行 pressroom validate", problems)
@@ -136,7 +136,7 @@ def validate(paths: Optional[List[Path]] = typer.Argument(None, help="稿件文�
         raise typer.Exit(print_audit(settings, audit))
     wanted = {p.resolve().name if p.name != "release.md" else p.resolve().parent.name for p in paths or []}
     try:  # one release asked for: only it and its bundle are rendered (every release is still loaded)
-        catalog = run(settings, only=next(iter(wanted)) if len(wanted) == 1 else None)
+        catalog = run(settings, only=next(iter(wanted)) if len(wanted) == 1 else None, **EDITOR)
     except ValidationFailed as e:
         print_problems("登记表（departments.yaml / spokespeople.yaml）", e.problems)
         raise typer.Exit(1)
@@ -174,7 +174,7 @@ def print_audit(settings, name: str) -> int:
     from pressroom.delivery.waivers import validate as run
     from pressroom.releases import audit as fidelity
 
-    catalog = run(settings, only=name)
+    catalog = run(settings, only=name, **EDITOR)
     try:
         rid = catalog.find(name).id
     except (KeyError, ValidationFailed):
@@ -214,7 +214,7 @@ def list_releases():
     from pressroom.releases.catalog import validate as run
 
     settings = load_settings()
-    catalog = run(settings, render=False)
+    catalog = run(settings, render=False, **EDITOR)
     table = Table(title="稿件")
     for col in ("id", "类型", "部门", "发布时间", "状态"):
         table.add_column(col)

@@ -12,20 +12,23 @@ upgrade`` only — run it before starting workers.
 
 from __future__ import annotations
 
+import ast
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.pool import NullPool
 
 from pressroom.delivery.schema import metadata
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported by the functions that migrate or compare: opening a ledger that is up to date (the
+# approval page, ``pressroom preview``) reads the revisions from the scripts' own lines (``_chain``).
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 BASELINE = "0001"  # the tables as they were before migrations
@@ -37,6 +40,8 @@ LACKS = {"0002": frozenset({"code_uses", "reviewer_locks", "audit_waivers"}), "0
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["url"] = url  # not via set_main_option: ConfigParser would choke on a "%" in a password
@@ -45,13 +50,51 @@ def alembic_config(url: str) -> Config:
 
 @lru_cache(maxsize=1)
 def head() -> str:
+    chain = _chain()
+    if chain is not None:
+        return chain[0]
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config("")).get_current_head()
 
 
 @lru_cache(maxsize=1)
 def revisions() -> frozenset[str]:
     """Every revision this code knows."""
+    chain = _chain()
+    if chain is not None:
+        return chain[1]
+    from alembic.script import ScriptDirectory
+
     return frozenset(r.revision for r in ScriptDirectory.from_config(alembic_config("")).walk_revisions())
+
+
+def _chain() -> tuple[str, frozenset[str]] | None:
+    """(head, every revision) from the ``revision = "…"`` and ``down_revision = …`` lines of the scripts,
+    when they form one unbranched line from a single base; None otherwise (Alembic answers then)."""
+    down: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        values = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                    and node.targets[0].id in ("revision", "down_revision", "branch_labels", "depends_on"):
+                try:
+                    values[node.targets[0].id] = ast.literal_eval(node.value)
+                except ValueError:
+                    return None
+        rev, parent = values.get("revision"), values.get("down_revision")
+        if not isinstance(rev, str) or not (parent is None or isinstance(parent, str)) or rev in down \
+                or values.get("depends_on") or values.get("branch_labels"):
+            return None
+        down[rev] = parent
+    parents = [p for p in down.values() if p is not None]
+    heads = set(down) - set(parents)
+    if len(heads) != 1 or len(set(parents)) != len(parents) or any(p not in down for p in parents) \
+            or list(down.values()).count(None) != 1:
+        return None
+    return heads.pop(), frozenset(down)
 
 
 def display_url(url: str) -> str:
@@ -81,6 +124,9 @@ class Status:
 
 
 def _inspect(conn: sa.Connection) -> tuple[str | None, set[str], list]:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
     ctx = MigrationContext.configure(conn, opts={"compare_type": True})
     tables = set(sa.inspect(conn).get_table_names()) & LEDGER_TABLES
     drift = compare_metadata(ctx, metadata) if tables else []
@@ -112,6 +158,8 @@ def _adopted(before: Status) -> str:
 
 def upgrade(url: str, revision: str = "head") -> tuple[Status, Status]:
     """Bring the ledger at ``url`` to ``revision``; returns the status before and after."""
+    from alembic import command
+
     before = status(url)
     cfg = alembic_config(url)
     if before.current is None and before.tables:

@@ -6,14 +6,17 @@ the only way a finding stops blocking."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-
-from pressroom.delivery import reviewers
-from pressroom.delivery.ledger import Ledger, LedgerOutdated
-from pressroom.releases import audit
 from pressroom.releases.catalog import Catalog, validate as validate_catalog
 from pressroom.settings import Settings
+
+if TYPE_CHECKING:
+    from pressroom.delivery.ledger import Ledger
+    from pressroom.releases import audit
+
+# The ledger (SQLAlchemy, Alembic) is imported where it is read: ``pressroom validate`` reads it only when
+# a release has an audit finding a waiver could silence.
 
 MIN_REASON = 4  # characters: "同意" is no reason
 
@@ -25,6 +28,10 @@ def active(settings: Settings, ledger: Ledger | None = None) -> frozenset:
     url = settings.ledger_url
     if ledger is None and url.startswith("sqlite:///") and not Path(url.split("///", 1)[1]).exists():
         return frozenset()
+    import sqlalchemy as sa
+
+    from pressroom.delivery.ledger import Ledger, LedgerOutdated
+
     try:
         ledger = ledger or Ledger(url)
         return frozenset((w["release_id"], w["version"], w["finding"]) for w in ledger.waivers())
@@ -34,8 +41,9 @@ def active(settings: Settings, ledger: Ledger | None = None) -> frozenset:
 
 def validate(settings: Settings, ledger: Ledger | None = None, **kwargs) -> Catalog:
     """``pressroom.releases.catalog.validate`` with the ledger's waivers: what publishing, the preflight,
-    corrections and ``pressroom validate`` check."""
-    return validate_catalog(settings, waived=active(settings, ledger), **kwargs)
+    corrections and ``pressroom validate`` check. The ledger is read only if some release checked has a
+    finding (without one, no waiver can change the verdict)."""
+    return validate_catalog(settings, waived=lambda: active(settings, ledger), **kwargs)
 
 
 def waive(settings: Settings, ledger: Ledger, release_id: str, finding_id: str, reason: str, reviewer: str,
@@ -43,6 +51,9 @@ def waive(settings: Settings, ledger: Ledger, release_id: str, finding_id: str, 
     """Waive the finding ``finding_id`` of the release's current version for ``reviewer`` proven by their
     one-time code, with ``reason``; returns the finding. Refused (``reviewers.Refused``, in Chinese): no
     reason, no such finding on the current version, or a reviewer not verified."""
+    from pressroom.delivery import reviewers
+    from pressroom.releases import audit
+
     reason = (reason or "").strip()
     if len(reason) < MIN_REASON:
         raise reviewers.Refused(f"豁免须用 --reason 写明理由（至少 {MIN_REASON} 个字），理由记入台账")

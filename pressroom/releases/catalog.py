@@ -8,10 +8,11 @@ import os
 from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, MutableMapping
 
 from pressroom.errors import Problem, RenditionError, ValidationFailed
 from pressroom.releases.loader import FOOTNOTE_NOTE, RELEASE_FILE, load_all, load_registry
+from pressroom.releases.memo import Deferred
 from pressroom.model import Registry, Release
 from pressroom.settings import Settings
 
@@ -24,13 +25,19 @@ class Catalog:
     problems: dict[str, list[Problem]]  # by release folder name
     warnings: dict[str, list[str]] = field(default_factory=dict)  # by release id
     # What validation rendered, by (release id, channel): the publish flow delivers exactly these, so each
-    # channel of a release is rendered once per publish.
-    renditions: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # channel of a release is rendered once per publish. Those of a verdict from the cache are read from
+    # it when first asked for.
+    renditions: MutableMapping[tuple[str, str], Any] = field(default_factory=Deferred)
     # The fidelity audit of each rendered release (pressroom.releases.audit), by release id.
-    audits: dict[str, Any] = field(default_factory=dict)
+    audits: MutableMapping[str, Any] = field(default_factory=Deferred)
     # Findings of the audit a verified reviewer waived (ids of ``audit.Finding``s of the release's current
-    # version, as the ledger holds them: given to ``validate``), by release id: they do not block.
+    # version, as the ledger holds them: given to ``validate``), by release id: they do not block. Read
+    # only when a release checked has a finding (``waivers_read``): without one no waiver matters.
     waived: frozenset = frozenset()  # (release id, version, finding id)
+    waivers_read: bool = False
+    # The cache key of each release checked with the cache (``pressroom.releases.memo``), by release id:
+    # what else is made from its renditions (the approval page's views) is kept under it too.
+    keys: dict[str, str] = field(default_factory=dict)
     # When the same content would be judged differently (an event_at still ahead of the clock is then
     # past): an answer kept for reuse is not given after it. None: never.
     answer_changes_at: datetime | None = None
@@ -187,19 +194,28 @@ def audit_check(release: Release, catalog: Catalog, rendered: dict[str, Any] | N
     """A fact dropped by a full-text channel or added by any channel is a validation problem; a summary
     channel that leaves a table out says so in a warning. ``rendered``: a draft's renditions (its audit is
     not kept)."""
-    import channels
-    from pressroom.releases import audit
-
     result = audit_release(release, catalog, rendered)
     if rendered is None:
         catalog.audits[release.id] = result
+    findings, warnings = audit_findings(release, catalog, result)
+    waived = catalog.waived_for(release)
+    return [p for finding, p in findings if finding not in waived], warnings
+
+
+def audit_findings(release: Release, catalog: Catalog, result) -> tuple[list[tuple[str, Problem]], list[str]]:
+    """Every finding of the audit ``result`` as (finding id, problem), waived or not, and the warnings."""
+    import channels
+    from pressroom.releases import audit
+
     warnings = []
     for c in result.channels:
         lost = sorted({f.where for f in c.dropped if f.kind == "cell"})
         if c.carries == "summary" and lost:
             warnings.append(f"{channels.get(c.channel).label}：未能呈现{'、'.join(lost)}的表格，"
                             "读者须到全文渠道查看；如需在此呈现，请把关键数字写进导语或 key_figures")
-    return audit.problems(result, _rel(catalog.settings, release), catalog.waived_for(release)), warnings
+    # audit.problems gives one problem per finding, in the findings' order, when nothing is waived
+    ids = [f.id for f in audit.findings(result)]
+    return list(zip(ids, audit.problems(result, _rel(catalog.settings, release)), strict=True)), warnings
 
 
 def _same_time(r: Release, halves: list[Release], catalog: Catalog) -> None:
@@ -270,22 +286,29 @@ def _fingerprint(settings: Settings) -> tuple:
 
 
 def validate(settings: Settings, render: bool = True, only: str | None = None,
-             now: datetime | None = None, waived: frozenset = frozenset()) -> Catalog:
+             now: datetime | None = None, waived: frozenset | Callable[[], frozenset] = frozenset(), cache: bool = False,
+             workers: int = 1) -> Catalog:
     """Load every release (cheap) and check them. The copy gate and the render check (the expensive part)
     run for every release, or with ``only`` (an id, folder or path) for that release and its bundle.
     Releases with problems are moved out of ``releases``. Unchanged content validated before in this
     process is not loaded or rendered again (a rendered catalog also answers ``render=False``).
     ``waived``: (release id, version, finding id) of the audit findings verified reviewers waived (the
-    ledger's, ``pressroom.delivery.waivers``); nothing else silences a finding."""
+    ledger's, ``pressroom.delivery.waivers``), or a function returning them, called only when a release
+    checked has a finding; nothing else silences a finding. ``cache``: verdicts and renditions kept
+    between commands in the settings' cache folder (``pressroom.releases.memo``) are used and kept; the
+    verdict is the same either way. ``workers``: releases not in the cache are checked in that many
+    processes (forked: only from a process without threads, as the CLI is)."""
+    wanted = waived if callable(waived) else (lambda: frozenset(waived))
     if now is not None:  # an injected clock (tests): no memo, the answer depends on it
-        return _validate(settings, render, only, now, frozenset(waived))
-    key = (_fingerprint(settings), frozenset(waived))
+        return _validate(settings, render, only, now, wanted, cache, workers)
+    key = _fingerprint(settings)
     at = datetime.now(timezone.utc)
     for want in ((only, True), (only, False))[: 1 if render else 2]:
         hit = _MEMO.get((*want, key))
-        if hit is not None and (hit.answer_changes_at is None or at < hit.answer_changes_at):
+        if hit is not None and (hit.answer_changes_at is None or at < hit.answer_changes_at) and (
+                not hit.waivers_read or hit.waived == frozenset(wanted())):
             return hit
-    catalog = _validate(settings, render, only, at, frozenset(waived))
+    catalog = _validate(settings, render, only, at, wanted, cache, workers)
     _MEMO[(only, render, key)] = catalog
     if only is not None and (found := catalog.releases.get(only) or _found(catalog, only)) is not None:
         _MEMO[(found.id, render, key)] = catalog  # a folder or path given here, the id in the flow: one catalog
@@ -301,11 +324,14 @@ def _found(catalog: Catalog, name: str) -> Release | None:
         return None
 
 
-def _validate(settings: Settings, render: bool, only: str | None, now: datetime, waived: frozenset) -> Catalog:
+def _validate(settings: Settings, render: bool, only: str | None, now: datetime, waived: Callable[[], frozenset],
+              cache: bool, workers: int) -> Catalog:
+    from pressroom.releases import memo
+
     registry = load_registry(settings.content_dir)
     drafts: dict[str, Release] = {}  # releases with problems that can still be checked further, by folder
-    releases, problems = load_all(settings, registry, drafts)
-    catalog = Catalog(settings, registry, dict(releases), problems, waived=waived)
+    releases, problems = load_all(settings, registry, drafts, memo.configured(settings) if cache else None)
+    catalog = Catalog(settings, registry, dict(releases), problems)
     scope = list(releases.values())
     if only is not None:
         try:
@@ -314,9 +340,13 @@ def _validate(settings: Settings, render: bool, only: str | None, now: datetime,
             scope = []
         drafts = {k: d for k, d in drafts.items() if only in (k, d.id) or Path(only).name in (k, d.id)
                   or Path(only).parent.name == k}
-    for r, draft in [(r, False) for r in scope] + [(d, True) for d in drafts.values()]:
+    jobs = [(r, False) for r in scope] + [(d, True) for d in drafts.values()]
+    verdicts = _verdicts(catalog, jobs, render, cache, workers)
+    if any(v.findings for v in verdicts if v.rendered):  # else no waiver can change the verdict: not read
+        catalog.waived, catalog.waivers_read = frozenset(waived()), True
+    for (r, draft), v in zip(jobs, verdicts):
         folder = Path(r.source).name
-        blocking, warnings = _check(r, catalog, now, render, draft)
+        blocking, warnings = _assemble(r, v, catalog, now)
         if folder in problems:
             blocking = problems[folder] + [p for p in blocking if p not in problems[folder]]
         if blocking:
@@ -329,29 +359,120 @@ def _validate(settings: Settings, render: bool, only: str | None, now: datetime,
     return catalog
 
 
-def _check(r: Release, catalog: Catalog, now: datetime, render: bool, draft: bool) -> tuple[list[Problem], list[str]]:
-    """The checks beyond loading: the copy gate, the clock, and (``render``) every channel and the fidelity
-    audit. A draft (a release that already has problems) gets them too, so that every problem of a release
-    is told in one round; its renditions are not kept, and a channel that cannot render it at all (its
-    broken fields given up on) adds nothing."""
-    blocking, warnings = copy_gate(r, catalog.settings)
+def _assemble(r: Release, v, catalog: Catalog, now: datetime) -> tuple[list[Problem], list[str]]:
+    """A release's problems and warnings: its verdict, with the clock's check and the waivers applied."""
     ahead = _event_in_future(r, catalog.settings, now)
     if ahead:
         flips = r.event_at - EVENT_CLOCK_SLACK  # from then on it is no longer ahead (see _event_in_future)
         catalog.answer_changes_at = min(filter(None, (catalog.answer_changes_at, flips)))
-    blocking += ahead
-    warnings += markup_warnings(r) + conference_warnings(r)
-    if not render:
-        return blocking, warnings
-    rendered: dict[str, Any] | None = {} if draft else None
+    blocking, warnings = v.blocking + ahead, list(v.warnings)
+    if v.rendered and not v.failed:
+        waived = catalog.waived_for(r)
+        blocking += v.problems + [p for finding, p in v.findings if finding not in waived]
+        warnings += v.more
+    return blocking, warnings
+
+
+def _verdicts(catalog: Catalog, jobs: list[tuple[Release, bool]], render: bool, cache: bool, workers: int) -> list:
+    """Each job's verdict: from the cache when it holds it, else checked (in ``workers`` processes when
+    several are to be checked) and kept there."""
+    from pressroom.releases import memo
+
+    settings = catalog.settings
+    version = memo.code_version() if cache else ""
+    keys = [_key(catalog, r, draft, version) for r, draft in jobs] if cache else [""] * len(jobs)
+    out: list = [None] * len(jobs)
+    catalog.keys.update({r.id: k for (r, draft), k in zip(jobs, keys) if k and not draft})
+    for i, (r, draft) in enumerate(jobs):
+        v = memo.verdict(settings, Path(r.source).name, keys[i]) if cache else None
+        if v is not None and (v.rendered or not render):
+            out[i] = v
+            if render and not draft:
+                _attach(catalog, r, v, keys[i])
+    todo = [i for i, v in enumerate(out) if v is None]
+    for i, (v, things) in zip(todo, _check_all(catalog, [jobs[i] for i in todo], render, workers)):
+        r, draft = jobs[i]
+        out[i] = v
+        if things is not None and not draft:
+            catalog.renditions.update({(r.id, ch): things["renditions"][ch] for ch in v.channels})
+            catalog.audits[r.id] = things["audit"]
+        if cache:
+            memo.store(settings, Path(r.source).name, keys[i], version, v, None if draft else things)
+    return out
+
+
+def _key(catalog: Catalog, r: Release, draft: bool, version: str) -> str:
+    from pressroom.releases import memo
+
+    patterns = catalog.settings.content_dir / "sensitive.yaml"
+    return memo.release_key(version, r, catalog.context(r), catalog.registry, catalog.settings,
+                            patterns.read_bytes() if patterns.exists() else b"", draft)
+
+
+def _attach(catalog: Catalog, r: Release, v, key: str) -> None:
+    """The stored renditions and audit of a verdict from the cache, read when first asked for."""
+    from pressroom.releases import memo
+
+    stored = memo.Made(catalog.settings, Path(r.source).name, key, lambda: _check(r, catalog, True, False)[1])
+    for ch in v.channels:
+        catalog.renditions.defer((r.id, ch), lambda ch=ch: stored.get()["renditions"][ch])
+    catalog.audits.defer(r.id, lambda: stored.get()["audit"])
+
+
+def _check_all(catalog: Catalog, jobs: list[tuple[Release, bool]], render: bool, workers: int) -> list[tuple]:
+    """``_check`` of every job, in order; in ``workers`` forked processes when there are several jobs and
+    this process has no other thread (forking one that has could leave a lock held in the child)."""
+    import threading
+
+    n = min(workers, len(jobs), os.cpu_count() or 1)
+    if n < 2 or threading.active_count() > 1:
+        return [_check(r, catalog, render, draft) for r, draft in jobs]
+    import multiprocessing
+
+    global _FORKED
+    _FORKED = (catalog, jobs, render)
     try:
-        more, more_warnings = render_check(r, catalog, rendered)
-        audited, audit_warnings = audit_check(r, catalog, rendered)
+        with multiprocessing.get_context("fork").Pool(n) as pool:
+            return pool.map(_check_forked, range(len(jobs)), chunksize=1)
+    except OSError:  # no fork or no semaphores here: one process does it
+        return [_check(r, catalog, render, draft) for r, draft in jobs]
+    finally:
+        _FORKED = None
+
+
+_FORKED: tuple | None = None  # what the forked processes of ``_check_all`` check
+
+
+def _check_forked(i: int) -> tuple:
+    catalog, jobs, render = _FORKED
+    r, draft = jobs[i]
+    return _check(r, catalog, render, draft)
+
+
+def _check(r: Release, catalog: Catalog, render: bool, draft: bool) -> tuple:
+    """The checks beyond loading, but the clock's: the copy gate and (``render``) every channel and the
+    fidelity audit. A draft (a release that already has problems) gets them too, so that every problem of
+    a release is told in one round; a channel that cannot render it at all (its broken fields given up on)
+    adds nothing. Returns the ``memo.Verdict`` and what was made ({"renditions", "audit"}, or None)."""
+    from pressroom.releases import memo
+
+    blocking, warnings = copy_gate(r, catalog.settings)
+    v = memo.Verdict(blocking, warnings + markup_warnings(r) + conference_warnings(r))
+    if not render:
+        return v, None
+    rendered: dict[str, Any] = {}
+    try:
+        v.problems, render_warnings = render_check(r, catalog, rendered)
+        result = audit_release(r, catalog, rendered)
+        v.findings, audit_warnings = audit_findings(r, catalog, result)
     except Exception:  # noqa: BLE001 - a draft's fields may be half-read; its own problems say why
         if not draft:
             raise
-        return blocking, warnings
-    return blocking + more + audited, warnings + more_warnings + audit_warnings + lead_warnings(r)
+        v.rendered = v.failed = True
+        return v, None
+    v.rendered, v.channels = True, tuple(ch for ch in r.channels if ch in rendered)
+    v.more = render_warnings + audit_warnings + lead_warnings(r)
+    return v, {"renditions": rendered, "audit": result}
 
 
 def _bundles_whole(catalog: Catalog, releases: dict[str, Release]) -> None:

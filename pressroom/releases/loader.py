@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from PIL import Image as PILImage
 
 from channels import configured as configured_channels
 from pressroom.errors import Problem, ValidationFailed
@@ -293,6 +292,8 @@ def _load_image(folder: Path, ref: str, field: str, c: _Collector, caption: str 
         c.add(field, f"图片“{ref}”大小 {size // 1024 // 1024} MB，超过 10 MB 上限", "请压缩后再用")
         return None
     data = target.read_bytes()
+    from PIL import Image as PILImage  # here: loading a release without pictures needs no Pillow
+
     try:
         with PILImage.open(io.BytesIO(data)) as im:
             fmt, (w, h) = im.format, im.size
@@ -310,9 +311,11 @@ def _load_image(folder: Path, ref: str, field: str, c: _Collector, caption: str 
     return Image(rel, data, fmt, w, h, caption)
 
 
-def load_release(folder: Path, registry: Registry, settings: Settings) -> Release:
+def load_release(folder: Path, registry: Registry, settings: Settings,
+                 configured: tuple[str, ...] | None = None) -> Release:
     """One release folder as a ``Release``, or ``ValidationFailed`` with all of its problems. The checks run
-    in a fixed order, so the problems are always listed in the same order."""
+    in a fixed order, so the problems are always listed in the same order. ``configured``: the settings'
+    channels (``channels.configured``) when the caller has them already."""
     folder = Path(folder)
     path = folder / RELEASE_FILE
     c = _Collector(_content_relative_name(path, settings))
@@ -325,7 +328,7 @@ def load_release(folder: Path, registry: Registry, settings: Settings) -> Releas
     speakers = _speakers(fm, registry, department, c)
     experts = _experts(fm, c)
     publish_at, event_at = _times(fm, kind, settings, c)
-    channels = _channels(fm, settings, c)
+    channels = _channels(fm, configured_channels(settings) if configured is None else configured, c)
     keywords = _list_field(fm, "keywords", "应为关键词列表", "请写成 [关键词1, 关键词2]", c)
     key_figures = _key_figures(fm, c)
     important = _flag(fm, "important", "涉及全市的重要发布填 true", c)
@@ -543,9 +546,9 @@ def _times(fm: dict, kind: str | None, settings: Settings,
     return publish_at, event_at
 
 
-def _channels(fm: dict, settings: Settings, c: _Collector) -> tuple[str, ...]:
+def _channels(fm: dict, configured: tuple[str, ...], c: _Collector) -> tuple[str, ...]:
     """The configured channels named; every configured channel when none (valid) is named."""
-    configured, channels = configured_channels(settings), _str_list(fm.get("channels"))
+    channels = _str_list(fm.get("channels"))
     if channels is None:
         c.add("channels", "应为渠道列表", f"请写成 [{', '.join(configured)}] 中的若干项")
         channels = []
@@ -849,9 +852,11 @@ def _claims(folder: Path, draft: Release | None) -> tuple[str, str]:
     return found.get("id", ""), found.get("interprets", "")
 
 
-def load_all(settings: Settings, registry: Registry | None = None, drafts: dict[str, Release] | None = None):
+def load_all(settings: Settings, registry: Registry | None = None, drafts: dict[str, Release] | None = None,
+             configured: tuple[str, ...] | None = None):
     """Load every release; returns (releases by id, problems by folder name). ``drafts`` (when given) is
-    filled with the releases that failed but could still be read well enough to render, by folder name."""
+    filled with the releases that failed but could still be read well enough to render, by folder name.
+    ``configured``: the settings' channels, when the caller has them (else ``channels.configured``)."""
     registry = registry or load_registry(settings.content_dir)
     releases: dict[str, Release] = {}
     problems: dict[str, list[Problem]] = loose_word_files(settings.content_dir)
@@ -860,7 +865,7 @@ def load_all(settings: Settings, registry: Registry | None = None, drafts: dict[
     doubled: dict[str, Release] = {}  # an id two folders use: neither is published (which one is meant?)
     for folder in release_folders(settings.content_dir):
         try:
-            r = load_release(folder, registry, settings)
+            r = load_release(folder, registry, settings, configured)
         except ValidationFailed as e:
             problems[folder.name] = e.problems
             if e.draft is not None:

@@ -46,7 +46,7 @@ def build_approval_page(parts: list[Release], catalog: Catalog, ledger: Ledger, 
                            signature=approval.signature(parts), levels=_levels(settings, ledger, parts),
                            fidelity=fidelity or {}, made_at=datetime.now(settings.tz))
     index = out_dir / "index.html"
-    write_atomic(index, page.encode("utf-8"))
+    write_atomic(index, page.encode("utf-8"), durable=False)  # a page to look at, made again at will
     return index
 
 
@@ -95,35 +95,68 @@ def _sheet(r: Release, catalog: Catalog, out_dir: Path) -> dict:
     _, copy_warnings = copy_gate(r, catalog.settings)
     ctx = catalog.context(r)
     panels = []
+    views = _Views(r, catalog)
     for ch in r.channels:
-        label = channels.get(ch).label
+        label = views.channel(ch).label
         try:
             rendition = catalog.renditions.get((r.id, ch)) or channels.render(ch, r, ctx)
         except RenditionError as e:
-            panels.append({**_empty(ch, label), "error": f"{e.message}。{e.fix}"})
+            panels.append({**_empty(ch, label, views.channel(ch).phone), "error": f"{e.message}。{e.fix}"})
             continue
         for name, data in rendition.files.items():
-            write_atomic(out_dir / r.id / ch / name, data)
-        panels.append(_panel(r, ch, label, rendition, out_dir, catalog.settings))
+            write_atomic(out_dir / r.id / ch / name, data, durable=False)
+        panels.append(_panel(r, ch, views.channel(ch), rendition, out_dir, views.of(ch, rendition)))
+    views.keep()
     return {"release": r, "panels": panels, "copy_warnings": copy_warnings,
             "warnings": [("原稿", w) for w in markup_warnings(r) + lead_warnings(r)]
                         + [(p["label"], w) for p in panels for w in p["warnings"]]
                         + [(p["label"], "无法生成：" + p["error"]) for p in panels if p.get("error")]}
 
 
-def _panel(r: Release, ch: str, label: str, rendition, out_dir: Path, settings) -> dict:
-    """How one channel is shown: as the public sees it, never as the API's JSON (the channel's own view
-    when its files are a payload)."""
-    import channels
+class _Views:
+    """The channels' views of one release's renditions (the video's cards drawn small take a second), kept
+    in the validation cache beside the verdict they were made from when the catalog used it."""
 
+    def __init__(self, r: Release, catalog: Catalog):
+        from pressroom.releases import memo
+
+        self.settings, self.folder, self.key = catalog.settings, Path(r.source).name, catalog.keys.get(r.id)
+        self.version = memo.code_version() if self.key else ""
+        self.kept = memo.views(self.settings, self.folder, self.key) if self.key else {}
+        self.declared = memo.declared(self.settings) if self.key else {}
+        self.made: dict = {}
+
+    def channel(self, ch: str):
+        """The channel's declaration (its label, whether it is read on a phone)."""
+        import channels
+
+        return self.declared.get(ch) or channels.get(ch)
+
+    def of(self, ch: str, rendition):
+        import channels
+
+        if ch not in self.kept:
+            self.made[ch] = self.kept[ch] = channels.view(ch, rendition, self.settings)
+        return self.kept[ch]
+
+    def keep(self) -> None:
+        from pressroom.releases import memo
+
+        if self.key and self.made:
+            memo.store_views(self.settings, self.folder, self.key, self.version, self.kept)
+
+
+def _panel(r: Release, ch: str, declared, rendition, out_dir: Path, view) -> dict:
+    """How one channel is shown: as the public sees it, never as the API's JSON (the channel's own view
+    ``view`` when its files are a payload)."""
     files = rendition.files
     top = sorted(n for n in files if "/" not in n)
     base = f"{r.id}/{ch}"
-    panel = {**_empty(ch, label), "warnings": list(rendition.warnings), "files": [f"{base}/{n}" for n in top]}
-    view = channels.view(ch, rendition, settings)
+    panel = {**_empty(ch, declared.label, declared.phone), "warnings": list(rendition.warnings),
+             "files": [f"{base}/{n}" for n in top]}
     if view is not None and (view.pages or view.card):
         for name, html in view.pages.items():
-            write_atomic(out_dir / base / name, html.encode("utf-8"))
+            write_atomic(out_dir / base / name, html.encode("utf-8"), durable=False)
         panel["frames"] = [f"{base}/{name}" for name in view.pages]
         panel["card"] = dict(view.card) if view.card else None
         return panel
@@ -133,11 +166,9 @@ def _panel(r: Release, ch: str, label: str, rendition, out_dir: Path, settings) 
     return panel
 
 
-def _empty(ch: str, label: str) -> dict:
-    import channels
-
+def _empty(ch: str, label: str, phone: bool) -> dict:
     return {"channel": ch, "label": label, "error": "", "warnings": [], "frames": [], "texts": [], "images": [],
-            "files": [], "card": None, "phone": channels.get(ch).phone}
+            "files": [], "card": None, "phone": phone}
 
 
 def _data_uri(png: bytes) -> str:
