@@ -77,7 +77,8 @@ def _proc_stat(pid: int) -> tuple[int, float] | None:
 
 
 def stack_roots(stack: Stack) -> dict[str, list[int]]:
-    """The stack's long-lived processes by part: the Prefect server, PostgreSQL's postmaster, the workers."""
+    """The stack's long-lived processes by part: the Prefect server, PostgreSQL's postmaster, the workers and
+    their launchers (whose children are the flow runs, when scripts/stack.sh runs with LAUNCHER=on)."""
     def pid(path: Path) -> list[int]:
         try:
             return [int(path.read_text().split()[0])]
@@ -86,7 +87,8 @@ def stack_roots(stack: Stack) -> dict[str, list[int]]:
 
     run = stack.dir / "run"
     return {"server": pid(run / "server.pid"), "postgres": pid(stack.dir / "pg" / "data" / "postmaster.pid"),
-            "worker": [p for f in sorted(run.glob("worker-*.pid")) for p in pid(f)]}
+            "worker": [p for f in sorted(run.glob("worker-*.pid")) for p in pid(f)],
+            "launcher": [p for f in sorted(run.glob("launcher-*.pid")) for p in pid(f)]}
 
 
 def stack_cpu(roots: dict[str, list[int]]) -> dict[str, float]:
@@ -257,6 +259,21 @@ def paced_round(stack: Stack, minutes: float, rate: float, n_emergencies: int) -
     }
 
 
+def api_calls(server_log: Path, runs: int) -> list[tuple[str, float]]:
+    """Requests per flow run by method and path (ids shown as {id}), from the server's access log
+    (``--api-calls`` runs the server at log level INFO), most frequent first."""
+    import re
+    from collections import Counter
+
+    counts: Counter = Counter()
+    for line in server_log.read_text(errors="replace").splitlines():
+        m = re.search(r'"(GET|POST|PATCH|PUT|DELETE) (/api/[^ ?"]*)', line)
+        if m:
+            path = re.sub(r"/[0-9a-f]{8}-[0-9a-f-]{27,}", "/{id}", m.group(2))
+            counts[f"{m.group(1)} {path}"] += 1
+    return [(k, v / runs) for k, v in counts.most_common()]
+
+
 def print_paced(r: dict) -> None:
     parts = ", ".join(f"{k} {v / (r['releases'] + r['emergencies']):.2f}" for k, v in r["cpu"].items())
     print(f"paced, 1 worker: {r['releases']} releases due at {r['rate']:g}/min "
@@ -281,6 +298,12 @@ def main() -> None:
                     help="the paced round only: 1 worker, --rate releases a minute for MINUTES")
     ap.add_argument("--rate", type=float, default=10.0, help="releases a minute in the paced round")
     ap.add_argument("--emergencies", type=int, default=3, help="emergencies triggered in the paced round")
+    ap.add_argument("--api-calls", action="store_true",
+                    help="the server logs every request; the paced round prints the requests per flow run")
+    ap.add_argument("--launcher", choices=("on", "off"), default="on",
+                    help="scripts/stack.sh's LAUNCHER: flow runs forked by a launcher, or each a new process")
+    ap.add_argument("--profile", type=Path, metavar="DIR",
+                    help="each flow run forked by a launcher writes its cProfile to DIR (python -m pstats)")
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(10**6)
     rng = random.Random(seed)
@@ -290,7 +313,13 @@ def main() -> None:
     outlets = start_outlets()
     root = Path(tempfile.mkdtemp(prefix="pressroom-soak-"))
     config = make_workspace(root, outlets, RATE_LIMITS)
-    stack = Stack(root, {**CREDENTIALS, "PRESSROOM_CONFIG": str(config), "PRESSROOM_RETRY_DELAYS": RETRY_DELAYS})
+    stack = Stack(root, {**CREDENTIALS, "PRESSROOM_CONFIG": str(config), "PRESSROOM_RETRY_DELAYS": RETRY_DELAYS,
+                         "LAUNCHER": args.launcher})
+    if args.api_calls:
+        stack.env["PREFECT_SERVER_LOGGING_LEVEL"] = "INFO"  # uvicorn's access log
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        stack.env["PRESSROOM_LAUNCHER_PROFILE"] = str(args.profile.resolve())
     results = []
     try:
         t = time.monotonic()
@@ -298,7 +327,13 @@ def main() -> None:
         print(f"stack up in {time.monotonic() - t:.0f} s (PostgreSQL {stack.pg_port}, Prefect {stack.api_url}); "
               f"seed {seed}", flush=True)
         if args.paced:
-            print_paced(paced_round(stack, args.paced, args.rate, args.emergencies))
+            r = paced_round(stack, args.paced, args.rate, args.emergencies)
+            print_paced(r)
+            if args.api_calls:
+                calls = api_calls(stack.dir / "logs" / "server.log", r["releases"] + r["emergencies"])
+                print(f"  API requests per flow run (all clients, the whole round): {sum(n for _, n in calls):.1f}")
+                for what, n in calls[:25]:
+                    print(f"    {n:6.1f}  {what}")
             return
         for w in [int(x) for x in args.workers.split(",")]:
             r = soak_round(stack, outlets, w, args.releases, args.faults, args.fault_every, rng)
