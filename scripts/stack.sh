@@ -2,7 +2,8 @@
 # The production layout on one machine, from Debian packages (no Docker):
 #   PostgreSQL (apt: postgresql) in a project folder  ->  databases "prefect" and "pressroom" (the ledger)
 #   Prefect server on PostgreSQL                       ->  the API/UI, schedules, global concurrency limits
-#   one process work pool "pressroom" + N workers      ->  each flow run is a process on this machine
+#   one process work pool "pressroom" + N workers      ->  each flow run is a process on this machine, forked
+#                                                         by the worker's launcher (flows/launcher.py)
 #
 #   scripts/stack.sh start [N]    start everything (N workers, default 2); safe to run again
 #   scripts/stack.sh workers N    replace the running workers by N workers
@@ -13,7 +14,8 @@
 #
 # Settings (environment): STACK_DIR (default var/stack), PG_PORT (5433), PREFECT_PORT (4200), POOL (pressroom),
 # WORKER_LIMIT (flow runs at once per worker, 4), PYTHON (.venv/bin/python), PG_BIN (newest
-# /usr/lib/postgresql/*/bin). Anything else in the environment (PRESSROOM_CONFIG, credentials) reaches the
+# /usr/lib/postgresql/*/bin), LAUNCHER (on: each worker's flow runs are forked by a launcher that has Prefect
+# and the flows imported; off: each is a new `python -m prefect.engine`). Anything else in the environment (PRESSROOM_CONFIG, credentials) reaches the
 # workers and so every flow run. Run as root, PostgreSQL runs as the "postgres" user.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -22,6 +24,7 @@ PG_PORT="${PG_PORT:-5433}"
 PREFECT_PORT="${PREFECT_PORT:-4200}"
 POOL="${POOL:-pressroom}"
 WORKER_LIMIT="${WORKER_LIMIT:-4}"
+LAUNCHER="${LAUNCHER:-on}"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 BIN="$(dirname "$PY")"
 PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
@@ -34,6 +37,9 @@ export PREFECT_API_URL="http://127.0.0.1:$PREFECT_PORT/api"
 export PRESSROOM_LEDGER_URL="${PRESSROOM_LEDGER_URL:-postgresql+psycopg://pressroom@127.0.0.1:$PG_PORT/pressroom}"
 export PRESSROOM_HOME="$ROOT"                      # prefect.yaml's pull step: flow runs start in this checkout
 export PREFECT_SERVER_ANALYTICS_ENABLED=false
+# The server does not check CSRF tokens (PREFECT_SERVER_CSRF_PROTECTION_ENABLED is off, its default), so its
+# clients do not ask for one: each new client in a flow run asked, about 9 requests a run.
+export PREFECT_SERVER_CSRF_PROTECTION_ENABLED=false PREFECT_CLIENT_CSRF_SUPPORT_ENABLED=false
 PREFECT_DB_URL="postgresql+asyncpg://pressroom@127.0.0.1:$PG_PORT/prefect"
 
 say() { echo "stack: $*" >&2; }
@@ -124,29 +130,54 @@ start_server() {
   wait_http "$PREFECT_API_URL/health" 180 "$LOGS/server.log"
 }
 
+pool_template() {  # the process pool's job template, its flow-run command set (README "Production")
+  local command="$PY -m prefect.engine"
+  [ "$LAUNCHER" = on ] && command="$PY -S $ROOT/flows/launcher.py"
+  "$PY" -m prefect work-pool get-default-base-job-template --type process |
+    "$PY" -c 'import json, sys; t = json.load(sys.stdin); t["variables"]["properties"]["command"]["default"] = sys.argv[1]; json.dump(t, sys.stdout, indent=1)' "$command"
+}
+
 setup_server() {
-  "$PY" -m prefect work-pool inspect "$POOL" >/dev/null 2>&1 ||
-    "$PY" -m prefect work-pool create "$POOL" --type process >/dev/null
+  pool_template >"$RUN/pool-template.json"
+  "$PY" -m prefect work-pool create "$POOL" --type process --base-job-template "$RUN/pool-template.json" \
+    --overwrite >/dev/null
   (cd "$ROOT" && "$PY" -m prefect --no-prompt deploy --all >"$LOGS/deploy.log" 2>&1) ||
     die "prefect deploy failed; see $LOGS/deploy.log"
   "$PY" -m pressroom.transports.ratelimit >&2  # per-outlet API rate limits (global concurrency limits)
 }
 
 stop_workers() {  # a worker stops taking runs at once and waits for its running flow runs (≤ 20 s here)
-  local files=("$RUN"/worker-*.pid)
+  local files=("$RUN"/worker-*.pid) launchers=("$RUN"/launcher-*.pid)
   [ -f "${files[0]}" ] && stop_pids "${files[@]}"
+  [ -f "${launchers[0]}" ] && stop_pids "${launchers[@]}"  # after the workers: their last runs are done
   return 0
+}
+
+start_launcher() {  # start_launcher I: worker I's launcher; waits until it listens (it imports for a few seconds)
+  local sock="$RUN/launcher-$1.sock"
+  rm -f "$sock"
+  (cd "$ROOT" && daemon "$PY" -m flows.launcher serve "$sock" >"$LOGS/launcher-$1.log" 2>&1 </dev/null) &
+  echo $! >"$RUN/launcher-$1.pid"
+  for _ in $(seq 300); do
+    [ -S "$sock" ] && return 0
+    alive "$RUN/launcher-$1.pid" || break
+    sleep 0.2
+  done
+  say "launcher $1 did not start (see $LOGS/launcher-$1.log): its worker's flow runs start as new processes"
 }
 
 start_workers() {
   local n="$1"
   stop_workers
   for i in $(seq "$n"); do
-    daemon "$PY" -m prefect worker start --pool "$POOL" --type process --name "pressroom-$(hostname)-$i" \
+    local via=""
+    if [ "$LAUNCHER" = on ]; then start_launcher "$i"; via="$RUN/launcher-$i.sock"; fi
+    PRESSROOM_LAUNCHER="$via" \
+      daemon "$PY" -m prefect worker start --pool "$POOL" --type process --name "pressroom-$(hostname)-$i" \
       --limit "$WORKER_LIMIT" --install-policy never >"$LOGS/worker-$i.log" 2>&1 </dev/null &
     echo $! >"$RUN/worker-$i.pid"
   done
-  say "$n worker(s) on pool $POOL (at most $WORKER_LIMIT flow runs each)"
+  say "$n worker(s) on pool $POOL (at most $WORKER_LIMIT flow runs each; launcher $LAUNCHER)"
 }
 
 stop_all() {
