@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import multiprocessing as mp
 import os
 import threading
@@ -50,6 +51,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache, reduce
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Iterable, Mapping
 from urllib.parse import quote
@@ -143,7 +145,13 @@ class BuildResult:
 
 
 def _sha(*parts) -> str:
-    return hashlib.sha1(repr(parts).encode("utf-8")).hexdigest()
+    """A key of plain values (strings, numbers, None, tuples and lists of them): their marshal format 2 (no
+    references between objects, so the bytes depend on the values alone), else their repr."""
+    try:
+        data = marshal.dumps(parts, 2)
+    except ValueError:  # a value marshal does not take
+        data = repr(parts).encode("utf-8")
+    return hashlib.sha1(data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -273,7 +281,7 @@ class Site:
             keys.add("videos")
         if m and m.coverage:
             keys.add("coverage")
-        if self.pictures_of(r):
+        if r.cover or r.images or r.id in self.infographics:  # what pictures_of lists
             keys.add("images")
         return [k for k, _, _ in SECTIONS if k in keys]
 
@@ -1002,7 +1010,7 @@ def _kept_rows(site: Site, out: Path, old_index: dict, texts: dict[str, str]) ->
         if not (isinstance(span, list) and len(span) == 2 and all(isinstance(x, int) for x in span)):
             continue
         start, end = span[0], span[0] + span[1]
-        url = json.dumps(f"releases/{rid}.html", ensure_ascii=False).encode("utf-8")
+        url = encode_basestring(f"releases/{rid}.html").encode("utf-8")  # as the row's JSON has it
         if 0 < start < end < len(data) and data[start - 1:start] in (b"[", b",") and data[end:end + 1] in (b",", b"]") \
                 and data[start:start + 1] == b"[" and data[end - 1:end] == b"]" and data.find(b"," + url + b",", start, end) > 0:
             rows[rid] = view[start:end]
