@@ -25,7 +25,11 @@ before), never the old pages. A release dated back into the archive shifts the p
 Incremental: ``.build-manifest.json`` records, per release and archive page, a key of everything the page
 shows. A page whose key is unchanged (and whose file exists) is not rendered again; every page that is
 rendered is written atomically (temp file + rename) and only when its bytes changed. Pages and assets that no
-longer belong to the site are removed. A large build renders in forked worker processes.
+longer belong to the site are removed. A large build renders in forked worker processes. The manifest
+also records where the search index (rewritten every build: it holds every release) has each release's row,
+and the index's size and CRC-32, so the rows of releases whose pages are kept are copied, not made again.
+Markdown is converted once per text and process: a release's page, its search text and its Word file share
+the conversions.
 
 Durability: a small (incremental) build writes with ``write_atomic``, which fsyncs every file. A full build
 of a large archive writes 13,000 files, and an fsync costs about 1 ms on this disk however many run at once
