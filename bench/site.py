@@ -22,6 +22,7 @@ import dataclasses
 import filecmp
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 # --code CHECKOUT (used by --old): import the press hall from that checkout instead of this one.
@@ -177,6 +179,11 @@ def main() -> None:
         shutil.rmtree(out.parent)
 
 
+def _kind(path: str) -> str:
+    """A file's kind, for the list of files that differ: releases/page-12.html -> releases/page-N.html."""
+    return re.sub(r"\d+", "N", path) if "/page-" in path else re.sub(r"^(releases|assets)/[^/]+", r"\1/*", path)
+
+
 def _files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
@@ -214,7 +221,8 @@ def compare(args) -> None:
         differ = sorted((old ^ new) | {k for k in old & new if not filecmp.cmp(work / "old" / "site" / k,
                                                                               work / "new" / "site" / k, shallow=False)})
         print(f"trees: {len(old)} files old, {len(new)} new; " +
-              ("byte-identical" if not differ else f"{len(differ)} differ: {', '.join(differ[:10])}"))
+              ("byte-identical" if not differ else f"{len(differ)} differ: " + ", ".join(
+                  f"{kind} ({n})" for kind, n in sorted(Counter(_kind(f) for f in differ).items()))))
     finally:
         shutil.rmtree(work)
 

@@ -25,7 +25,11 @@ before), never the old pages. A release dated back into the archive shifts the p
 Incremental: ``.build-manifest.json`` records, per release and archive page, a key of everything the page
 shows. A page whose key is unchanged (and whose file exists) is not rendered again; every page that is
 rendered is written atomically (temp file + rename) and only when its bytes changed. Pages and assets that no
-longer belong to the site are removed. A large build renders in forked worker processes.
+longer belong to the site are removed. A large build renders in forked worker processes. The manifest
+also records where the search index (rewritten every build: it holds every release) has each release's row,
+and the index's size and CRC-32, so the rows of releases whose pages are kept are copied, not made again.
+Markdown is converted once per text and process: a release's page, its search text and its Word file share
+the conversions.
 
 Durability: a small (incremental) build writes with ``write_atomic``, which fsyncs every file. A full build
 of a large archive writes 13,000 files, and an fsync costs about 1 ms on this disk however many run at once
@@ -41,6 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import multiprocessing as mp
 import os
 import threading
@@ -143,7 +148,13 @@ class BuildResult:
 
 
 def _sha(*parts) -> str:
-    return hashlib.sha1(repr(parts).encode("utf-8")).hexdigest()
+    """A key of plain values (strings, numbers, None, tuples and lists of them): their marshal format 2 (no
+    references between objects, so the bytes depend on the values alone), else their repr."""
+    try:
+        data = marshal.dumps(parts, 2)
+    except ValueError:  # a value marshal does not take
+        data = repr(parts).encode("utf-8")
+    return hashlib.sha1(data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -273,7 +284,7 @@ class Site:
             keys.add("videos")
         if m and m.coverage:
             keys.add("coverage")
-        if self.pictures_of(r):
+        if r.cover or r.images or r.id in self.infographics:  # what pictures_of lists
             keys.add("images")
         return [k for k, _, _ in SECTIONS if k in keys]
 
@@ -309,18 +320,19 @@ class Site:
             "releases": oldest,
         }
 
-    def item_sig(self, section: str, item) -> str:
+    def item_sig(self, section: str, item):
+        """Everything an item of ``section`` shows, as plain values for its archive page's key."""
         if section == "policies":
             doc, interps = item
-            return _sha(doc and self.sig(doc), [self.sig(i) for i in interps])
+            return doc and self.sig(doc), [self.sig(i) for i in interps]
         if section == "coverage":
             c, r = item
-            return _sha(c.outlet, c.title, c.url, c.date.isoformat(), self.sig(r))
+            return c.outlet, c.title, c.url, c.date.isoformat(), self.sig(r)
         if section == "images":
-            return _sha(item.href, item.thumb, item.label, self.sig(item.release))
+            return item.href, item.thumb, item.label, self.sig(item.release)
         if section == "videos":
-            return _sha(self.sig(item), [(v.title, v.url, v.duration) for v in self.media[item.id].videos]
-                        if item.id in self.media else [], self._video_sig(item.id))
+            return (self.sig(item), [(v.title, v.url, v.duration) for v in self.media[item.id].videos]
+                    if item.id in self.media else [], self._video_sig(item.id))
         return self.sig(item)
 
     def release_key(self, r: Release) -> str:
@@ -699,27 +711,33 @@ SEARCH_FIELDS = ["title", "url", "date", "kind", "department", "keywords", "dige
                  "organ", "text"]
 
 
-def search_index(site: Site, texts: Mapping[str, str] | None = None,
-                 rows: Mapping[str, bytes | memoryview] | None = None) -> tuple[list, dict[str, list[int]]]:
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # compact, Chinese as it is
+
+
+def search_row(site: Site, r: Release, words: str | None = None) -> bytes:
+    """The release's row of the search index (``SEARCH_FIELDS``); ``words``: its ``full_text`` if made."""
+    speakers = " ".join([s.name for s in r.speakers] + [e.name for e in r.experts])
+    return _JSON([text(r.title), f"releases/{r.id}.html", f"{site.when(r):%Y-%m-%d %H:%M}", r.kind_label,
+                  r.department.short, " ".join(r.keywords), text(r.digest)[:80], LABELS[site.primary(r)],
+                  r.document_number, speakers, r.department.name, words or full_text(r)]).encode("utf-8")
+
+
+def search_index(site: Site, rows: Mapping[str, bytes | memoryview] | None = None,
+                 texts: Mapping[str, str] | None = None) -> tuple[list, dict[str, list[int]]]:
     """Compact JSON: field names once, then one array per release (newest first). Besides the title lines it
     covers the full text, the 文号, the speakers and experts and the department's full name (the search page
-    alone loads it). ``texts``: release id -> its ``full_text`` where already made; ``rows``: release id ->
-    its row as the last build wrote it, for a release whose page was kept (``_kept_rows``). Returned in
-    pieces, one per release, whose concatenation is the file (the full text of every release is tens of
-    megabytes), and where each release's row is in it: id -> [offset, length]."""
-    texts, rows = texts or {}, rows or {}
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    head = dumps({"fields": SEARCH_FIELDS, "items": []})
+    alone loads it). ``rows``: release id -> its ``search_row`` where already made (where its page was
+    rendered, or as the last build wrote it: ``_kept_rows``); ``texts``: id -> its ``full_text`` where that
+    alone is known. Returned in pieces, one per release, whose concatenation is the file (the full text of
+    every release is tens of megabytes), and where each release's row is in it: id -> [offset, length]."""
+    rows, texts = rows or {}, texts or {}
+    head = _JSON({"fields": SEARCH_FIELDS, "items": []})
     parts: list = [head[:-2].encode("utf-8")]  # up to the items' "["
     spans, offset = {}, len(parts[0])
     for r in site.releases:
         row = rows.get(r.id)
         if row is None:
-            speakers = " ".join([s.name for s in r.speakers] + [e.name for e in r.experts])
-            row = dumps([text(r.title), f"releases/{r.id}.html", f"{site.when(r):%Y-%m-%d %H:%M}", r.kind_label,
-                         r.department.short, " ".join(r.keywords), text(r.digest)[:80], LABELS[site.primary(r)],
-                         r.document_number, speakers, r.department.name,
-                         texts.get(r.id) or full_text(r)]).encode("utf-8")
+            row = search_row(site, r, texts.get(r.id))
         if len(parts) > 1:
             parts.append(b",")
             offset += 1
@@ -835,9 +853,9 @@ def _sync(out: Path) -> None:
     os.sync()
 
 
-def _render_spec(spec: tuple) -> tuple[str, list[str], list[str], str | None]:
+def _render_spec(spec: tuple) -> tuple[str, list[str], list[str], bytes | None]:
     """Render one keyed page and write it (and its assets). Returns (path, its assets, files written, and for
-    a release page the release's full text for the search index, made where the page is rendered)."""
+    a release page the release's search-index row, made where the page is rendered)."""
     site, out = _SITE, _OUT
     kind = spec[0]
     if kind == "release":
@@ -846,13 +864,13 @@ def _render_spec(spec: tuple) -> tuple[str, list[str], list[str], str | None]:
         written = [name for name, blob in assets.items()
                    if _write(out / name, blob.read_bytes() if isinstance(blob, Path) else blob)]
         path = f"releases/{r.id}.html"
-        return path, sorted(assets), written + ([path] if _write(out / path, data) else []), full_text(r)
+        return path, sorted(assets), written + ([path] if _write(out / path, data) else []), search_row(site, r)
     _, section, page = spec
     path = f"{section}/page-{page}.html"
     return path, [], [path] if _write(out / path, render_section_page(site, section, page)) else [], None
 
 
-def _render_chunk(specs: list[tuple]) -> list[tuple[str, list[str], list[str], str | None]]:
+def _render_chunk(specs: list[tuple]) -> list[tuple[str, list[str], list[str], bytes | None]]:
     return [_render_spec(s) for s in specs]
 
 
@@ -904,14 +922,14 @@ def _build(releases, published, registry, settings, out, media, now, infographic
     lap("model and keys")
 
     _DURABLE_EACH = len(todo) < PARALLEL_FROM
-    texts: dict[str, str] = {}
-    written = _render_keyed_pages(site, out, todo, keyed, manifest, workers, texts)
-    rows = _kept_rows(site, out, old_index, texts)
-    _kept_texts(site, out, texts, rows)
+    rows: dict[str, bytes | memoryview] = {}
+    written = _render_keyed_pages(site, out, todo, keyed, manifest, workers, rows)
+    rows.update(_kept_rows(site, out, old_index, rows))
+    texts = _kept_texts(site, out, rows)
     lap("render pages")
     index: dict = {}
     try:
-        written += _write_site_wide_pages(site, out, manifest, texts, rows, index)
+        written += _write_site_wide_pages(site, out, manifest, rows, texts, index)
         lap("site-wide pages")
         if not _DURABLE_EACH:
             _sync(out)
@@ -960,18 +978,18 @@ def _pages_to_render(keyed: dict[str, tuple[str, tuple]], old: dict, out: Path) 
 
 
 def _render_keyed_pages(site: Site, out: Path, todo: list, keyed: dict[str, tuple[str, tuple]], manifest: dict,
-                        workers: int | None, texts: dict[str, str]) -> list[str]:
-    """Render the pages of ``todo`` (in forked workers when many), recording each in ``manifest`` and the full
-    text of each release rendered in ``texts``; returns the files written."""
+                        workers: int | None, rows: dict) -> list[str]:
+    """Render the pages of ``todo`` (in forked workers when many), recording each in ``manifest`` and the
+    search-index row of each release rendered in ``rows``; returns the files written."""
     global _SITE, _OUT
     written: list[str] = []
     _SITE, _OUT = site, out
     try:
-        for path, assets, files, words in _run(todo, workers):
+        for path, assets, files, row in _run(todo, workers):
             manifest[path] = [keyed[path][0], assets]
             written += files
-            if words is not None:
-                texts[keyed[path][1][1]] = words
+            if row is not None:
+                rows[keyed[path][1][1]] = row
     finally:
         _SITE, _OUT = None, None
     return written
@@ -980,13 +998,13 @@ def _render_keyed_pages(site: Site, out: Path, todo: list, keyed: dict[str, tupl
 SEARCH_INDEX = "search-index.json"
 
 
-def _kept_rows(site: Site, out: Path, old_index: dict, texts: dict[str, str]) -> dict[str, memoryview]:
+def _kept_rows(site: Site, out: Path, old_index: dict, made: Mapping) -> dict[str, memoryview]:
     """The search-index row of each release whose page was kept, as the last build wrote it: that page's
     key covers everything the row shows (the release's content hash among it), so the row is the same.
     Taken only from an index of the size and CRC-32 the last build's manifest recorded (the same input gives
-    the same manifest: no file times), and only where the bytes are that release's row; any other
-    release's row is made again."""
-    wanted = [r.id for r in site.releases if r.id not in texts]
+    the same manifest: no file times), and only where the bytes there are a row; any other release's row
+    is made again."""
+    wanted = [r.id for r in site.releases if r.id not in made]
     spans = old_index.get("rows")
     if not wanted or not isinstance(spans, dict):
         return {}
@@ -998,36 +1016,36 @@ def _kept_rows(site: Site, out: Path, old_index: dict, texts: dict[str, str]) ->
         return {}
     view, rows = memoryview(data), {}
     for rid in wanted:
-        span = spans.get(rid)
-        if not (isinstance(span, list) and len(span) == 2 and all(isinstance(x, int) for x in span)):
+        try:
+            start, length = spans[rid]
+            end = start + length
+        except (KeyError, TypeError, ValueError):
             continue
-        start, end = span[0], span[0] + span[1]
-        url = json.dumps(f"releases/{rid}.html", ensure_ascii=False).encode("utf-8")
-        if 0 < start < end < len(data) and data[start - 1:start] in (b"[", b",") and data[end:end + 1] in (b",", b"]") \
-                and data[start:start + 1] == b"[" and data[end - 1:end] == b"]" and data.find(b"," + url + b",", start, end) > 0:
+        # The CRC says this is the index the spans were made for; a row is still checked to be one.
+        if isinstance(start, int) and 0 < start < end < len(data) and data[start] == 0x5B and data[end - 1] == 0x5D \
+                and data[start - 1] in b"[," and data[end] in b",]":
             rows[rid] = view[start:end]
     return rows
 
 
-def _kept_texts(site: Site, out: Path, texts: dict[str, str], rows: Mapping[str, memoryview]) -> None:
+def _kept_texts(site: Site, out: Path, rows: Mapping) -> dict[str, str]:
     """The full text of each release whose page was kept and whose row ``_kept_rows`` did not find, from the
     last build's search index: the page's key covers the release's content hash, so its words are those that
     index holds (a release missing there, or an index that does not read, is made again by ``search_index``)."""
-    if len(texts) + len(rows) >= len(site.releases):
-        return
+    if len(rows) >= len(site.releases):
+        return {}
     try:
         data = json.loads((out / SEARCH_INDEX).read_bytes())
         url, words = data["fields"].index("url"), data["fields"].index("text")
         old = {row[url]: row[words] for row in data["items"]}
     except (OSError, ValueError, KeyError, TypeError, IndexError):
-        return
-    for r in site.releases:
-        if r.id not in texts and r.id not in rows and (w := old.get(f"releases/{r.id}.html")) is not None:
-            texts[r.id] = w
+        return {}
+    return {r.id: w for r in site.releases
+            if r.id not in rows and (w := old.get(f"releases/{r.id}.html")) is not None}
 
 
-def _write_site_wide_pages(site: Site, out: Path, manifest: dict, texts: dict[str, str],
-                           rows: dict[str, memoryview], index: dict) -> list[str]:
+def _write_site_wide_pages(site: Site, out: Path, manifest: dict, rows: dict, texts: dict[str, str],
+                           index: dict) -> list[str]:
     """Pages that show the whole site: cheap, always rendered, written when their bytes change. Returns the
     files written. The search index (the largest file by far, the full text of every release) is written
     first and let go before the rest is rendered; ``index`` gets where it holds each release's row, and
@@ -1039,14 +1057,14 @@ def _write_site_wide_pages(site: Site, out: Path, manifest: dict, texts: dict[st
         if _write(out / path, data):
             written.append(path)
 
-    pieces, spans = search_index(site, texts, rows)
-    texts.clear()  # in the index now
+    pieces, spans = search_index(site, rows, texts)
     put(SEARCH_INDEX, pieces)
     put("search-index.js", [b"window.PRESSHALL_SEARCH=", *pieces, b";\n"])
     index.update(file=[sum(map(len, pieces)), reduce(lambda crc, p: zlib.crc32(p, crc), pieces, 0)],
                  rows=spans)
     del pieces
-    rows.clear()  # lets the last build's index go
+    rows.clear()  # in the index now (and lets the last build's index go)
+    texts.clear()
     put("index.html", render_home(site))
     put("search.html", render_search(site))
     put("style.css", (render_template("portal/style.css") + render_template("presshall/style.css")).encode("utf-8"))
@@ -1073,7 +1091,7 @@ def _run(todo: list, workers: int | None):
         yield from _render_chunk(specs)
         return
     _compile_templates()
-    size = max(20, len(specs) // (workers * 8))
+    size = max(20, len(specs) // (workers * 24))  # small enough that no worker is left alone at the end
     chunks = [specs[i:i + size] for i in range(0, len(specs), size)]
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
         for batch in pool.map(_render_chunk, chunks):
