@@ -248,3 +248,27 @@ def test_validate_on_the_command_line_says_the_same_cold_warm_and_without_the_ca
     assert len(list((workspace / "var" / "cache" / "validation").glob("*.verdict"))) == 8
     refused = _cli(workspace, "preview", OTHER)  # what an editor previews before publishing: refused too
     assert refused.returncode == 1 and "市卫计委" in refused.stderr
+
+
+def _tree(folder) -> dict:
+    """Every file of a preview folder; the page's 生成于 time (the minute it was made) left out."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            data = p.read_bytes()
+            if p.name == "index.html":
+                data = re.sub(rb"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", b"TIME", data)
+            out[p.relative_to(folder).as_posix()] = data
+    return out
+
+
+def test_the_approval_page_is_the_same_from_the_cache(workspace):
+    """pressroom preview of a bundle: cold, warm (views and renditions from the cache) and without it."""
+    pages = {}
+    for name, cache in (("off", "off"), ("cold", None), ("warm", None)):
+        done = _cli(workspace, "preview", "notice-2017-78", "--out", str(workspace / name), cache=cache)
+        assert done.returncode == 0, done.stderr
+        pages[name] = _tree(workspace / name)
+    assert list((workspace / "var" / "cache" / "validation").glob("*.views"))
+    assert "notice-2017-78/wechat/wechat-article.html" in pages["off"]  # the WeChat channel's view
+    assert pages["cold"] == pages["off"] and pages["warm"] == pages["off"]

@@ -38,6 +38,8 @@ class Catalog:
     # The cache key of each release checked with the cache (``pressroom.releases.memo``), by release id:
     # what else is made from its renditions (the approval page's views) is kept under it too.
     keys: dict[str, str] = field(default_factory=dict)
+    # What the approval page lists of each valid release's own text (``memo.Verdict.shown``), by release id.
+    shown: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     # When the same content would be judged differently (an event_at still ahead of the clock is then
     # past): an answer kept for reuse is not given after it. None: never.
     answer_changes_at: datetime | None = None
@@ -354,7 +356,7 @@ def _validate(settings: Settings, render: bool, only: str | None, now: datetime,
             if not draft:
                 catalog.releases.pop(r.id, None)
         if not draft:
-            catalog.warnings[r.id] = warnings
+            catalog.warnings[r.id], catalog.shown[r.id] = warnings, v.shown
     _bundles_whole(catalog, releases)
     return catalog
 
@@ -457,7 +459,8 @@ def _check(r: Release, catalog: Catalog, render: bool, draft: bool) -> tuple:
     from pressroom.releases import memo
 
     blocking, warnings = copy_gate(r, catalog.settings)
-    v = memo.Verdict(blocking, warnings + markup_warnings(r) + conference_warnings(r))
+    markup = markup_warnings(r)
+    v = memo.Verdict(blocking, warnings + markup + conference_warnings(r), shown={"copy": warnings, "markup": markup})
     if not render:
         return v, None
     rendered: dict[str, Any] = {}
@@ -471,7 +474,8 @@ def _check(r: Release, catalog: Catalog, render: bool, draft: bool) -> tuple:
         v.rendered = v.failed = True
         return v, None
     v.rendered, v.channels = True, tuple(ch for ch in r.channels if ch in rendered)
-    v.more = render_warnings + audit_warnings + lead_warnings(r)
+    v.shown["lead"] = lead_warnings(r)
+    v.more = render_warnings + audit_warnings + v.shown["lead"]
     return v, {"renditions": rendered, "audit": result}
 
 

@@ -37,7 +37,7 @@ from pressroom.files import write_atomic
 from pressroom.model import Release
 from pressroom.settings import PROJECT_ROOT, Settings
 
-FORMAT = 1  # of the stored values: a change here is a new key for every entry
+FORMAT = 2  # of the stored values: a change here is a new key for every entry
 KEEP = 3  # entries per release folder: an editor going back to the previous wording is still a hit
 CODE_PACKAGES = ("pressroom", "channels")
 
@@ -136,6 +136,9 @@ class Verdict:
     findings: list[tuple[str, Problem]] = field(default_factory=list)  # the audit's, by finding id
     more: list[str] = field(default_factory=list)  # the channels', the audit's and the lead's warnings
     channels: tuple[str, ...] = ()  # those with a rendition (a channel over a limit has none)
+    # What the approval page lists of the release's own text: "copy" (the copy gate's warnings), "markup"
+    # (HTML that is dropped) and, once rendered, "lead" (a dateline typed into the lead).
+    shown: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _folder(settings: Settings) -> Path | None:

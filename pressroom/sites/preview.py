@@ -92,7 +92,11 @@ def _fidelity(r: Release, catalog: Catalog, ledger: Ledger) -> dict:
 def _sheet(r: Release, catalog: Catalog, out_dir: Path) -> dict:
     import channels
 
-    _, copy_warnings = copy_gate(r, catalog.settings)
+    shown = catalog.shown.get(r.id, {})
+    if "lead" in shown:  # validation's own lists of what the release's text draws (copy gate, markup, lead)
+        copy_warnings, own = shown["copy"], shown["markup"] + shown["lead"]
+    else:
+        copy_warnings, own = copy_gate(r, catalog.settings)[1], markup_warnings(r) + lead_warnings(r)
     ctx = catalog.context(r)
     panels = []
     views = _Views(r, catalog)
@@ -108,7 +112,7 @@ def _sheet(r: Release, catalog: Catalog, out_dir: Path) -> dict:
         panels.append(_panel(r, ch, views.channel(ch), rendition, out_dir, views.of(ch, rendition)))
     views.keep()
     return {"release": r, "panels": panels, "copy_warnings": copy_warnings,
-            "warnings": [("原稿", w) for w in markup_warnings(r) + lead_warnings(r)]
+            "warnings": [("原稿", w) for w in own]
                         + [(p["label"], w) for p in panels for w in p["warnings"]]
                         + [(p["label"], "无法生成：" + p["error"]) for p in panels if p.get("error")]}
 
