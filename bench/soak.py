@@ -161,24 +161,6 @@ def soak_round(stack: Stack, outlets, workers: int, n: int, faults: int, fault_e
 EMERGENCY_SAMPLE = "rainstorm-2026-11"
 
 
-def make_emergencies(content: Path, prefix: str, n: int) -> list[str]:
-    """n copies of the sample emergency on the three API outlets (its publish_at is not waited for)."""
-    import re
-
-    src = (ROOT / "content" / "releases" / EMERGENCY_SAMPLE / "release.md").read_text(encoding="utf-8")
-    ids = []
-    for i in range(n):
-        rid = f"{prefix}-{i:03d}"
-        text = re.sub(r"(?m)^id: .*$", f"id: {rid}", src)
-        text = re.sub(r"(?m)^title: (.*)$", lambda m: f"title: {m.group(1)}（{prefix}{i + 1}）", text)
-        text = re.sub(r"(?m)^channels: .*\n", "", text)
-        text = re.sub(r"(?m)^publish_at: (.*)$", r"publish_at: \1\nchannels: [wechat, weibo, portal]", text)
-        shutil.copytree(ROOT / "content" / "releases" / EMERGENCY_SAMPLE, content / "releases" / rid)  # its pictures
-        (content / "releases" / rid / "release.md").write_text(text, encoding="utf-8")
-        ids.append(rid)
-    return ids
-
-
 def trigger_emergencies(catalog, ids: list[str], times: list[float]) -> dict[str, datetime]:
     """At each time (epoch seconds), a run of the emergency deployment for the next emergency, as "Run" in
     the UI starts one; returns when each was triggered."""
@@ -212,7 +194,7 @@ def paced_round(stack: Stack, minutes: float, rate: float, n_emergencies: int) -
         (rid,) = make_releases(content, f"paced-{i:03d}", 1, at)
         ids.append(rid)
         due[rid] = at
-    emergencies = make_emergencies(content, "alert", n_emergencies)
+    emergencies = make_releases(content, "alert", n_emergencies, None, EMERGENCY_SAMPLE)
     catalog = load_catalog(stack)
     missing = set(ids + emergencies) - set(catalog.releases)
     assert not missing, catalog.problems

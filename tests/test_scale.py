@@ -62,17 +62,19 @@ FAULTS = [
 ]
 
 
-def make_releases(content: Path, prefix: str, n: int, publish_at: datetime) -> list[str]:
-    """n copies of a sample release under new ids and titles (so each outlet post is distinct)."""
-    src = (ROOT / "content" / "releases" / SAMPLE / "release.md").read_text(encoding="utf-8")
+def make_releases(content: Path, prefix: str, n: int, publish_at: datetime | None, sample: str = SAMPLE) -> list[str]:
+    """n copies of a sample release (with its pictures) under new ids and titles (so each outlet post is
+    distinct), on the three API outlets; ``publish_at`` None keeps the sample's own."""
+    src = (ROOT / "content" / "releases" / sample / "release.md").read_text(encoding="utf-8")
+    when = f"publish_at: {publish_at.isoformat()}" if publish_at else r"publish_at: \1"
     ids = []
     for i in range(n):
         rid = f"{prefix}-{i:03d}"
         text = re.sub(r"(?m)^id: .*$", f"id: {rid}", src)
         text = re.sub(r"(?m)^title: (.*)$", lambda m: f"title: {m.group(1)}（{prefix}{i + 1}）", text)
-        text = re.sub(r"(?m)^publish_at: .*$",
-                      f"publish_at: {publish_at.isoformat()}\nchannels: [{', '.join(CHANNELS)}]", text)
-        (content / "releases" / rid).mkdir(parents=True)
+        text = re.sub(r"(?m)^channels: .*\n", "", text)
+        text = re.sub(r"(?m)^publish_at: (.*)$", f"{when}\nchannels: [{', '.join(CHANNELS)}]", text)
+        shutil.copytree(ROOT / "content" / "releases" / sample, content / "releases" / rid)
         (content / "releases" / rid / "release.md").write_text(text, encoding="utf-8")
         ids.append(rid)
     return ids
