@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,19 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # The micro-video encodes an MP4 on every publish; tests that do not need it leave it out (the settings
 # and every CLI or flow subprocess read this). tests/test_channel_video.py and the goldens turn it on.
 os.environ.setdefault("PRESSROOM_VIDEO", "off")
+
+
+def private_copy(root: Path, edit=None, **lines: str) -> Path:
+    """A private copy of the sample content under ``root`` and of pressroom.toml with its own ledger there;
+    ``lines`` replace settings lines by key (``levels="[]"``), then ``edit(text)`` may change the rest.
+    Returns the settings file (point PRESSROOM_CONFIG at it)."""
+    shutil.copytree(ROOT / "content", root / "content")
+    text = (ROOT / "pressroom.toml").read_text(encoding="utf-8")
+    for key, value in {"ledger": f'"sqlite:///{root}/ledger.db"', **lines}.items():
+        text = re.sub(rf"(?m)^{key} = .*$", lambda _m: f"{key} = {value}", text)
+    path = root / "pressroom.toml"
+    path.write_text(edit(text) if edit else text, encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,6 @@ command, whether it published or refused."""
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -16,17 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, private_copy
 
 SAMPLE = "water-price-rumor"
 
 
 @pytest.fixture
 def ws(tmp_path) -> Path:
-    shutil.copytree(ROOT / "content", tmp_path / "content")
-    text = (ROOT / "pressroom.toml").read_text(encoding="utf-8")
-    text = re.sub(r'(?m)^ledger = .*$', f'ledger = "sqlite:///{tmp_path}/ledger.db"', text)
-    (tmp_path / "pressroom.toml").write_text(text, encoding="utf-8")
+    private_copy(tmp_path)
     return tmp_path
 
 

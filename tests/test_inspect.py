@@ -5,7 +5,6 @@ alerted once."""
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -18,7 +17,7 @@ from pressroom.releases.catalog import validate
 from pressroom.settings import load_settings
 from pressroom.sites import inspect as watchdog
 from pressroom.sites.site import refresh_portal_column
-from tests.conftest import ROOT
+from tests.conftest import private_copy
 
 LIVE = ("water-price-rumor", "work-report-2026-q3")
 
@@ -26,11 +25,7 @@ LIVE = ("water-price-rumor", "work-report-2026-q3")
 @pytest.fixture
 def site(tmp_path, monkeypatch):
     """Two samples published on the portal now (column, feeds and press hall built), in a private copy."""
-    shutil.copytree(ROOT / "content", tmp_path / "content")
-    text = (ROOT / "pressroom.toml").read_text(encoding="utf-8")
-    text = re.sub(r'(?m)^ledger = .*$', f'ledger = "sqlite:///{tmp_path}/ledger.db"', text)
-    (tmp_path / "pressroom.toml").write_text(text, encoding="utf-8")
-    monkeypatch.setenv("PRESSROOM_CONFIG", str(tmp_path / "pressroom.toml"))
+    monkeypatch.setenv("PRESSROOM_CONFIG", str(private_copy(tmp_path)))
     settings = load_settings()
     catalog = validate(settings, render=False)
     ledger = Ledger(settings.ledger_url)

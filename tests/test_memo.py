@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from channels import base
-from tests.conftest import ROOT
+from tests.conftest import ROOT, private_copy
 from tests.test_waivers import REASON, board  # noqa: F401  (board is a fixture)
 
 SAMPLE = "water-price-rumor"
@@ -23,11 +23,7 @@ OTHER = "work-report-2026-q3"
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     """A copy of the content and settings, with its own ledger and cache folders."""
-    shutil.copytree(ROOT / "content", tmp_path / "content")
-    text = (ROOT / "pressroom.toml").read_text(encoding="utf-8")
-    text = re.sub(r'(?m)^ledger = .*$', f'ledger = "sqlite:///{tmp_path}/ledger.db"', text)
-    (tmp_path / "pressroom.toml").write_text(text, encoding="utf-8")
-    monkeypatch.setenv("PRESSROOM_CONFIG", str(tmp_path / "pressroom.toml"))
+    monkeypatch.setenv("PRESSROOM_CONFIG", str(private_copy(tmp_path)))
     monkeypatch.delenv("PRESSROOM_CACHE", raising=False)
     return tmp_path
 

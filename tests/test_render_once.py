@@ -3,15 +3,13 @@ are what the flow delivers (the CLI validates, then runs the flow in the same pr
 
 from __future__ import annotations
 
-import re
-import shutil
 from collections import Counter
 
 import pytest
 from typer.testing import CliRunner
 
 import channels
-from tests.conftest import ROOT
+from tests.conftest import private_copy
 from tests.reviewers import code
 
 SAMPLE = "water-price-rumor"  # one release (not a bundle), every channel
@@ -19,12 +17,7 @@ SAMPLE = "water-price-rumor"  # one release (not a bundle), every channel
 
 @pytest.fixture
 def counted(tmp_path, monkeypatch, prefect_server):
-    shutil.copytree(ROOT / "content", tmp_path / "content")
-    text = (ROOT / "pressroom.toml").read_text(encoding="utf-8")
-    text = re.sub(r'(?m)^ledger = .*$', f'ledger = "sqlite:///{tmp_path}/ledger.db"', text)
-    text = re.sub(r'(?m)^levels = .*$', "levels = []", text)
-    (tmp_path / "pressroom.toml").write_text(text, encoding="utf-8")
-    monkeypatch.setenv("PRESSROOM_CONFIG", str(tmp_path / "pressroom.toml"))
+    monkeypatch.setenv("PRESSROOM_CONFIG", str(private_copy(tmp_path, levels="[]")))
     renders: Counter = Counter()
     for name in channels.names():
         module = channels.adapter(name)

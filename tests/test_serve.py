@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, private_copy
 
 pytestmark = pytest.mark.slow
 
@@ -53,13 +53,7 @@ def _edit(root: Path, release: str, pattern: str, repl: str) -> None:
 def newsroom(tmp_path, monkeypatch):
     """A private copy of content and settings (one sign-off level for opinions, reminders after 30 s) and
     the environment `pressroom serve` runs in."""
-    shutil.copytree(ROOT / "content", tmp_path / "content")
-    text = (ROOT / "pressroom.toml").read_text(encoding="utf-8")
-    text = re.sub(r'(?m)^ledger = .*$', f'ledger = "sqlite:///{tmp_path}/ledger.db"', text)
-    text = re.sub(r'(?m)^levels = .*$', 'levels = ["责任编辑"]', text)
-    text = re.sub(r'(?m)^kinds = .*$', 'kinds = ["opinion"]', text)
-    text = re.sub(r'(?m)^remind_hours = .*$', 'remind_hours = 0.008', text)
-    (tmp_path / "pressroom.toml").write_text(text, encoding="utf-8")
+    private_copy(tmp_path, levels='["责任编辑"]', kinds='["opinion"]', remind_hours="0.008")
     monkeypatch.setenv("PRESSROOM_CONFIG", str(tmp_path / "pressroom.toml"))
     home = tmp_path / "prefect"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}

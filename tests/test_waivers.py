@@ -8,7 +8,6 @@ whose notice template prints the city's service hotline, a number the release do
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 
 import pytest
@@ -17,7 +16,7 @@ from typer.testing import CliRunner
 import channels
 from channels import base
 from tests.browser import browser, open_page, shoot  # noqa: F401  (browser is a fixture)
-from tests.conftest import ROOT
+from tests.conftest import private_copy
 from tests.reviewers import code
 
 SAMPLE, OTHER = "water-price-rumor", "work-report-2026-q3"
@@ -60,13 +59,9 @@ def board(tmp_path, monkeypatch):
     monkeypatch.setattr(base, "TEMPLATE_DIRS", [*base.TEMPLATE_DIRS, tmp_path / "templates"])
     channels.reload()
     base.template_env.cache_clear()
-    shutil.copytree(ROOT / "content", tmp_path / "content")
-    text = (ROOT / "pressroom.toml").read_text(encoding="utf-8")
-    text = re.sub(r'(?m)^ledger = .*$', f'ledger = "sqlite:///{tmp_path}/ledger.db"', text)
-    text = text.replace('h5 = "outbox"\n', 'h5 = "outbox"\nnoticeboard = "outbox"\n', 1)
-    text = re.sub(r'(?m)^levels = .*$', "levels = []", text)  # no sign-offs: this is about the audit
-    (tmp_path / "pressroom.toml").write_text(text, encoding="utf-8")
-    monkeypatch.setenv("PRESSROOM_CONFIG", str(tmp_path / "pressroom.toml"))
+    config = private_copy(tmp_path, levels="[]",  # no sign-offs: this is about the audit
+                          edit=lambda text: text.replace('h5 = "outbox"\n', 'h5 = "outbox"\nnoticeboard = "outbox"\n', 1))
+    monkeypatch.setenv("PRESSROOM_CONFIG", str(config))
     yield tmp_path
     channels.reload()
     base.template_env.cache_clear()
