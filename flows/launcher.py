@@ -14,6 +14,10 @@ Two halves in this one file:
   process. Without a launcher (the variable unset, the socket not answering) it becomes
   ``python -m prefect.engine`` itself: nothing is lost but time.
 
+A fork runs the code the server imported. Once the code on disk differs from it (a deploy, an edit), the server
+forks no more runs: each client is told so and starts ``python -m prefect.engine``, which imports the code as it
+is now, until the launcher is restarted (`scripts/stack.sh workers N` restarts it with its worker).
+
 The forked run starts as ``python -m prefect.engine`` would: the environment the worker gave the run, Prefect's
 settings read again from it, then Prefect's engine (which loads the flow from its deployment as usual). If the
 client goes away (the worker killed it), the server kills its run.
@@ -62,6 +66,8 @@ def client(args: list[str]) -> None:
         sock.sendall(payload)
         (pid,) = HEADER.unpack(_recv_exact(sock, HEADER.size))
     except OSError:
+        pid = 0
+    if pid == 0:  # no launcher, or one whose imported code is no longer the code on disk
         sock.close()
         _engine(args)
         return
@@ -121,14 +127,40 @@ def preload() -> None:
         importlib.import_module(name)
 
 
+CODE = ("pressroom", "channels", "flows", "templates", "prefect.yaml")  # what a run imports or reads at import
+
+
+def code_state(root: str) -> tuple:
+    """Each file of the project's code with its size and modification time: differs once any is changed."""
+    files = []
+    for top in CODE:
+        path = os.path.join(root, top)
+        if os.path.isfile(path):
+            files.append(path)
+        for folder, dirs, names in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")  # bytecode follows the sources
+            files += [os.path.join(folder, name) for name in sorted(names)]
+    state = []
+    for f in files:
+        try:
+            st = os.stat(f)
+        except FileNotFoundError:
+            continue
+        state.append((f, st.st_size, st.st_mtime_ns))
+    return tuple(state)
+
+
 class Server:
     """The accept loop: one forked child per connection, its exit status sent back when it ends."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, root: str | None = None):
         self.path = path
         self.pid = os.getpid()
         self.runs: dict[int, socket.socket] = {}  # child pid -> its client's connection
         self.stopping = False
+        self.root = root or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self.code = code_state(self.root)  # taken after preload: the code the forks will run
+        self.stale = False
 
     def serve(self):
         """Run until SIGTERM; returns the run to start (in a forked child) or None (the server stopping)."""
@@ -181,6 +213,19 @@ class Server:
             request = json.loads(_recv_exact(conn, n))
         except (OSError, ValueError, struct.error) as e:
             print(f"launcher: bad request: {e}", flush=True)
+            conn.close()
+            return None
+        if self.stale or code_state(self.root) != self.code:
+            if not self.stale:
+                print("launcher: the code on disk changed since start; runs start a fresh interpreter "
+                      "until the launcher is restarted", flush=True)
+            self.stale = True
+            for fd in fds:
+                os.close(fd)
+            try:
+                conn.sendall(HEADER.pack(0))  # the client starts prefect.engine itself
+            except OSError:
+                pass
             conn.close()
             return None
         sys.stdout.flush()
