@@ -39,6 +39,7 @@ from pressroom.delivery.corrections import remember  # noqa: E402
 from pressroom.errors import RenditionError, ValidationFailed  # noqa: E402
 from pressroom.delivery.ledger import PUBLISHED, STATE_LABELS, Ledger, waiting_until, worker_token  # noqa: E402
 from pressroom.model import Release  # noqa: E402
+from pressroom.releases.loader import headline  # noqa: E402
 from pressroom.delivery.notify import notify  # noqa: E402
 from pressroom.settings import Settings, load_settings  # noqa: E402
 
@@ -74,11 +75,12 @@ def decision_form(names: list[str]) -> type[Decision]:
 
 
 def _run_name() -> str:
-    release = flow_run.parameters.get("release", "")
+    release = str(flow_run.parameters.get("release", ""))
     try:
-        return f"发布: {validate(load_settings(), render=False, only=release).find(release).title}"
-    except Exception:
-        return f"发布: {release}"
+        title = headline(load_settings(), release)
+    except Exception:  # settings unreadable: the run itself will say why
+        title = ""
+    return f"发布: {title or release}"
 
 
 # Task names are ASCII (the run graph's canvas font has no CJK glyphs); the Chinese labels are in the
@@ -575,7 +577,7 @@ def _approval_artifact(head: Release, level: str, sig: str, names: list[str], pa
     markdown = (f"## 待审核：{level}\n\n**{head.title}**（{head.kind_label}，内容签名 `{sig}`）\n\n"
                   f"- 审签页（各渠道的实际样子、审核状态，可打印为发稿审签单）：[{page.name}]({page.as_uri()})\n"
                   f"- 本级可签署：{'、'.join(names) or '（名单中无人可签，请在 content/reviewers.yaml 中登记）'}\n\n"
-                  + (f"上一次提交被拒绝（见运行日志），请重新填写。\n\n" if refused else "")
+                  + ("上一次提交被拒绝（见运行日志），请重新填写。\n\n" if refused else "")
                   + "在本页点击 Resume，选择审核人、填写手机上的动态口令；或运行 "
                     f"`pressroom approve {head.id} --reviewer 姓名 --code 动态口令`（驳回加 `--reject --comment 理由`）")
     kept_artifact(key, markdown, description,

@@ -267,3 +267,16 @@ def test_the_micro_video_goes_out_after_every_other_channel(workspace, monkeypat
     assert f'src="video/{SAMPLE}/{SAMPLE}.mp4"' in page
     hall = (workspace.outbox / "portal" / "presshall" / "videos" / "index.html").read_text(encoding="utf-8")
     assert f"video/{SAMPLE}/{SAMPLE}.mp4" in hall
+
+
+def test_the_run_is_named_by_the_title_without_disguising_characters(workspace):
+    """The run list in the Prefect UI shows the headline, read from the front matter even when the release
+    does not validate, and never the invisible characters validation refuses."""
+    from prefect.client.orchestration import get_client
+
+    workspace.edit(SAMPLE, r"^title: (.*)$", "title: \\1\u200b\u202e")
+    state = run()
+    assert state.is_failed() and "不可见字符" in state.message
+    with get_client(sync_client=True) as client:
+        name = client.read_flow_run(state.state_details.flow_run_id).name
+    assert name == "发布: 我市居民生活用水价格不会“翻倍”"

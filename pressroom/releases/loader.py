@@ -781,6 +781,18 @@ def release_folders(content_dir: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
 
+def headline(settings: Settings, rid: str) -> str:
+    """The title in the front matter of release ``rid``'s folder, without disguising characters, or "" when
+    it cannot be read: a label (a flow run's name) that costs a file read, not a validation."""
+    try:
+        text = (settings.content_dir / "releases" / rid / RELEASE_FILE).read_text(encoding="utf-8-sig")
+        fm = yamlparse.load(split_front_matter(text)[0])
+        title = fm.get("title")
+    except (OSError, UnicodeDecodeError, TypeError, AttributeError, yaml.YAMLError):
+        return ""
+    return CONTROL.sub("", INVISIBLE.sub("", str(title))).strip() if isinstance(title, str) else ""
+
+
 WORD_SUFFIXES = (".docx", ".doc", ".wps")
 
 
