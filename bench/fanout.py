@@ -36,17 +36,18 @@ sys.path.insert(0, str(ROOT))
 SAMPLE = "water-price-rumor"
 
 
-def make_workspace(n_copies: int = 0) -> Path:
-    """A private content tree (plus n copies of the sample under new ids) and settings."""
+def make_workspace(n_copies: int = 0, root: Path = ROOT) -> Path:
+    """A private content tree (plus n copies of the sample under new ids) and settings, from ``root``'s
+    checkout (an older checkout may not know this one's settings)."""
     ws = Path(tempfile.mkdtemp(prefix="pressroom-bench-"))
-    shutil.copytree(ROOT / "content", ws / "content")
+    shutil.copytree(root / "content", ws / "content")
     src = ws / "content" / "releases" / SAMPLE
     for i in range(n_copies):
         dst = ws / "content" / "releases" / f"bench-{i:04d}"
         shutil.copytree(src, dst)
         md = dst / "release.md"
         md.write_text(re.sub(r"(?m)^id: .*$", f"id: bench-{i:04d}", md.read_text(encoding="utf-8")), encoding="utf-8")
-    text = (ROOT / "pressroom.toml").read_text(encoding="utf-8")
+    text = (root / "pressroom.toml").read_text(encoding="utf-8")
     text = re.sub(r'(?m)^ledger = .*$', f'ledger = "sqlite:///{ws}/ledger.db"', text)
     (ws / "pressroom.toml").write_text(text, encoding="utf-8")
     os.environ["PRESSROOM_CONFIG"] = str(ws / "pressroom.toml")
@@ -55,7 +56,7 @@ def make_workspace(n_copies: int = 0) -> Path:
 
 def cold_cli(root: Path = ROOT) -> tuple[float, float]:
     """Wall and CPU seconds of one `pressroom publish` of the sample in a fresh workspace, with ``root``'s code."""
-    ws = make_workspace()
+    ws = make_workspace(root=root)
     env = {**os.environ, "PRESSROOM_CONFIG": str(ws / "pressroom.toml"), "PYTHONPATH": str(root)}
     env.pop("PREFECT_API_URL", None)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
