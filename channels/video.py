@@ -509,13 +509,12 @@ def view(rendition: Rendition, settings) -> View | None:
     import base64
 
     doc = _plan(rendition)
-    pngs = card_pngs(rendition)
+    drawn = card_images(rendition)  # the pixels of card_pngs, without encoding PNGs only to decode them
     cards = []
     for c in doc["cards"]:
-        with PILImage.open(io.BytesIO(pngs[c["file"]])) as im:
-            small = im.convert("RGB").resize((320, 569))
-            buf = io.BytesIO()
-            small.save(buf, format="JPEG", quality=80)
+        small = drawn[c["file"]].resize((320, 569))
+        buf = io.BytesIO()
+        small.save(buf, format="JPEG", quality=80)
         cards.append({"src": "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode(),
                       "kind": c["kind"], "start": f"{c['start']:.1f}", "end": f"{c['end']:.1f}"})
     caps = [{"text": c["text"], "start": f"{c['start']:.1f}", "end": f"{c['end']:.1f}"} for c in doc["captions"]]
