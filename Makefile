@@ -26,14 +26,18 @@ demo: $(BIN)/.installed
 	$(BIN)/pressroom publish notice-2017-78-interpretation
 	@echo "open outbox/portal/index.html"
 
+# Two workers (the machine's two cores), one test file at a time each, the longest files first (tests/conftest.py):
+# much of the suite waits on servers in real time, and the other worker runs meanwhile.
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: $(BIN)/.installed
 	bash scripts/system-deps.sh --test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(XDIST)
 
 # Everything but `pressroom serve` end to end (tests/test_serve.py: cold Prefect servers, minutes).
 test-quick: $(BIN)/.installed
 	bash scripts/system-deps.sh --test
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q $(XDIST) -m "not slow"
 
 # The newsroom on this machine (README "One machine"): Prefect server + UI, the deployments, the automations.
 serve: $(BIN)/.installed

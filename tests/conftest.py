@@ -14,6 +14,10 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # The micro-video encodes an MP4 on every publish; tests that do not need it leave it out (the settings
 # and every CLI or flow subprocess read this). tests/test_channel_video.py and the goldens turn it on.
 os.environ.setdefault("PRESSROOM_VIDEO", "off")
+# pytest-xdist's workers start with COLUMNS=80. A Rich console made while COLUMNS is set keeps that width for
+# good, so the CLI's tables would ignore the COLUMNS a test gives one command (``invoke(..., env=)``).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
 
 
 def private_copy(root: Path, edit=None, **lines: str) -> Path:
@@ -94,6 +98,18 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+# `make test` runs two workers that take one test file at a time (pytest-xdist, --dist loadfile). The files
+# that take longest start first, so that the run does not end with one worker busy on a long file and the
+# other idle. Ranked by the "slowest test files" of a serial run; a file not listed keeps its place after them.
+LONGEST_FIRST = ("test_serve.py", "test_scale.py", "test_bundle.py", "test_killpoints.py", "test_publish_flow.py",
+                 "test_schedule.py", "test_reviewers.py", "test_accessibility.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's own order stays
 
 
 # The slowest test files, printed at the end of every run: where the suite's minutes go (README "Tests").
