@@ -54,8 +54,8 @@ runtime.configure()
 
 from tests.servers.harness import CREDENTIALS  # noqa: E402
 from tests.test_scale import (  # noqa: E402
-    RATE_LIMITS, RETRY_DELAYS, FaultInjector, Stack, latencies, load_catalog, make_releases, make_workspace,
-    outlet_copies, percentile, schedule_all, start_outlets, wait_for_runs,
+    RATE_LIMITS, RETRY_DELAYS, FaultInjector, Stack, _flow_runs, latencies, load_catalog, make_releases,
+    make_workspace, outlet_copies, percentile, schedule_all, start_outlets, wait_for_runs,
 )
 
 
@@ -177,6 +177,15 @@ def trigger_emergencies(catalog, ids: list[str], times: list[float]) -> dict[str
     return triggered
 
 
+def state_time(flow_run_id, state_type: str) -> datetime | None:
+    """When a flow run first entered a state of that type (its state history on the server)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        times = [s.timestamp for s in client.read_flow_run_states(flow_run_id) if s.type.value == state_type]
+    return min(times, default=None)
+
+
 def paced_round(stack: Stack, minutes: float, rate: float, n_emergencies: int) -> dict:
     """One worker; releases due every 60/rate seconds for ``minutes``, emergencies triggered among them."""
     import threading
@@ -217,6 +226,10 @@ def paced_round(stack: Stack, minutes: float, rate: float, n_emergencies: int) -
         e_states = wait_for_runs(emergencies, 600)
         cpu = cpu_delta(cpu0, stack_cpu(roots))
         span = time.monotonic() - t0
+        started, pending = {}, {}
+        for run in _flow_runs(set(emergencies)):
+            started[run.parameters["release"]] = run.start_time
+            pending[run.parameters["release"]] = state_time(run.id, "PENDING")
     rows = [d for d in Ledger(stack.ledger_url).rows() if d.release_id in due or d.release_id in triggered]
     last: dict[str, datetime] = {}
     first: dict[str, datetime] = {}
@@ -227,12 +240,17 @@ def paced_round(stack: Stack, minutes: float, rate: float, n_emergencies: int) -
     secs = sorted((last[r] - due[r]).total_seconds() for r in ids if r in last)
     e_secs = sorted((first[r] - triggered[r]).total_seconds() for r in emergencies if r in first)
     e_all = sorted((last[r] - triggered[r]).total_seconds() for r in emergencies if r in last)
+    # Where an emergency's time goes: before its run starts (the worker's poll, the fork) and in the run.
+    e_start = sorted((started[r] - triggered[r]).total_seconds() for r in emergencies if started.get(r))
+    e_pending = sorted((pending[r] - triggered[r]).total_seconds() for r in emergencies if pending.get(r))
     runs = n + n_emergencies
     return {
         "releases": n, "rate": rate, "emergencies": n_emergencies, "p50": statistics.median(secs) if secs else float("nan"),
         "p95": percentile(secs, 0.95), "max": max(secs, default=float("nan")),
         "e_p50": statistics.median(e_secs) if e_secs else float("nan"), "e_max": max(e_secs, default=float("nan")),
         "e_all_p50": statistics.median(e_all) if e_all else float("nan"),
+        "e_start_p50": statistics.median(e_start) if e_start else float("nan"),
+        "e_pending_p50": statistics.median(e_pending) if e_pending else float("nan"),
         "not_published": sum(sum(d.state == PUBLISHED and d.release_id == r for d in rows) != 3 for r in ids + emergencies),
         "runs_not_completed": sum(s != "COMPLETED" for s in {**states, **e_states}.values())
                               + runs - len(states) - len(e_states),
@@ -265,6 +283,8 @@ def print_paced(r: dict) -> None:
           flush=True)
     print(f"  emergency trigger -> first fast channel published: p50 {r['e_p50']:.1f} s, max {r['e_max']:.1f} s "
           f"(-> every channel: p50 {r['e_all_p50']:.1f} s)", flush=True)
+    print(f"    of which trigger -> its run taken by the worker (PENDING): p50 {r['e_pending_p50']:.1f} s, "
+          f"-> running: p50 {r['e_start_p50']:.1f} s", flush=True)
     print(f"  stack CPU per release (all its processes): {r['cpu_per_release']:.2f} CPU-s ({parts}); of which idle "
           f"cost {r['idle_per_release']:.2f} CPU-s ({r['idle_rate']:.3f} CPU-s/s with nothing to do)", flush=True)
 
@@ -284,6 +304,8 @@ def main() -> None:
                     help="the server logs every request; the paced round prints the requests per flow run")
     ap.add_argument("--launcher", choices=("on", "off"), default="on",
                     help="scripts/stack.sh's LAUNCHER: flow runs forked by a launcher, or each a new process")
+    ap.add_argument("--poll", type=float, metavar="SECONDS",
+                    help="the workers' PREFECT_WORKER_QUERY_SECONDS (default: scripts/stack.sh's)")
     ap.add_argument("--profile", type=Path, metavar="DIR",
                     help="each flow run forked by a launcher writes its cProfile to DIR (python -m pstats)")
     args = ap.parse_args()
@@ -297,6 +319,8 @@ def main() -> None:
     config = make_workspace(root, outlets, RATE_LIMITS)
     stack = Stack(root, {**CREDENTIALS, "PRESSROOM_CONFIG": str(config), "PRESSROOM_RETRY_DELAYS": RETRY_DELAYS,
                          "LAUNCHER": args.launcher})
+    if args.poll:
+        stack.env["PREFECT_WORKER_QUERY_SECONDS"] = f"{args.poll:g}"
     if args.api_calls:
         stack.env["PREFECT_SERVER_LOGGING_LEVEL"] = "INFO"  # uvicorn's access log
     if args.profile:
