@@ -137,14 +137,14 @@ def _preload_ledger_driver() -> None:
     the production stack): a quarter of a second that each run would otherwise spend before its ledger
     opens, on an emergency's way to its first channel."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
     from pressroom.settings import SettingsError, load_settings
 
     try:
-        url = make_url(load_settings().ledger_url)
-    except SettingsError:
-        return  # each run reports its settings' problems itself
-    url.get_dialect().import_dbapi()
+        make_url(load_settings().ledger_url).get_dialect().import_dbapi()
+    except (SettingsError, ArgumentError, ImportError):
+        pass  # settings, a ledger URL or a driver that does not work: each run reports it itself
 
 
 CODE = ("pressroom", "channels", "flows", "templates", "prefect.yaml")  # what a run imports or reads at import
